@@ -1,0 +1,62 @@
+// Flags shared by every command that loads a model, so `score`, `label` and `bench` agree.
+
+import { InvalidArgumentError, Option, type Command } from "commander";
+import type { EngineOptions } from "../engine/engineOptions.js";
+import type { GpuSetting } from "../engine/backend/llamaCpp.js";
+
+export function addEngineFlags(cmd: Command): Command {
+  return cmd
+    .option("-m, --model <path>", "GGUF model file (default: ../shared/models/arith-demo-15m-f16.gguf, or $STEPLENS_MODEL)")
+    .addOption(new Option("--gpu <mode>", "GPU use").choices(["auto", "off", "cuda", "vulkan", "metal"]).default("auto"))
+    .option("--threads <n>", "CPU threads (default: all cores)", parseIntStrict)
+    .option("--context <n>", "context size in tokens (default: the model's, at most 4096)", parseIntStrict)
+    .option("-t, --templates <names>", "answer-cue templates: default, reference, or comma-separated names (see `steplens templates`)", "default")
+    .option("--negatives <m>", "number of hard negatives M", parseIntStrict, 4)
+    .option("--samples <n>", "samples per prefix used to find hard negatives", parseIntStrict, 8)
+    .option("--seed <n>", "sampling seed", parseIntStrict, 1234)
+    .option("--threshold <p>", "soft label under which a step counts as an error", parseFloatStrict)
+    .option("--aggregation <how>", "solution score from step soft labels: min, mean, last, product", "min")
+    .option("--naive", "evaluate every prefix from scratch (the cost baseline; same scores, slower)");
+}
+
+export interface EngineFlagValues {
+  model?: string;
+  gpu: string;
+  threads?: number;
+  context?: number;
+  templates: string;
+  negatives: number;
+  samples: number;
+  seed: number;
+  threshold?: number;
+  aggregation: string;
+  naive?: boolean;
+}
+
+export function engineOptionsFrom(flags: EngineFlagValues): EngineOptions {
+  return {
+    modelPath: flags.model,
+    gpu: flags.gpu as GpuSetting,
+    threads: flags.threads,
+    contextSize: flags.context,
+    templates: flags.templates,
+    negatives: flags.negatives,
+    samples: flags.samples,
+    seed: flags.seed,
+    threshold: flags.threshold,
+    aggregation: flags.aggregation,
+    naive: flags.naive,
+  };
+}
+
+export function parseIntStrict(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`expected a whole number, got "${value}"`);
+  return n;
+}
+
+export function parseFloatStrict(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${value}"`);
+  return n;
+}

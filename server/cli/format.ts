@@ -1,0 +1,111 @@
+// Terminal and JSON renderings of a scored document.
+
+import type { Engine } from "../engine/engineOptions.js";
+import type { DocumentScore, ScoredSolution } from "../engine/scoreDocument.js";
+
+const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code: number, s: string): string => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
+const VERDICT_COLOR: Record<string, number> = { ok: 32, weak: 33, wrong: 31, "not scored": 90 };
+
+function num(x: number, digits = 2, signed = false): string {
+  if (!Number.isFinite(x)) return "—";
+  const s = x.toFixed(digits);
+  return signed && x >= 0 ? `+${s}` : s;
+}
+
+function clip(s: string, width: number): string {
+  return s.length <= width ? s : `${s.slice(0, width - 1)}…`;
+}
+
+export function formatDocumentScore(file: string, scored: DocumentScore, engine: Engine): string {
+  const lines: string[] = [];
+  const gold = scored.gold ? `${scored.gold.value} (${goldSourceText(scored.gold.source)})` : "none";
+  lines.push(paint(1, file));
+  lines.push(`  model ${engine.backend.info.model} · ${engine.backend.info.device} · templates ${engine.scorer.config.templates.map((t) => t.name).join(", ")}`);
+  lines.push(`  gold answer ${gold}`);
+  for (const w of scored.warnings) lines.push(paint(33, `  warning: ${w}`));
+  for (const s of scored.solutions) lines.push(...formatSolution(s, scored.solutions.length > 1));
+  if (scored.solutions.length > 1) {
+    const best = [...scored.solutions].sort((a, b) => b.result.score - a.result.score)[0]!;
+    lines.push(`  best of ${scored.solutions.length}: ${best.solution.title ?? `solution ${best.solution.index + 1}`} (score ${num(best.result.score)})`);
+  }
+  return lines.join("\n");
+}
+
+function formatSolution(s: ScoredSolution, titled: boolean): string[] {
+  const lines: string[] = [];
+  if (titled) lines.push(paint(1, `  ${s.solution.title ?? `Solution ${s.solution.index + 1}`}`));
+  const negs = s.result.negatives.map((n) => `${n.value}${n.source === "sampled" ? "" : ` (${n.source})`}`).join(", ");
+  lines.push(`  negatives ${negs || "none"}`);
+  lines.push(paint(2, `  ${"step".padStart(4)}  ${"reward".padStart(7)}  ${"soft".padStart(5)}  ${"verdict".padEnd(10)}  text`));
+  for (const st of s.steps) {
+    const line = st.step.range.start.line + 1;
+    lines.push(
+      `  ${String(st.step.index + 1).padStart(4)}  ${num(st.score.reward, 3, true).padStart(7)}  ${num(st.score.softLabel).padStart(5)}  ` +
+        `${paint(VERDICT_COLOR[st.verdict] ?? 0, st.verdict.padEnd(10))}  ${clip(st.step.text, 70)} ${paint(2, `:${line}`)}`,
+    );
+  }
+  const fe = s.result.firstError;
+  lines.push(
+    `  score ${num(s.result.score)} (${s.result.aggregation} of soft labels) · first error: ${fe < 0 ? "none" : `step ${fe + 1}`}` +
+      (s.solution.finalAnswer ? ` · written answer ${s.solution.finalAnswer.value}` : ""),
+  );
+  return lines;
+}
+
+export function goldSourceText(source: string): string {
+  switch (source) {
+    case "front-matter":
+      return "from front matter";
+    case "latex-comment":
+      return "from % answer: comment";
+    case "flag":
+      return "from --gold";
+    case "record":
+      return "from the dataset record";
+    case "fallback":
+      return "FALLBACK: the model's majority answer, no gold given";
+    default:
+      return source;
+  }
+}
+
+const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+export function documentJson(file: string, scored: DocumentScore, engine: Engine): Record<string, unknown> {
+  return {
+    file,
+    format: scored.document.format,
+    problem: scored.document.problem,
+    gold_answer: scored.gold?.value ?? null,
+    gold_source: scored.gold?.source ?? null,
+    model: engine.backend.info.model,
+    device: engine.backend.info.device,
+    templates: engine.scorer.config.templates.map((t) => t.name),
+    warnings: scored.warnings,
+    solutions: scored.solutions.map((s) => ({
+      index: s.solution.index,
+      title: s.solution.title ?? null,
+      score: finiteOrNull(s.result.score),
+      aggregation: s.result.aggregation,
+      first_error: s.result.firstError,
+      final_answer: s.solution.finalAnswer?.value ?? null,
+      negatives: s.result.negatives,
+      tokens: s.result.tokens,
+      steps: s.steps.map((st) => ({
+        index: st.step.index,
+        text: st.step.text,
+        range: st.step.textRange,
+        reward: finiteOrNull(st.score.reward),
+        soft_label: finiteOrNull(st.score.softLabel),
+        verdict: st.verdict,
+        rank: st.score.rank,
+        gold_gain: finiteOrNull(st.score.goldGain),
+        negative_gains: st.score.negativeGains,
+        negative_mean: finiteOrNull(st.score.negativeMean),
+        terms: st.score.terms,
+        truncated: st.score.truncated,
+      })),
+    })),
+  };
+}

@@ -1,0 +1,406 @@
+import { existsSync, openSync, readSync, closeSync, statSync } from "node:fs";
+import os from "node:os";
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import {
+  BackendError,
+  type Backend,
+  type BackendInfo,
+  type BackendSession,
+  type ContinuationScore,
+  type SampleOptions,
+  type TokenCounters,
+} from "./types.js";
+import { NumberStop } from "./numberStop.js";
+
+export type GpuSetting = "auto" | "off" | "cuda" | "vulkan" | "metal";
+
+export interface LlamaCppOptions {
+  modelPath: string;
+  /** "auto" uses a GPU when llama.cpp finds one; "off" forces CPU. */
+  gpu?: GpuSetting;
+  /** CPU threads. Defaults to os.availableParallelism(): node-llama-cpp's own default (4) oversubscribes
+   * 2-core machines and was measured 20-100x slower there. */
+  threads?: number;
+  /** Tokens per sequence; defaults to the model's training context, at most 4096. */
+  contextSize?: number;
+  /** Sequences per lane that branch from the shared prefix (answer continuations, samples). */
+  branches?: number;
+  /** Lanes: independent scoring sessions that run at the same time and share llama.cpp batches. */
+  parallel?: number;
+  /** false = evaluate every prefix from scratch (the naive cost baseline for benchmarks). */
+  reusePrefix?: boolean;
+}
+
+const GGUF_MAGIC = "GGUF";
+
+/** Checks the file before llama.cpp sees it, so a wrong path or a non-GGUF file gets a message, not a crash. */
+function checkModelFile(modelPath: string): void {
+  if (!existsSync(modelPath)) {
+    throw new BackendError(
+      `model file not found: ${modelPath}. Pass --model PATH to a GGUF file (or set STEPLENS_MODEL); ` +
+        `the demo model is looked for at ../shared/models/arith-demo-15m-f16.gguf beside the checkout.`,
+      "model-not-found",
+    );
+  }
+  const stat = statSync(modelPath);
+  if (!stat.isFile()) throw new BackendError(`model path is not a file: ${modelPath}`, "model-invalid");
+  const head = Buffer.alloc(4);
+  const fd = openSync(modelPath, "r");
+  try {
+    readSync(fd, head, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (head.toString("latin1") !== GGUF_MAGIC) {
+    throw new BackendError(
+      `not a GGUF model file: ${modelPath} (it does not start with the GGUF magic bytes). ` +
+        `Convert the model with llama.cpp's convert_hf_to_gguf.py or download a .gguf build.`,
+      "model-invalid",
+    );
+  }
+}
+
+/** Loads node-llama-cpp lazily: it is ESM with native parts, and commands that need no model stay fast. */
+async function importLlama(): Promise<typeof import("node-llama-cpp")> {
+  return await import("node-llama-cpp");
+}
+
+let sharedLlama: Promise<Llama> | undefined;
+let sharedLlamaGpu: GpuSetting | undefined;
+
+async function getSharedLlama(gpu: GpuSetting, threads: number): Promise<Llama> {
+  if (!sharedLlama || sharedLlamaGpu !== gpu) {
+    const { getLlama, LlamaLogLevel } = await importLlama();
+    sharedLlamaGpu = gpu;
+    sharedLlama = getLlama({
+      gpu: gpu === "off" ? false : gpu,
+      // Never try to compile llama.cpp at run time: machines here are offline and users expect
+      // the prebuilt binaries; a missing binary is reported instead.
+      build: "never",
+      maxThreads: threads,
+      logLevel: LlamaLogLevel.error,
+      progressLogs: false,
+    });
+  }
+  return sharedLlama;
+}
+
+export class LlamaCppBackend implements Backend {
+  readonly counters: TokenCounters = { evaluated: 0, generated: 0 };
+  readonly parallel: number;
+  private readonly free: Lane[];
+  private readonly waiting: ((lane: Lane) => void)[] = [];
+
+  private constructor(
+    readonly info: BackendInfo,
+    private readonly model: LlamaModel,
+    private readonly context: LlamaContext,
+    parallel: number,
+  ) {
+    this.free = [];
+    this.parallel = parallel;
+  }
+
+  static async load(options: LlamaCppOptions): Promise<LlamaCppBackend> {
+    checkModelFile(options.modelPath);
+    const threads = Math.max(1, options.threads ?? os.availableParallelism());
+    const gpu = options.gpu ?? "auto";
+    let llama: Llama;
+    try {
+      llama = await getSharedLlama(gpu, threads);
+    } catch (err) {
+      sharedLlama = undefined;
+      throw new BackendError(
+        `could not start llama.cpp with gpu=${gpu}: ${errorText(err)}. Try --gpu off to use the CPU build.`,
+        "backend",
+      );
+    }
+    let model: LlamaModel;
+    try {
+      model = await llama.loadModel({ modelPath: options.modelPath, gpuLayers: gpu === "off" ? 0 : "auto" });
+    } catch (err) {
+      throw new BackendError(
+        `could not load model ${options.modelPath}: ${errorText(err)}. The file may be truncated or corrupt; download or convert it again.`,
+        "model-invalid",
+      );
+    }
+    const trainContext = model.trainContextSize || 2048;
+    const contextSize = Math.min(options.contextSize ?? trainContext, 4096);
+    const branchCount = Math.max(1, options.branches ?? 8);
+    const laneCount = Math.max(1, options.parallel ?? 1);
+    let context: LlamaContext;
+    try {
+      context = await model.createContext({
+        contextSize,
+        sequences: laneCount * (branchCount + 1),
+        threads: { ideal: threads, min: threads },
+        batchSize: Math.min(512, contextSize),
+      });
+    } catch (err) {
+      await model.dispose();
+      throw new BackendError(`could not create a llama.cpp context of ${contextSize} tokens: ${errorText(err)}`, "backend");
+    }
+    const info: BackendInfo = {
+      kind: "llama.cpp",
+      model: options.modelPath,
+      device: llama.gpu === false ? "cpu" : llama.gpu,
+      contextSize: context.contextSize,
+      threads,
+    };
+    const backend: LlamaCppBackend = new LlamaCppBackend(info, model, context, laneCount);
+    const lanes = Array.from(
+      { length: laneCount },
+      () =>
+        new Lane(
+          backend,
+          model,
+          context,
+          context.getSequence(),
+          Array.from({ length: branchCount }, () => context.getSequence()),
+          options.reusePrefix ?? true,
+        ),
+    );
+    backend.free.push(...lanes);
+    return backend;
+  }
+
+  async tokenize(text: string): Promise<number[]> {
+    return this.model.tokenize(text) as number[];
+  }
+
+  async openSession(): Promise<BackendSession> {
+    const lane = this.free.pop() ?? (await new Promise<Lane>((resolve) => this.waiting.push(resolve)));
+    let released = false;
+    lane.sessionCounters = { evaluated: 0, generated: 0 };
+    return {
+      counters: lane.sessionCounters,
+      scoreContinuations: (prefix, continuations, signal) => lane.scoreContinuations(prefix, continuations, signal),
+      sample: (prefix, options, signal) => lane.sample(prefix, options, signal),
+      release: () => {
+        if (released) return;
+        released = true;
+        const next = this.waiting.shift();
+        if (next) next(lane);
+        else this.free.push(lane);
+      },
+    };
+  }
+
+  async dispose(): Promise<void> {
+    await this.context.dispose();
+    await this.model.dispose();
+  }
+}
+
+/** A walker sequence and its branch sequences: one scoring session's share of the context. */
+class Lane {
+  private readonly bos: Token | undefined;
+  private readonly walkerLock = new AsyncLock();
+
+  constructor(
+    private readonly owner: { counters: TokenCounters },
+    private readonly model: LlamaModel,
+    private readonly context: LlamaContext,
+    /** The walker holds the KV cache of the current prefix and moves along consecutive prefixes. */
+    private readonly main: LlamaContextSequence,
+    /** Each answer continuation or sample forks from the walker's KV cache into one of these. */
+    private readonly branches: LlamaContextSequence[],
+    private readonly reuse: boolean,
+  ) {
+    this.bos = model.tokens.bos ?? undefined;
+  }
+
+  /** This lane's tokens since its current session opened. */
+  sessionCounters: TokenCounters = { evaluated: 0, generated: 0 };
+
+  private count(evaluated: number, generated = 0): void {
+    this.owner.counters.evaluated += evaluated;
+    this.owner.counters.generated += generated;
+    this.sessionCounters.evaluated += evaluated;
+    this.sessionCounters.generated += generated;
+  }
+
+  async scoreContinuations(prefix: string, continuations: readonly string[], signal?: AbortSignal): Promise<ContinuationScore[]> {
+    const prefixTokens = this.model.tokenize(prefix);
+    const jobs = continuations.map((continuation) => {
+      const full = this.model.tokenize(prefix + continuation);
+      // Tokenize prefix+continuation as one string, like the reference implementation; when the
+      // tokenizer merges across the boundary, the merged token counts as part of the continuation.
+      const split = commonPrefixLength(prefixTokens, full);
+      if (split === 0 || split === full.length) {
+        throw new BackendError(`cannot split continuation ${JSON.stringify(continuation)} from its prefix after tokenizing`, "backend");
+      }
+      return { shared: full.slice(0, split), answer: full.slice(split) };
+    });
+    const results: ContinuationScore[] = new Array(jobs.length);
+    // Continuations that share the same token split branch together from one walker state.
+    for (let start = 0; start < jobs.length; start += this.branches.length) {
+      const group = jobs.slice(start, start + this.branches.length);
+      await Promise.all(
+        group.map(async (job, k) => {
+          throwIfAborted(signal);
+          const seq = this.branches[k]!;
+          const stem = await this.forkAt(seq, job.shared);
+          const inputs = [stem, ...job.answer.slice(0, -1)];
+          const items = inputs.map((token, j) => [
+            token,
+            {
+              generateNext: {
+                logits: { filter: { tokens: [job.answer[j]!], includeSelected: true } },
+                totalLogitWeight: true,
+              },
+            },
+          ] as const);
+          this.count(items.length);
+          const out = await seq.controlledEvaluate(items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
+          const tokenLogprobs = job.answer.map((target, j) => {
+            const next = out[j]?.next;
+            if (!next?.logits || next.totalLogitWeight == null) throw new BackendError("llama.cpp returned no logits", "backend");
+            // With greedy selection the selected token is the arg-max, so its logit is the max logit that
+            // totalLogitWeight = sum(exp(logit - max)) is relative to: an exact log-softmax without
+            // copying the whole vocabulary's distribution to JavaScript (a real model has 150k tokens).
+            let max = -Infinity;
+            for (const v of next.logits.values()) max = Math.max(max, v);
+            const logit = next.logits.get(target);
+            if (logit == null) throw new BackendError("llama.cpp did not return the requested token's logit", "backend");
+            return logit - max - Math.log(next.totalLogitWeight);
+          });
+          const meanLogprob = tokenLogprobs.reduce((a, b) => a + b, 0) / tokenLogprobs.length;
+          results[start + k] = { tokenLogprobs, meanLogprob };
+        }),
+      );
+    }
+    return results;
+  }
+
+  async sample(prefix: string, options: SampleOptions, signal?: AbortSignal): Promise<string[]> {
+    const prefixTokens = this.model.tokenize(prefix);
+    const out: string[] = [];
+    for (let start = 0; start < options.n; start += this.branches.length) {
+      const seqs = this.branches.slice(0, Math.min(this.branches.length, options.n - start));
+      const next: (Token | undefined)[] = await Promise.all(seqs.map((seq) => this.forkAt(seq, prefixTokens)));
+      const generated: Token[][] = seqs.map(() => []);
+      const stops = seqs.map(() => new NumberStop());
+      // Lockstep: every live sample evaluates its next token in the same tick, so node-llama-cpp
+      // puts them into one batch; free-running loops drift apart into one small decode each.
+      for (let step = 0; step < options.maxTokens && next.some((t) => t != null); step++) {
+        throwIfAborted(signal);
+        await Promise.all(
+          seqs.map(async (seq, k) => {
+            const token = next[k];
+            if (token == null) return;
+            const res = await seq.controlledEvaluate([
+              [
+                token,
+                {
+                  generateNext: {
+                    token: true,
+                    options: {
+                      temperature: options.temperature,
+                      seed: options.seed + start + k,
+                      // The reference samples from the full distribution: no top-k/top-p/min-p cut.
+                      topK: 0,
+                      topP: 1,
+                      minP: 0,
+                    },
+                  },
+                },
+              ],
+            ]);
+            this.count(1);
+            const sampled = res[0]?.next?.token;
+            if (sampled == null || this.model.isEogToken(sampled)) {
+              next[k] = undefined;
+              return;
+            }
+            generated[k]!.push(sampled);
+            this.count(0, 1);
+            const text = this.model.detokenize(generated[k]!);
+            const finished = options.stopAt === "number" ? stops[k]!.done(text) : options.stopAt === "line" && text.includes("\n");
+            next[k] = finished ? undefined : sampled;
+          }),
+        );
+      }
+      out.push(...generated.map((g) => this.model.detokenize(g)));
+    }
+    return out;
+  }
+
+  /**
+   * Puts `seq` in the state "everything of `tokens` but the last token is in the KV cache" and returns
+   * that last token: the caller evaluates it to get the distribution of what follows `tokens`.
+   * The walker moves to the prefix first, evaluating only what it lacks; the branch then copies the
+   * walker's KV cells (a metadata copy in llama.cpp) instead of evaluating the prefix again.
+   */
+  private async forkAt(seq: LlamaContextSequence, tokens: readonly Token[]): Promise<Token> {
+    const withBos = this.bos != null ? [this.bos, ...tokens] : [...tokens];
+    if (withBos.length >= this.context.contextSize) {
+      throw new BackendError(
+        `the text is ${withBos.length} tokens long but the model's context holds ${this.context.contextSize}`,
+        "context-overflow",
+      );
+    }
+    const stem = withBos.slice(0, -1);
+    const last = withBos[withBos.length - 1]!;
+    if (!this.reuse) {
+      // Naive baseline: every request evaluates its whole prefix from scratch.
+      await seq.clearHistory();
+      await seq.controlledEvaluate(stem);
+      this.count(stem.length);
+      return last;
+    }
+    // A fork must copy the walker while it stands at this stem, so the move and the copy share the lock.
+    const copied = await this.walkerLock.run(async () => {
+      await this.moveWalker(stem);
+      // A branch may still hold cells of an earlier fork; llama.cpp's copy adds cells, it does not clear.
+      await seq.clearHistory();
+      // _copyStateFromOtherSequence is node-llama-cpp's internal fork (its LlamaDecisionContext uses it);
+      // when it is missing or refuses, fall back to the public API and evaluate the stem.
+      const fork = (seq as unknown as { _copyStateFromOtherSequence?: (o: LlamaContextSequence, upTo: number) => Promise<boolean> })
+        ._copyStateFromOtherSequence;
+      return fork ? await fork.call(seq, this.main, stem.length) : false;
+    });
+    if (!copied) {
+      await seq.clearHistory();
+      await seq.controlledEvaluate(stem);
+      this.count(stem.length);
+    }
+    return last;
+  }
+
+  private async moveWalker(stem: readonly Token[]): Promise<void> {
+    const seq = this.main;
+    const lcp = commonPrefixLength(seq.contextTokens, stem);
+    if (lcp < seq.nextTokenIndex) await seq.eraseContextTokenRanges([{ start: lcp, end: seq.nextTokenIndex }]);
+    const rest = stem.slice(lcp);
+    if (rest.length > 0) {
+      await seq.controlledEvaluate(rest);
+      this.count(rest.length);
+    }
+  }
+}
+
+/** Serialises walker moves: branches fork concurrently but must all see the walker at their stem. */
+class AsyncLock {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn, fn);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+function commonPrefixLength(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new BackendError("scoring was cancelled", "cancelled");
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,81 @@
+// What the CPMI engine needs from a language model, and nothing more. The local llama.cpp backend
+// implements it today; a remote backend (steplens serve, OpenAI-compatible servers) is one more
+// implementation of the same interface, so nothing above this file knows where the model runs.
+
+export interface BackendInfo {
+  /** "llama.cpp" for local inference, "remote" for a server. */
+  kind: string;
+  /** Model file or model name. */
+  model: string;
+  /** Where the math runs: "cpu", "cuda", "vulkan", "metal" or "remote". */
+  device: string;
+  /** Tokens of context one sequence can hold. */
+  contextSize: number;
+  threads?: number;
+}
+
+/** Log-probabilities of one continuation after a prefix (teacher forcing). */
+export interface ContinuationScore {
+  /** log p(token | everything before it), one per continuation token. */
+  tokenLogprobs: number[];
+  /** Mean of tokenLogprobs: the length-normalised log-probability the CPMI paper uses (Appendix A). */
+  meanLogprob: number;
+}
+
+export interface SampleOptions {
+  /** How many independent samples. */
+  n: number;
+  /** Upper bound on generated tokens per sample. */
+  maxTokens: number;
+  temperature: number;
+  /** Base seed; sample k uses seed + k, so results are reproducible. */
+  seed: number;
+  /** "number": stop a sample as soon as the first number in it is complete. */
+  stopAt?: "number" | "line";
+}
+
+/** Token accounting, so cost can be compared with a from-scratch implementation. */
+export interface TokenCounters {
+  /** Tokens pushed through the model (prompt and generated tokens alike). */
+  evaluated: number;
+  /** Tokens produced by sampling. */
+  generated: number;
+}
+
+/**
+ * One lane of work: its calls run one after another and may reuse each other's state (a session of
+ * the local backend keeps the KV cache of the prefix it last saw). Sessions run in parallel.
+ */
+export interface BackendSession {
+  /** Tokens this session evaluated and generated. */
+  readonly counters: TokenCounters;
+  /**
+   * Log-probabilities of each continuation after `prefix`. Implementations should reuse work
+   * between calls whose prefixes extend each other (the scorer walks prefixes in order).
+   */
+  scoreContinuations(prefix: string, continuations: readonly string[], signal?: AbortSignal): Promise<ContinuationScore[]>;
+  /** Short samples after `prefix`, e.g. candidate answers after an answer cue. */
+  sample(prefix: string, options: SampleOptions, signal?: AbortSignal): Promise<string[]>;
+  /** Gives the lane back to the backend. */
+  release(): void;
+}
+
+export interface Backend {
+  readonly info: BackendInfo;
+  readonly counters: TokenCounters;
+  /** How many sessions can work at the same time; more parallel work fills bigger batches. */
+  readonly parallel: number;
+  /** Tokens of `text` as the model sees it (no BOS). */
+  tokenize(text: string): Promise<number[]>;
+  /** Waits for a free lane. */
+  openSession(): Promise<BackendSession>;
+  dispose(): Promise<void>;
+}
+
+/** A user-caused problem with the model or backend; the message says what to do. */
+export class BackendError extends Error {
+  constructor(message: string, readonly code: "model-not-found" | "model-invalid" | "context-overflow" | "cancelled" | "backend") {
+    super(message);
+    this.name = "BackendError";
+  }
+}

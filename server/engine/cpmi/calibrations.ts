@@ -1,0 +1,13 @@
+// Soft labels need the median and MAD of a model's rewards over many steps. For models we have
+// measured, that population is known in advance, so a single file in the editor gets the same soft
+// labels as the same steps inside a labeled dataset. Other models use a dataset's own statistics
+// (`steplens label` computes them) or the neutral calibration.
+
+import path from "node:path";
+import type { Calibration } from "./softLabels.js";
+
+const KNOWN: Record<string, Calibration> = {};
+
+export function knownCalibration(modelPath: string): Calibration | undefined {
+  return KNOWN[path.basename(modelPath)];
+}

@@ -1,0 +1,84 @@
+// The options every front end (CLI, language server, benchmarks) passes to build an engine, with the
+// defaults in one place so that the CLI flags and the editor settings cannot drift apart.
+
+import { LlamaCppBackend, type GpuSetting } from "./backend/llamaCpp.js";
+import { defaultModelPath } from "./backend/modelPath.js";
+import type { Backend } from "./backend/types.js";
+import { isAggregation, type Aggregation } from "./cpmi/aggregate.js";
+import { CpmiScorer, DEFAULT_CPMI, type CpmiConfig } from "./cpmi/scorer.js";
+import { NEUTRAL_CALIBRATION, type Calibration } from "./cpmi/softLabels.js";
+import { knownCalibration } from "./cpmi/calibrations.js";
+import { resolveTemplates } from "./cpmi/templates.js";
+
+export interface EngineOptions {
+  modelPath?: string;
+  gpu?: GpuSetting;
+  threads?: number;
+  contextSize?: number;
+  /** "default", "reference", or comma-separated template names. */
+  templates?: string;
+  negatives?: number;
+  samples?: number;
+  seed?: number;
+  threshold?: number;
+  aggregation?: string;
+  calibration?: Calibration;
+  /** Evaluate every prefix from scratch (cost baseline). */
+  naive?: boolean;
+}
+
+export const GPU_SETTINGS: readonly GpuSetting[] = ["auto", "off", "cuda", "vulkan", "metal"];
+
+export class OptionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "OptionError";
+  }
+}
+
+/** Validates options that a user types, before any model is loaded. */
+export function cpmiConfigFrom(options: EngineOptions, modelPath: string): CpmiConfig {
+  const aggregation = options.aggregation ?? DEFAULT_CPMI.aggregation;
+  if (!isAggregation(aggregation)) throw new OptionError(`unknown aggregation "${aggregation}": use min, mean, last or product`);
+  const negatives = options.negatives ?? DEFAULT_CPMI.negatives;
+  if (!Number.isInteger(negatives) || negatives < 1 || negatives > 64) throw new OptionError(`--negatives must be a whole number from 1 to 64, got ${negatives}`);
+  const samples = options.samples ?? DEFAULT_CPMI.samplesPerPrefix;
+  if (!Number.isInteger(samples) || samples < 0 || samples > 64) throw new OptionError(`--samples must be a whole number from 0 to 64, got ${samples}`);
+  const threshold = options.threshold ?? DEFAULT_CPMI.threshold;
+  if (!(threshold >= 0 && threshold <= 1)) throw new OptionError(`--threshold is a soft-label cut between 0 and 1, got ${threshold}`);
+  const templates = resolveTemplates(options.templates ?? "default");
+  return {
+    ...DEFAULT_CPMI,
+    templates,
+    negatives,
+    samplesPerPrefix: samples,
+    seed: options.seed ?? DEFAULT_CPMI.seed,
+    // The reference implementation's fill-up goes with its templates, so `--templates reference` reproduces it.
+    fill: options.templates === "reference" ? "reference" : "heuristic",
+    threshold,
+    aggregation: aggregation as Aggregation,
+    calibration: options.calibration ?? knownCalibration(modelPath) ?? NEUTRAL_CALIBRATION,
+  };
+}
+
+export interface Engine {
+  backend: Backend;
+  scorer: CpmiScorer;
+  modelPath: string;
+  dispose(): Promise<void>;
+}
+
+export async function createEngine(options: EngineOptions): Promise<Engine> {
+  const modelPath = options.modelPath ?? defaultModelPath();
+  if (options.gpu && !GPU_SETTINGS.includes(options.gpu)) throw new OptionError(`unknown --gpu "${options.gpu}": use ${GPU_SETTINGS.join(", ")}`);
+  const config = cpmiConfigFrom(options, modelPath);
+  const backend = await LlamaCppBackend.load({
+    modelPath,
+    gpu: options.gpu ?? "auto",
+    threads: options.threads,
+    contextSize: options.contextSize,
+    reusePrefix: !options.naive,
+    branches: Math.max(config.samplesPerPrefix, config.negatives + 1, 1),
+  });
+  return { backend, scorer: new CpmiScorer(backend, config), modelPath, dispose: () => backend.dispose() };
+}

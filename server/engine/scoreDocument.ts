@@ -1,0 +1,72 @@
+// Scores every candidate solution of a parsed file: what `steplens score` prints and what the
+// language server turns into diagnostics, hovers and code lenses.
+
+import type { CpmiScorer, GoldAnswer, SolutionScore, StepScore } from "./cpmi/scorer.js";
+import type { ParsedDocument, Solution, Step } from "./parse/types.js";
+
+export type Verdict = "ok" | "weak" | "wrong" | "not scored";
+
+/**
+ * "wrong": the soft label is near 0 (the model is far more confident in wrong answers after the step);
+ * "weak": below the threshold. The cut for "wrong" is a quarter of the threshold.
+ */
+export function verdictOf(step: StepScore, threshold: number): Verdict {
+  if (step.truncated || !Number.isFinite(step.softLabel)) return "not scored";
+  if (step.softLabel < threshold / 4) return "wrong";
+  if (step.softLabel < threshold) return "weak";
+  return "ok";
+}
+
+export interface ScoredStep {
+  step: Step;
+  score: StepScore;
+  verdict: Verdict;
+}
+
+export interface ScoredSolution {
+  solution: Solution;
+  result: SolutionScore;
+  steps: ScoredStep[];
+}
+
+export interface DocumentScore {
+  document: ParsedDocument;
+  gold?: GoldAnswer;
+  solutions: ScoredSolution[];
+  warnings: string[];
+}
+
+export interface ScoreDocumentOptions {
+  /** A gold answer given by the user (flag or setting); wins over the file's own. */
+  gold?: string;
+  signal?: AbortSignal;
+}
+
+export async function scoreDocument(scorer: CpmiScorer, doc: ParsedDocument, options: ScoreDocumentOptions = {}): Promise<DocumentScore> {
+  const warnings = doc.warnings.map((w) => w.message);
+  let gold: GoldAnswer | undefined = options.gold
+    ? { value: options.gold, source: "flag" }
+    : doc.goldAnswer
+      ? { value: doc.goldAnswer.value, source: doc.goldAnswer.source }
+      : undefined;
+  if (!doc.problem.trim()) warnings.push("no problem statement found: start the file with `Question: ...` (or a `## Problem` section) so the model knows what is being solved");
+  const solutions: ScoredSolution[] = [];
+  for (const solution of doc.solutions) {
+    if (solution.steps.length === 0) continue;
+    const result = await scorer.score({
+      problem: doc.problem,
+      steps: solution.steps.map((s) => s.text),
+      gold,
+      signal: options.signal,
+    });
+    // A fallback gold answer is guessed once per problem, not once per candidate.
+    gold ??= result.gold;
+    for (const w of result.warnings) if (!warnings.includes(w)) warnings.push(w);
+    solutions.push({
+      solution,
+      result,
+      steps: solution.steps.map((step, i) => ({ step, score: result.steps[i]!, verdict: verdictOf(result.steps[i]!, scorer.config.threshold) })),
+    });
+  }
+  return { document: doc, gold, solutions, warnings };
+}
