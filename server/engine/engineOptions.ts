@@ -23,6 +23,8 @@ export interface EngineOptions {
   threshold?: number;
   aggregation?: string;
   calibration?: Calibration;
+  /** Solutions scored at the same time (their tokens share llama.cpp batches). */
+  parallel?: number;
   /** Evaluate every prefix from scratch (cost baseline). */
   naive?: boolean;
 }
@@ -79,6 +81,8 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     contextSize: options.contextSize,
     reusePrefix: !options.naive,
     branches: Math.max(config.samplesPerPrefix, config.negatives + 1, 1),
+    walkers: config.templates.length,
+    parallel: options.parallel,
   });
   return { backend, scorer: new CpmiScorer(backend, config), modelPath, dispose: () => backend.dispose() };
 }

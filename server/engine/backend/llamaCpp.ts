@@ -25,6 +25,8 @@ export interface LlamaCppOptions {
   contextSize?: number;
   /** Sequences per lane that branch from the shared prefix (answer continuations, samples). */
   branches?: number;
+  /** Walker sequences per lane; one per answer-cue template keeps every template's prefix cached. */
+  walkers?: number;
   /** Lanes: independent scoring sessions that run at the same time and share llama.cpp batches. */
   parallel?: number;
   /** false = evaluate every prefix from scratch (the naive cost baseline for benchmarks). */
@@ -128,11 +130,12 @@ export class LlamaCppBackend implements Backend {
     const contextSize = Math.min(options.contextSize ?? trainContext, 4096);
     const branchCount = Math.max(1, options.branches ?? 8);
     const laneCount = Math.max(1, options.parallel ?? 1);
+    const walkerCount = Math.max(1, options.walkers ?? 2);
     let context: LlamaContext;
     try {
       context = await model.createContext({
         contextSize,
-        sequences: laneCount * (branchCount + 1),
+        sequences: laneCount * (branchCount + walkerCount),
         threads: { ideal: threads, min: threads },
         batchSize: Math.min(512, contextSize),
       });
@@ -155,7 +158,7 @@ export class LlamaCppBackend implements Backend {
           backend,
           model,
           context,
-          context.getSequence(),
+          Array.from({ length: walkerCount }, () => context.getSequence()),
           Array.from({ length: branchCount }, () => context.getSequence()),
           options.reusePrefix ?? true,
         ),
@@ -196,18 +199,25 @@ export class LlamaCppBackend implements Backend {
 class Lane {
   private readonly bos: Token | undefined;
   private readonly walkerLock = new AsyncLock();
+  private readonly lastUsed: number[];
+  private clock = 0;
 
   constructor(
     private readonly owner: { counters: TokenCounters },
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
-    /** The walker holds the KV cache of the current prefix and moves along consecutive prefixes. */
-    private readonly main: LlamaContextSequence,
+    /**
+     * Walkers hold the KV cache of a prefix and move along consecutive prefixes. With one walker per
+     * template, each template's walk keeps its own cache, so re-scoring after an edit of step k
+     * evaluates only the tokens from step k on.
+     */
+    private readonly walkers: LlamaContextSequence[],
     /** Each answer continuation or sample forks from the walker's KV cache into one of these. */
     private readonly branches: LlamaContextSequence[],
     private readonly reuse: boolean,
   ) {
     this.bos = model.tokens.bos ?? undefined;
+    this.lastUsed = walkers.map(() => 0);
   }
 
   /** This lane's tokens since its current session opened. */
@@ -351,14 +361,14 @@ class Lane {
     }
     // A fork must copy the walker while it stands at this stem, so the move and the copy share the lock.
     const copied = await this.walkerLock.run(async () => {
-      await this.moveWalker(stem);
+      const walker = await this.moveWalker(stem);
       // A branch may still hold cells of an earlier fork; llama.cpp's copy adds cells, it does not clear.
       await seq.clearHistory();
       // _copyStateFromOtherSequence is node-llama-cpp's internal fork (its LlamaDecisionContext uses it);
       // when it is missing or refuses, fall back to the public API and evaluate the stem.
       const fork = (seq as unknown as { _copyStateFromOtherSequence?: (o: LlamaContextSequence, upTo: number) => Promise<boolean> })
         ._copyStateFromOtherSequence;
-      return fork ? await fork.call(seq, this.main, stem.length) : false;
+      return fork ? await fork.call(seq, walker, stem.length) : false;
     });
     if (!copied) {
       await seq.clearHistory();
@@ -368,8 +378,21 @@ class Lane {
     return last;
   }
 
-  private async moveWalker(stem: readonly Token[]): Promise<void> {
-    const seq = this.main;
+  /** Moves the walker that shares the longest prefix with `stem` (else the least recently used one). */
+  private async moveWalker(stem: readonly Token[]): Promise<LlamaContextSequence> {
+    let best = 0;
+    let bestShared = -1;
+    this.walkers.forEach((w, k) => {
+      const shared = commonPrefixLength(w.contextTokens, stem);
+      // A walker that shares only the BOS or a few tokens is worth less than an idle one.
+      const score = shared > 8 ? shared : -1;
+      if (score > bestShared || (score === bestShared && this.lastUsed[k]! < this.lastUsed[best]!)) {
+        best = k;
+        bestShared = score;
+      }
+    });
+    this.lastUsed[best] = ++this.clock;
+    const seq = this.walkers[best]!;
     const lcp = commonPrefixLength(seq.contextTokens, stem);
     if (lcp < seq.nextTokenIndex) await seq.eraseContextTokenRanges([{ start: lcp, end: seq.nextTokenIndex }]);
     const rest = stem.slice(lcp);
@@ -377,6 +400,7 @@ class Lane {
       await seq.controlledEvaluate(rest);
       this.count(rest.length);
     }
+    return seq;
   }
 }
 

@@ -1,0 +1,31 @@
+// Shared fixtures: where the real demo model and data live, and one loaded backend per test file.
+
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { LlamaCppBackend, type LlamaCppOptions } from "../server/engine/backend/llamaCpp.js";
+
+export const REPO = path.resolve(import.meta.dirname, "..");
+export const SHARED = path.resolve(REPO, "../shared");
+export const DEMO_MODEL = path.join(SHARED, "models/arith-demo-15m-f16.gguf");
+export const DATA = path.join(SHARED, "data");
+export const CLI = path.join(REPO, "dist/cli.mjs");
+
+if (!existsSync(DEMO_MODEL)) {
+  throw new Error(`the demo model is missing at ${DEMO_MODEL}: the tests need ../shared beside the checkout`);
+}
+
+export function readJsonlFile<T = Record<string, unknown>>(file: string): T[] {
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as T);
+}
+
+export async function loadDemo(options: Partial<LlamaCppOptions> = {}): Promise<LlamaCppBackend> {
+  return LlamaCppBackend.load({ modelPath: DEMO_MODEL, gpu: "off", ...options });
+}
+
+/** Reference records' steps carry their written prefix; the reference strips it before scoring. */
+export function stripPrefix(step: string): string {
+  return step.replace(/^(Step \d+: |\d+\. |- )/, "");
+}
