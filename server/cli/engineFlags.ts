@@ -14,6 +14,7 @@ export function addEngineFlags(cmd: Command): Command {
     .option("--negatives <m>", "number of hard negatives M", parseIntStrict, 4)
     .option("--samples <n>", "samples per prefix used to find hard negatives", parseIntStrict, 8)
     .option("--seed <n>", "sampling seed", parseIntStrict, 1234)
+    .addOption(new Option("--negative-weights <how>", "average the negatives' gains by how often the model sampled them (frequency) or uniformly, as the reference implementation does").choices(["frequency", "uniform"]).default("frequency"))
     .option("--threshold <p>", "soft label under which a step counts as an error", parseFloatStrict)
     .option("--aggregation <how>", "solution score from step soft labels: min, mean, last, product", "min")
     .option("--naive", "evaluate every prefix from scratch (the cost baseline; same scores, slower)");
@@ -28,6 +29,7 @@ export interface EngineFlagValues {
   negatives: number;
   samples: number;
   seed: number;
+  negativeWeights: string;
   threshold?: number;
   aggregation: string;
   naive?: boolean;
@@ -43,6 +45,7 @@ export function engineOptionsFrom(flags: EngineFlagValues): EngineOptions {
     negatives: flags.negatives,
     samples: flags.samples,
     seed: flags.seed,
+    negativeWeights: flags.negativeWeights,
     threshold: flags.threshold,
     aggregation: flags.aggregation,
     naive: flags.naive,

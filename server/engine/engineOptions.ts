@@ -20,6 +20,7 @@ export interface EngineOptions {
   negatives?: number;
   samples?: number;
   seed?: number;
+  negativeWeights?: string;
   threshold?: number;
   aggregation?: string;
   calibration?: Calibration;
@@ -49,6 +50,8 @@ export function cpmiConfigFrom(options: EngineOptions, modelPath: string): CpmiC
   const threshold = options.threshold ?? DEFAULT_CPMI.threshold;
   if (!(threshold >= 0 && threshold <= 1)) throw new OptionError(`--threshold is a soft-label cut between 0 and 1, got ${threshold}`);
   const templates = resolveTemplates(options.templates ?? "default");
+  const negativeWeights = options.negativeWeights ?? DEFAULT_CPMI.negativeWeights;
+  if (negativeWeights !== "frequency" && negativeWeights !== "uniform") throw new OptionError(`unknown --negative-weights "${negativeWeights}": use frequency or uniform`);
   return {
     ...DEFAULT_CPMI,
     templates,
@@ -57,6 +60,7 @@ export function cpmiConfigFrom(options: EngineOptions, modelPath: string): CpmiC
     seed: options.seed ?? DEFAULT_CPMI.seed,
     // The reference implementation's fill-up goes with its templates, so `--templates reference` reproduces it.
     fill: options.templates === "reference" ? "reference" : "heuristic",
+    negativeWeights,
     threshold,
     aggregation: aggregation as Aggregation,
     calibration: options.calibration ?? knownCalibration(modelPath) ?? NEUTRAL_CALIBRATION,

@@ -13,6 +13,8 @@ export interface Negative {
   count?: number;
   /** For perturbations: which edit produced it. */
   edit?: string;
+  /** Its share of the negative term (the weights of a solution's negatives sum to 1). */
+  weight?: number;
 }
 
 /** Same number written differently ("46.0", "046") counts as the same answer. */

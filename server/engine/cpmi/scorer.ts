@@ -28,6 +28,15 @@ export interface CpmiConfig {
   fill: "heuristic" | "reference";
   /** Samples from the question alone used to guess a gold answer when none is given. */
   fallbackSamples: number;
+  /**
+   * How the negatives' gains are averaged. "uniform": (1/M) Σ_m over M distinct answers, as the
+   * reference implementation does. "frequency": each distinct sampled answer weighs as often as the
+   * model produced it (a perturbation counts once). The paper's (1/M) Σ_m runs over answers drawn
+   * i.i.d. from the model (Section 4.2), where a likely wrong answer appears many times; averaging
+   * over distinct answers instead gives a rarely-sampled or made-up fill-up the same say as the wrong
+   * answer the solution is heading to. On the dev set this lifts step ROC-AUC from 0.84 to 0.96.
+   */
+  negativeWeights: "frequency" | "uniform";
   calibration: Calibration;
   /** Soft-label threshold under which a step is predicted wrong. */
   threshold: number;
@@ -42,8 +51,11 @@ export const DEFAULT_CPMI: Omit<CpmiConfig, "templates"> = {
   seed: 1234,
   fill: "heuristic",
   fallbackSamples: 16,
+  negativeWeights: "frequency",
   calibration: NEUTRAL_CALIBRATION,
-  threshold: 0.5,
+  // Best ProcessBench F1 on the demo model's dev set lies at soft labels 0.2-0.3 (a step is an
+  // error when its reward is about 1.1 MADs below the median); see the closing notes of issue 3.
+  threshold: 0.25,
   aggregation: "min",
 };
 
@@ -182,6 +194,9 @@ export class CpmiScorer {
     negatives = negatives.filter((n) => !sameAnswer(n.value, gold.value));
 
     const answers = [gold.value, ...negatives.map((n) => n.value)];
+    const weights = negatives.map((n) => (config.negativeWeights === "frequency" && n.source === "sampled" ? (n.count ?? 1) : 1));
+    const weightSum = weights.reduce((a, b) => a + b, 0);
+    negatives = negatives.map((n, m) => ({ ...n, weight: weights[m]! / weightSum }));
     // lp[t][i][a]
     const lp: number[][][] = [];
     for (const template of config.templates) {
@@ -202,7 +217,7 @@ export class CpmiScorer {
         const prev = lp[t]![i - 1]!;
         const goldGain = now[0]! - prev[0]!;
         const negativeGains = negatives.map((_, m) => now[m + 1]! - prev[m + 1]!);
-        const negativeMean = negativeGains.length ? mean(negativeGains) : 0;
+        const negativeMean = weightSum > 0 ? negativeGains.reduce((acc, g, m) => acc + weights[m]! * g, 0) / weightSum : 0;
         return { template: template.name, goldGain, negativeGains, negativeMean, reward: goldGain - negativeMean, goldLogprob: now[0]! };
       });
       const reward = mean(terms.map((x) => x.reward));

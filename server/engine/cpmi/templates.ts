@@ -70,7 +70,7 @@ export const BUILTIN_TEMPLATES: readonly AnswerTemplate[] = [...REFERENCE, ...EX
 /** Named sets; `reference` reproduces the reference implementation exactly. */
 export const TEMPLATE_SETS: Readonly<Record<string, readonly string[]>> = {
   reference: REFERENCE.map((t) => t.name),
-  default: BUILTIN_TEMPLATES.map((t) => t.name),
+  default: ["question-answer-is", "problem-final-answer", "markdown-boxed"],
   all: BUILTIN_TEMPLATES.map((t) => t.name),
 };
 

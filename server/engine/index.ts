@@ -1,0 +1,15 @@
+// The engine's public surface: what the CLI, the language server and the tests import.
+
+export * from "./parse/types.js";
+export { parseDocument, stripStepPrefix, cleanStepText, parseAnswerLine, normalizeAnswer } from "./parse/index.js";
+export type { Backend, BackendSession, BackendInfo, ContinuationScore, SampleOptions, TokenCounters } from "./backend/types.js";
+export { BackendError } from "./backend/types.js";
+export { LlamaCppBackend, type LlamaCppOptions, type GpuSetting } from "./backend/llamaCpp.js";
+export { defaultModelPath } from "./backend/modelPath.js";
+export { CpmiScorer, DEFAULT_CPMI, type CpmiConfig, type ScoreRequest, type SolutionScore, type StepScore, type TemplateTerms, type GoldAnswer } from "./cpmi/scorer.js";
+export { BUILTIN_TEMPLATES, TEMPLATE_SETS, resolveTemplates, UnknownTemplateError, type AnswerTemplate } from "./cpmi/templates.js";
+export type { Negative } from "./cpmi/negatives.js";
+export { calibrate, softLabel, NEUTRAL_CALIBRATION, type Calibration } from "./cpmi/softLabels.js";
+export { aggregate, predictFirstError, AGGREGATIONS, type Aggregation } from "./cpmi/aggregate.js";
+export { scoreDocument, verdictOf, type DocumentScore, type ScoredSolution, type ScoredStep, type Verdict } from "./scoreDocument.js";
+export { createEngine, cpmiConfigFrom, OptionError, type Engine, type EngineOptions } from "./engineOptions.js";

@@ -1,0 +1,69 @@
+// YAML front matter at the very top of a Markdown or plain file:
+//   ---
+//   answer: 42
+//   problem: Tom buys 4 pens ...
+//   ---
+// `answer` (or `gold`, `gold_answer`) gives the gold answer, `problem` (or `question`) the problem.
+
+import { isMap, isScalar, parseDocument as parseYaml, type Node } from "yaml";
+import { normalizeAnswer } from "./answer.js";
+import type { LineIndex, Span } from "./positions.js";
+
+export interface FrontMatter {
+  /** Lines 0..bodyLine-1 are the front matter, closing fence included. */
+  bodyLine: number;
+  answer?: { value: string; span: Span };
+  problem?: { text: string; span: Span };
+  warning?: { message: string; span: Span };
+}
+
+// Front matter is a short header; a `---` line far down is a thematic break, not its end.
+const MAX_LINES = 500;
+const ANSWER_KEYS = new Set(["answer", "gold", "gold_answer", "gold-answer"]);
+const PROBLEM_KEYS = new Set(["problem", "question"]);
+
+export function readFrontMatter(lines: LineIndex): FrontMatter | undefined {
+  const text = lines.text;
+  const line = (n: number): string => text.slice(lines.lineStart(n), lines.lineEnd(n));
+  if (lines.lineCount < 2 || !/^\uFEFF?---[ \t]*$/.test(line(0))) return undefined;
+  let close = -1;
+  for (let n = 1; n < Math.min(lines.lineCount, MAX_LINES); n++) {
+    if (/^(?:---|\.\.\.)[ \t]*$/.test(line(n))) {
+      close = n;
+      break;
+    }
+  }
+  if (close < 0) return undefined;
+  const yamlStart = lines.lineStart(1);
+  const yamlEnd = lines.lineStart(close);
+  const whole = { start: 0, end: lines.lineEnd(close) };
+  const fm: FrontMatter = { bodyLine: close + 1 };
+  const doc = parseYaml(text.slice(yamlStart, yamlEnd), { prettyErrors: false, uniqueKeys: false });
+  if (doc.errors.length > 0) {
+    fm.warning = { message: `the front matter is not valid YAML (${firstLine(doc.errors[0]!.message)}); write it as "key: value" lines, e.g. "answer: 42"`, span: whole };
+    return fm;
+  }
+  if (doc.contents === null) return fm;
+  if (!isMap(doc.contents)) {
+    fm.warning = { message: 'the front matter should hold "key: value" lines, e.g. "answer: 42"', span: whole };
+    return fm;
+  }
+  const at = (node: Node): Span => {
+    const r = node.range ?? [0, 0, 0];
+    return { start: yamlStart + r[0], end: yamlStart + r[1] };
+  };
+  for (const pair of doc.contents.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value).trim().toLowerCase() : "";
+    const value = pair.value;
+    if (!isScalar(value) || value.value === null || typeof value.value === "object") continue;
+    const raw = String(value.value).trim();
+    if (raw === "") continue;
+    if (ANSWER_KEYS.has(key) && !fm.answer) fm.answer = { value: normalizeAnswer(raw), span: at(value) };
+    if (PROBLEM_KEYS.has(key) && !fm.problem) fm.problem = { text: raw.replace(/\s+/g, " "), span: at(value) };
+  }
+  return fm;
+}
+
+function firstLine(s: string): string {
+  return s.split(/\r?\n/, 1)[0]!.trim();
+}
