@@ -35,8 +35,12 @@ const RULES: Rule[] = [
   { style: "the-answer-is", re: /(?:^|[^A-Za-z])the[ \t]+(?:final[ \t]+)?answer[ \t]+is(?![A-Za-z])[ \t]*:?[ \t]*(.*)$/di, numeric: true },
 ];
 
+// Every rule needs one of these; most lines are ruled out by this single scan.
+const MAYBE_ANSWER = /answer|####|\\boxed|^\s*A\s*:/i;
+
 /** Recognises an answer line; `valueStart`/`valueEnd` index the raw value in `line`. */
 export function parseAnswerLine(line: string): LineAnswer | undefined {
+  if (!MAYBE_ANSWER.test(line)) return undefined;
   const lead = line.length - line.trimStart().length;
   const t = line.trim();
   if (t === "") return undefined;

@@ -15,7 +15,7 @@
 
 import { parseAnswerLine, type LineAnswer } from "./answer.js";
 import { cleanStepText, endsWithQuestionMark, headingRole, matchQuestionHeader, matchSolutionHeader, stripStepPrefix } from "./lines.js";
-import type { LineIndex } from "./positions.js";
+import { isSpaceCode, type LineIndex } from "./positions.js";
 import type { FinalAnswer, ParseWarning, Solution, SourceRange, Step } from "./types.js";
 import { contentEnd, isPrefixed, sourceOffset, type Unit } from "./units.js";
 
@@ -35,17 +35,24 @@ interface Entry {
   role: Role;
 }
 
+// Shared so that a file of a million lines does not allocate a million equal objects.
+const TEXT: Role = { kind: "text" };
+const BREAK: Role = { kind: "break" };
+const OTHER: Role = { kind: "other" };
+const PROBLEM_HEADING: Role = { kind: "problem-heading" };
+const PROBLEM_BLOCK: Role = { kind: "problem-block" };
+
 function classify(unit: Unit): Role {
-  if (unit.kind === "break") return { kind: "break" };
-  if (unit.kind === "problem") return { kind: "problem-block" };
+  if (unit.kind === "break") return BREAK;
+  if (unit.kind === "problem") return PROBLEM_BLOCK;
   if (unit.kind === "heading") {
     const answer = parseAnswerLine(unit.content);
     if (answer && unit.content.startsWith("#")) return { kind: "answer", answer, alsoStep: false };
     const role = headingRole(unit.title ?? unit.content);
     if (role === "candidate") return { kind: "candidate", title: (unit.title ?? unit.content).trim() };
-    if (role === "problem") return { kind: "problem-heading" };
+    if (role === "problem") return PROBLEM_HEADING;
     if (role === "solution") return { kind: "solution", rest: unit.content.length };
-    return { kind: "other" };
+    return OTHER;
   }
   const line = unit.content;
   const q = matchQuestionHeader(line);
@@ -57,7 +64,7 @@ function classify(unit: Unit): Role {
   }
   const s = matchSolutionHeader(line);
   if (s !== undefined) return { kind: "solution", rest: s };
-  return { kind: "text" };
+  return TEXT;
 }
 
 /** A piece of the problem statement: `unit.content` from index `from`. */
@@ -118,7 +125,8 @@ export function assemble(lines: LineIndex, units: Unit[], options: AssembleOptio
 }
 
 function segment(entries: Entry[]): Segment[] {
-  const starts = entries.flatMap((e, i) => (e.role.kind === "candidate" ? [i] : []));
+  const starts: number[] = [];
+  for (let i = 0; i < entries.length; i++) if (entries[i]!.role.kind === "candidate") starts.push(i);
   if (starts.length > 0) {
     const segs: Segment[] = [{ entries: entries.slice(0, starts[0]), problemOnly: true }];
     starts.forEach((s, k) => {
@@ -225,7 +233,7 @@ function problemText(parts: Part[]): string {
 }
 
 function firstNonSpace(s: string, from: number): number {
-  while (from < s.length && /\s/.test(s[from]!)) from++;
+  while (from < s.length && isSpaceCode(s.charCodeAt(from))) from++;
   return from;
 }
 

@@ -76,20 +76,32 @@ export function detectFormat(text: string, opts: ParseOptions = {}): DocumentFor
   return "plain";
 }
 
+// A solution file is a few dozen lines. Reading at most this many keeps any input, however large
+// or odd, to a fraction of a second (the result of a million one-character steps alone would take
+// seconds to build), while no real file comes near it.
+export const MAX_LINES = 20_000;
+
 function parse(text: string, format: DocumentFormat): ParsedDocument {
   const lines = new LineIndex(text);
   const warnings: ParseWarning[] = [];
+  const toLine = Math.min(lines.lineCount, MAX_LINES);
+  if (lines.lineCount > MAX_LINES) {
+    warnings.push({
+      message: `the file has ${lines.lineCount.toLocaleString("en-US")} lines: only the first ${MAX_LINES.toLocaleString("en-US")} are read (split it into one file per problem)`,
+      range: lines.range(lines.lineStart(MAX_LINES), text.length),
+    });
+  }
   let units: Unit[];
   let goldAnswer: ParsedDocument["goldAnswer"];
   let fmProblem: { text: string; start: number; end: number } | undefined;
   if (format === "latex") {
-    const r = latexUnits(lines);
+    const r = latexUnits(lines, toLine);
     units = r.units;
     if (r.gold) goldAnswer = { value: r.gold.value, source: "latex-comment", range: lines.range(r.gold.span.start, r.gold.span.end) };
   } else {
     const fm = readFrontMatter(lines);
     const from = fm?.bodyLine ?? 0;
-    units = format === "markdown" ? markdownUnits(lines, from) : plainUnits(lines, from);
+    units = format === "markdown" ? markdownUnits(lines, from, toLine) : plainUnits(lines, from, toLine);
     if (fm?.answer) goldAnswer = { value: fm.answer.value, source: "front-matter", range: lines.range(fm.answer.span.start, fm.answer.span.end) };
     if (fm?.problem) fmProblem = { text: fm.problem.text, ...fm.problem.span };
     if (fm?.warning) warnings.push({ message: fm.warning.message, range: lines.range(fm.warning.span.start, fm.warning.span.end) });

@@ -52,14 +52,15 @@ interface Acc {
   math: boolean;
 }
 
-export function latexUnits(lines: LineIndex): LatexResult {
+/** Units of lines [0, toLine) of a LaTeX text. */
+export function latexUnits(lines: LineIndex, toLine = lines.lineCount): LatexResult {
   const text = lines.text;
   const { masked, gold } = maskComments(text);
   const begin = /\\begin[ \t]*\{document\}/.exec(masked);
   const bodyStart = begin ? begin.index + begin[0].length : 0;
   const endDoc = /\\end[ \t]*\{document\}/g;
   endDoc.lastIndex = bodyStart;
-  const bodyEnd = endDoc.exec(masked)?.index ?? masked.length;
+  const bodyEnd = Math.min(endDoc.exec(masked)?.index ?? masked.length, lines.lineEnd(toLine - 1));
 
   const units: Unit[] = [];
   const stack: { env: string; kind: FrameKind }[] = [];

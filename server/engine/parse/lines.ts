@@ -2,13 +2,21 @@
 // titles. They mirror what the demo model was trained on (../shared/models/README.md) plus the
 // usual ways people write the same thing (bold markers, lower case, `1)` lists).
 
+import { isSpaceCode } from "./positions.js";
+
 const BOLD = String.raw`(?:\*\*|__)`;
 
+// Sticky (`y`) so they match exactly at `lastIndex`, without slicing the line.
 // `Step 3:`, `**Step 3:**`, `**Step 3**:`, `Step 3.`, `Step 3 - `.
-const STEP_WORD = new RegExp(String.raw`^${BOLD}?step[ \t]*\d{1,4}${BOLD}?[ \t]*(?:[:.)]|[-–—](?=[ \t]))${BOLD}?[ \t]*`, "i");
+const STEP_WORD = new RegExp(String.raw`${BOLD}?step[ \t]*\d{1,4}${BOLD}?[ \t]*(?:[:.)]|[-–—](?=[ \t]))${BOLD}?[ \t]*`, "iy");
 // List markers need a space after them, so that `-5 + 3` or `3.5 kg` keep their first character.
-const LIST_MARKER = /^(?:\d{1,9}[.)]|[-*+•])(?:[ \t]+|$)/;
-const LATEX_ITEM = /^\\item(?![A-Za-z@])[ \t]*(?:\[[^\]\r\n]{0,200}\][ \t]*)?/;
+const LIST_MARKER = /(?:\d{1,9}[.)]|[-*+•])(?:[ \t]+|$)/y;
+const LATEX_ITEM = /\\item(?![A-Za-z@])[ \t]*(?:\[[^\]\r\n]{0,200}\][ \t]*)?/y;
+
+function stickyLength(re: RegExp, s: string, at: number): number {
+  re.lastIndex = at;
+  return re.exec(s)?.[0].length ?? 0;
+}
 
 /**
  * Removes a written step prefix: one list marker (`N. `, `N) `, `- `, `* `, `+ `, `\item[..] `)
@@ -16,17 +24,24 @@ const LATEX_ITEM = /^\\item(?![A-Za-z@])[ \t]*(?:\[[^\]\r\n]{0,200}\][ \t]*)?/;
  * leading whitespace included, so `raw.slice(prefixLength)` starts with the step's text.
  */
 export function stripStepPrefix(raw: string): { text: string; prefixLength: number } {
-  let at = raw.length - raw.trimStart().length;
-  const rest = raw.slice(at);
-  const marker = LATEX_ITEM.exec(rest) ?? LIST_MARKER.exec(rest);
-  if (marker) at += marker[0].length;
-  const step = STEP_WORD.exec(raw.slice(at));
-  if (step) at += step[0].length;
+  const at = prefixEnd(raw, leadingSpace(raw));
   return { text: raw.slice(at).trimEnd(), prefixLength: at };
 }
 
+function prefixEnd(raw: string, at: number): number {
+  at += stickyLength(LATEX_ITEM, raw, at) || stickyLength(LIST_MARKER, raw, at);
+  return at + stickyLength(STEP_WORD, raw, at);
+}
+
+function leadingSpace(s: string): number {
+  let i = 0;
+  while (i < s.length && isSpaceCode(s.charCodeAt(i))) i++;
+  return i;
+}
+
 export function hasStepPrefix(raw: string): boolean {
-  return stripStepPrefix(raw).prefixLength > raw.length - raw.trimStart().length;
+  const lead = leadingSpace(raw);
+  return prefixEnd(raw, lead) > lead;
 }
 
 // GSM8K calculator notes: `48/2 = $<<48/2=24>>24` is written to show `48/2 = $24`.

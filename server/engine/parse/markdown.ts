@@ -30,11 +30,11 @@ interface OpenItem {
   pieces: Span[];
 }
 
-/** Units of a Markdown text whose lines before `fromLine` (front matter) are to be ignored. */
-export function markdownUnits(lines: LineIndex, fromLine = 0): Unit[] {
+/** Units of the Markdown in lines [fromLine, toLine); the lines before are front matter. */
+export function markdownUnits(lines: LineIndex, fromLine = 0, toLine = lines.lineCount): Unit[] {
   const text = lines.text;
   // Blank out the front matter but keep its lines, so token maps still count source lines.
-  const body = "\n".repeat(fromLine) + text.slice(lines.lineStart(fromLine)).replace(/^\uFEFF/, " ");
+  const body = "\n".repeat(fromLine) + text.slice(lines.lineStart(fromLine), lines.lineEnd(Math.max(fromLine, toLine - 1))).replace(/^\uFEFF/, " ");
   const tokens = markdownIt().parse(body, {});
   const units: Unit[] = [];
   let quote = 0;

@@ -5,10 +5,11 @@ import { isThematicBreak } from "./lines.js";
 import { trimSpan, type LineIndex } from "./positions.js";
 import { makeUnit, type Unit } from "./units.js";
 
-export function plainUnits(lines: LineIndex, fromLine = 0): Unit[] {
+/** Units of lines [fromLine, toLine). */
+export function plainUnits(lines: LineIndex, fromLine = 0, toLine = lines.lineCount): Unit[] {
   const text = lines.text;
   const units: Unit[] = [];
-  for (let n = fromLine; n < lines.lineCount; n++) {
+  for (let n = fromLine; n < toLine; n++) {
     const span = trimSpan(text, lines.lineStart(n), lines.lineEnd(n));
     if (!span) continue;
     const line = text.slice(span.start, span.end);

@@ -41,16 +41,27 @@ export class LineIndex {
     return this.text.charCodeAt(next - 1) === 10 && this.text.charCodeAt(next - 2) === 13 ? next - 2 : next - 1;
   }
 
+  // Ranges are mostly asked for in source order: start the search at the last line found.
+  private hint = 0;
+
   position(offset: number): SourcePosition {
     const o = Math.max(0, Math.min(offset, this.text.length));
+    const s = this.starts;
+    const h = this.hint;
+    if (s[h]! <= o && (h + 1 >= s.length || o < s[h + 1]!)) return { line: h, column: o - s[h]!, offset: o };
+    if (h + 1 < s.length && s[h + 1]! <= o && (h + 2 >= s.length || o < s[h + 2]!)) {
+      this.hint = h + 1;
+      return { line: h + 1, column: o - s[h + 1]!, offset: o };
+    }
     let lo = 0;
-    let hi = this.starts.length - 1;
+    let hi = s.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (this.starts[mid]! <= o) lo = mid;
+      if (s[mid]! <= o) lo = mid;
       else hi = mid - 1;
     }
-    return { line: lo, column: o - this.starts[lo]!, offset: o };
+    this.hint = lo;
+    return { line: lo, column: o - s[lo]!, offset: o };
   }
 
   range(start: number, end: number): SourceRange {
@@ -60,13 +71,15 @@ export class LineIndex {
 
 const SPACE = /\s/;
 
-export function isSpace(ch: string | undefined): boolean {
-  return ch !== undefined && SPACE.test(ch);
+/** Whether the UTF-16 unit `c` is whitespace as `\s` and String.prototype.trim see it. */
+export function isSpaceCode(c: number): boolean {
+  if (c === 32 || (c >= 9 && c <= 13)) return true;
+  return c > 127 && SPACE.test(String.fromCharCode(c));
 }
 
 /** The span with surrounding whitespace removed, or undefined when nothing is left. */
 export function trimSpan(text: string, start: number, end: number): Span | undefined {
-  while (start < end && isSpace(text[start])) start++;
-  while (end > start && isSpace(text[end - 1])) end--;
+  while (start < end && isSpaceCode(text.charCodeAt(start))) start++;
+  while (end > start && isSpaceCode(text.charCodeAt(end - 1))) end--;
   return start < end ? { start, end } : undefined;
 }
