@@ -166,7 +166,13 @@ describe("steplens label and eval", () => {
     const child = spawn(process.execPath, [CLI, "label", input, "-o", out, "--templates", "reference", "--use-negatives", "negatives", "--limit", "12"], { cwd: REPO });
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    await new Promise<void>((resolve) => {
+    const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
+    await new Promise<void>((resolve, reject) => {
+      // If the run ends before it could be interrupted, fail with its output instead of waiting forever.
+      void closed.then((c) => {
+        clearInterval(timer);
+        reject(new Error(`label ended (exit ${c}) before it could be interrupted: ${stderr}`));
+      });
       const timer = setInterval(() => {
         const n = readFileSync(out, "utf8").split("\n").filter((l) => l.trim()).length;
         if (n >= 8) {
@@ -176,7 +182,7 @@ describe("steplens label and eval", () => {
         }
       }, 50);
     });
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    const code = await closed;
     assert.ok(code === 130 || code === 0, `exit ${code}: ${stderr}`);
     const full = steplens(["label", input, "-o", out, "--templates", "reference", "--use-negatives", "negatives"]);
     assert.equal(full.status, 0, full.stderr);

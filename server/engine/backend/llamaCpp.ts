@@ -245,12 +245,15 @@ class Lane {
     const results: ContinuationScore[] = new Array(jobs.length);
     // Continuations that share the same token split branch together from one walker state.
     for (let start = 0; start < jobs.length; start += this.branches.length) {
+      throwIfAborted(signal);
       const group = jobs.slice(start, start + this.branches.length);
+      // Fork every branch before evaluating any: the evaluations then start in the same tick and
+      // node-llama-cpp decodes them as one batch instead of one small decode per continuation.
+      const stems = await this.forkAll(this.branches.slice(0, group.length), group.map((j) => j.shared));
       await Promise.all(
         group.map(async (job, k) => {
-          throwIfAborted(signal);
           const seq = this.branches[k]!;
-          const stem = await this.forkAt(seq, job.shared);
+          const stem = stems[k]!;
           const inputs = [stem, ...job.answer.slice(0, -1)];
           const items = inputs.map((token, j) => [
             token,
@@ -288,7 +291,7 @@ class Lane {
     const out: string[] = [];
     for (let start = 0; start < options.n; start += this.branches.length) {
       const seqs = this.branches.slice(0, Math.min(this.branches.length, options.n - start));
-      const next: (Token | undefined)[] = await Promise.all(seqs.map((seq) => this.forkAt(seq, prefixTokens)));
+      const next: (Token | undefined)[] = await this.forkAll(seqs, seqs.map(() => prefixTokens));
       const generated: Token[][] = seqs.map(() => []);
       const stops = seqs.map(() => new NumberStop());
       // Lockstep: every live sample evaluates its next token in the same tick, so node-llama-cpp
@@ -333,6 +336,12 @@ class Lane {
       }
       out.push(...generated.map((g) => this.model.detokenize(g)));
     }
+    return out;
+  }
+
+  private async forkAll(seqs: readonly LlamaContextSequence[], tokenLists: readonly (readonly Token[])[]): Promise<Token[]> {
+    const out: Token[] = [];
+    for (let k = 0; k < seqs.length; k++) out.push(await this.forkAt(seqs[k]!, tokenLists[k]!));
     return out;
   }
 
