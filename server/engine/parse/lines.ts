@@ -45,11 +45,14 @@ export function hasStepPrefix(raw: string): boolean {
 }
 
 // GSM8K calculator notes: `48/2 = $<<48/2=24>>24` is written to show `48/2 = $24`.
-const CALC_NOTE = /<<[^<>\r\n]{0,400}>>/g;
+const CALC_NOTE = /<<[^<>\r\n]*>>/g;
+// Model-written solutions cut off mid-note (`= $<<41.472+8.` or `<<6.6+1.6=8.3 fries.`): the
+// expression is dropped and what follows `=` is the result the note would have shown.
+const CUT_NOTE = /<<[^<>\r\n=]*(?:=|$)/g;
 
 /** The step as the model sees it: GSM8K calculator notes removed, whitespace trimmed. */
 export function cleanStepText(s: string): string {
-  return s.replace(CALC_NOTE, "").trim();
+  return s.replace(CALC_NOTE, "").replace(CUT_NOTE, "").trim();
 }
 
 const QUESTION = new RegExp(String.raw`^${BOLD}?(?:question|problem|q)(?:[ \t]*\d{1,3})?${BOLD}?[ \t]*:${BOLD}?[ \t]*`, "i");
