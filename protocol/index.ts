@@ -1,0 +1,203 @@
+// The wire types between the VS Code client and the StepLens language server. Both sides import this
+// file; it imports nothing (no engine, no vscode, no LSP library), so the dependency graph stays
+// client → protocol ← server → engine. Positions are LSP's: 0-based line and UTF-16 character.
+//
+// Besides standard LSP (diagnostics, hover, code lens, code actions, work-done progress) the server
+// speaks the custom methods below. Any LSP client may ignore them: the standard features work alone.
+
+export interface WirePosition {
+  line: number;
+  character: number;
+}
+
+export interface WireRange {
+  start: WirePosition;
+  end: WirePosition;
+}
+
+/** "wrong": soft label near 0; "weak": below the threshold; "ok"; "not scored": cut off by the context. */
+export type WireVerdict = "ok" | "weak" | "wrong" | "not scored";
+
+export interface WireTemplateTerms {
+  template: string;
+  goldGain: number;
+  negativeGains: number[];
+  negativeMean: number;
+  reward: number;
+}
+
+export interface WireStepScore {
+  index: number;
+  /** The whole step, prefix included. */
+  range: WireRange;
+  /** The scored text; diagnostics and the after-line score attach here. */
+  textRange: WireRange;
+  text: string;
+  reward: number | null;
+  softLabel: number | null;
+  verdict: WireVerdict;
+  rank: number;
+  goldGain: number | null;
+  negativeMean: number | null;
+  terms: WireTemplateTerms[];
+}
+
+export interface WireSolutionScore {
+  index: number;
+  title?: string;
+  range: WireRange;
+  /** Aggregated soft labels (see `aggregation`). */
+  score: number | null;
+  aggregation: string;
+  /** Index of the predicted first error, -1 for none. */
+  firstError: number;
+  finalAnswer?: string;
+  negatives: string[];
+  steps: WireStepScore[];
+}
+
+export interface WireGold {
+  value: string;
+  source: "front-matter" | "latex-comment" | "record" | "flag" | "setting" | "fallback";
+  /** For the fallback: the share of the model's samples that agreed. */
+  agreement?: number;
+}
+
+export interface DocumentScores {
+  uri: string;
+  /** The document version the scores belong to; a client drops results for older versions. */
+  version: number;
+  problem: string;
+  gold?: WireGold;
+  solutions: WireSolutionScore[];
+  warnings: string[];
+  model: string;
+  backend: string;
+  threshold: number;
+}
+
+// ---- server → client notifications ----
+
+/** Sent after each check, and with `solutions: []` when scores are cleared. */
+export const ScoresNotification = "steplens/scores";
+
+export type ServerState = "starting" | "loading" | "ready" | "busy" | "error";
+
+export interface ServerStatus {
+  state: ServerState;
+  /** Model file name (not its path). */
+  model?: string;
+  modelPath?: string;
+  /** "CPU", "CUDA", "Vulkan", "Metal" or "remote". */
+  backend?: string;
+  /** Documents being scored right now. */
+  busy: number;
+  /** What went wrong and what to do, for state "error". */
+  message?: string;
+}
+
+export const StatusNotification = "steplens/status";
+
+// ---- client → server requests ----
+
+/** Score a document now, whatever `steplens.check.frequency` says. Answers its scores. */
+export const ScoreDocumentRequest = "steplens/scoreDocument";
+export interface ScoreDocumentParams {
+  uri: string;
+}
+
+/** Forget a document's scores and diagnostics until it is scored again. */
+export const ClearScoresRequest = "steplens/clearScores";
+export interface ClearScoresParams {
+  uri?: string;
+}
+
+/** Score the candidates of open documents or files on disk, for the Best-of-N picker. */
+export const BestOfNRequest = "steplens/bestOfN";
+export interface BestOfNParams {
+  /** Document URIs (open in the editor or `file:` URIs on disk). */
+  uris: string[];
+}
+export interface BestOfNCandidate {
+  uri: string;
+  solutionIndex: number;
+  title: string;
+  range: WireRange;
+  score: number | null;
+  finalAnswer?: string;
+  /** The first lines of the candidate's text. */
+  preview: string;
+  text: string;
+}
+export interface BestOfNResult {
+  candidates: BestOfNCandidate[];
+  /** Index into `candidates` of the best one, -1 if none could be scored. */
+  best: number;
+  aggregation: string;
+  gold?: WireGold;
+  warnings: string[];
+}
+
+/** Label a ProcessBench-style JSONL file (resumable). Reports work-done progress if given a token. */
+export const LabelDatasetRequest = "steplens/labelDataset";
+export interface LabelDatasetParams {
+  input: string;
+  output: string;
+  /** Start afresh instead of resuming after the records already in the output. */
+  overwrite?: boolean;
+  limit?: number;
+}
+export interface LabelDatasetResult {
+  records: number;
+  resumed: number;
+  malformed: number;
+  steps: number;
+  seconds: number;
+  cancelled: boolean;
+  /** When the input carries gold step labels: step ROC-AUC, ProcessBench F1 and the rest. */
+  metrics?: Record<string, number>;
+  messages: string[];
+}
+
+/** The server's state now (also pushed as StatusNotification). */
+export const StatusRequest = "steplens/status";
+
+/** Restart the engine after a settings change or an error (reloads the model). */
+export const ReloadRequest = "steplens/reload";
+
+// ---- settings (section `steplens`) ----
+
+export type CheckFrequency = "edit" | "save" | "manual";
+
+export interface StepLensSettings {
+  modelPath: string;
+  backend: "local" | "remote";
+  gpu: "auto" | "off" | "cuda" | "vulkan" | "metal";
+  templates: string;
+  negatives: number;
+  threshold: number;
+  aggregation: "min" | "mean" | "last" | "product";
+  check: { frequency: CheckFrequency; debounceMs: number };
+  goldAnswer: string;
+}
+
+export const DEFAULT_SETTINGS: StepLensSettings = {
+  modelPath: "",
+  backend: "local",
+  gpu: "auto",
+  templates: "default",
+  negatives: 4,
+  threshold: 0.25,
+  aggregation: "min",
+  check: { frequency: "edit", debounceMs: 600 },
+  goldAnswer: "",
+};
+
+/** Data attached to each StepLens diagnostic, for code actions. */
+export interface DiagnosticData {
+  uri: string;
+  solutionIndex: number;
+  stepIndex: number;
+  /** Hash of the step's text, so "Ignore" survives edits elsewhere in the file. */
+  stepKey: string;
+}
