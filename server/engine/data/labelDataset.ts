@@ -1,0 +1,233 @@
+// The labeling loop of `steplens label` and the language server's steplens/labelDataset: stream a
+// ProcessBench-style JSONL, score each record's steps, and append labeled records to a resumable
+// output. Front ends differ only in how they show progress and messages and how they stop it, so
+// those come in as callbacks and an AbortSignal.
+
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import type { Engine } from "../engineOptions.js";
+import { calibrate, softLabel, type Calibration } from "../cpmi/softLabels.js";
+import { predictFirstError } from "../cpmi/aggregate.js";
+import type { SolutionScore } from "../cpmi/scorer.js";
+import { BackendError } from "../backend/types.js";
+import { cleanStepText, stripStepPrefix } from "../parse/index.js";
+import { evaluateLabeled, type EvalReport } from "../eval/metrics.js";
+import { countLines, readJsonl, ResumableJsonlWriter, validateProcessBenchRecord, type ProcessBenchRecord } from "./jsonl.js";
+
+export type LabelFormat = "jsonl" | "trl";
+
+export interface LabelDatasetOptions {
+  format?: LabelFormat;
+  /** Take each record's hard negatives from this field instead of sampling them. */
+  useNegatives?: string;
+  /** Stop at the first malformed line instead of skipping it. */
+  strict?: boolean;
+  limit?: number;
+  /** Start the output afresh instead of resuming after the records already in it. */
+  overwrite?: boolean;
+  /** Records whose rewards set the soft-label median/MAD (default 64). */
+  calibrationRecords?: number;
+}
+
+export interface LabelProgress {
+  /** Records in the output so far, resumed ones included (what a progress bar shows). */
+  done: number;
+  /** Lines in the input. */
+  total: number;
+  /** Records labeled by this run. */
+  labeled: number;
+  /** Records per second in this run. */
+  rate: number;
+}
+
+export interface LabelHooks {
+  /** Called once before the first record (labeled 0) and after every record scored. */
+  onProgress?: (progress: LabelProgress) => void;
+  /** Something the user should read: a malformed line, a record's warning. */
+  onMessage?: (message: string) => void;
+  /** Stops after the record in flight; what was labeled stays in the output, so a rerun resumes. */
+  signal?: AbortSignal;
+}
+
+/** Field names are those of `label --stats-json`, which users already parse. */
+export interface LabelStats {
+  records: number;
+  steps: number;
+  tokens_evaluated: number;
+  tokens_generated: number;
+  naive_tokens: number;
+  seconds: number;
+  malformed: number;
+  resumed: number;
+  truncated_records: number;
+}
+
+export interface LabelRunResult {
+  stats: LabelStats;
+  /** Stopped through the signal before the input (or the limit) was exhausted. */
+  interrupted: boolean;
+  /** Stopped at a malformed line because of `strict`. */
+  stoppedAtMalformed: boolean;
+}
+
+interface Scored {
+  record: ProcessBenchRecord;
+  result: SolutionScore;
+}
+
+export async function labelDataset(engine: Engine, input: string, output: string, options: LabelDatasetOptions = {}, hooks: LabelHooks = {}): Promise<LabelRunResult> {
+  const started = Date.now();
+  const format = options.format ?? "jsonl";
+  const calibrationRecords = options.calibrationRecords ?? 64;
+  const say = hooks.onMessage ?? (() => {});
+  const calibrationFile = `${output}.calibration.json`;
+  const stats: LabelStats = { records: 0, steps: 0, tokens_evaluated: 0, tokens_generated: 0, naive_tokens: 0, seconds: 0, malformed: 0, resumed: 0, truncated_records: 0 };
+  let interrupted = false;
+  let stoppedAtMalformed = false;
+  const total = await countLines(input);
+  const writer = await ResumableJsonlWriter.open(output, { resume: !options.overwrite });
+  try {
+    stats.resumed = writer.doneIds.size;
+    let calibration: Calibration | undefined =
+      !options.overwrite && existsSync(calibrationFile) ? (JSON.parse(readFileSync(calibrationFile, "utf8")) as Calibration) : undefined;
+    const threshold = engine.scorer.config.threshold;
+    hooks.onProgress?.({ done: writer.doneIds.size, total, labeled: 0, rate: 0 });
+    // Soft labels are normalised against the dataset's own rewards (paper, Eq. 8). The median/MAD
+    // come from the first records and are saved beside the output, so a resumed run uses the same.
+    const pending: Scored[] = [];
+    const emit = (s: Scored): void => {
+      writer.write(outputRecord(s, calibration!, threshold, format));
+      stats.records++;
+      stats.steps += s.result.steps.length;
+    };
+    const flushPending = (): void => {
+      if (!calibration) {
+        calibration = calibrate(
+          pending.flatMap((p) => p.result.steps.map((s) => s.reward)),
+          `first ${pending.length} records of ${input}`,
+        );
+        writeFileSync(calibrationFile, JSON.stringify(calibration, null, 2) + "\n");
+      }
+      for (const p of pending.splice(0)) emit(p);
+    };
+    let seen = 0;
+    for await (const item of readJsonl(input)) {
+      if (hooks.signal?.aborted) {
+        interrupted = true;
+        break;
+      }
+      if (options.limit != null && seen >= options.limit) break;
+      if (item.error != null) {
+        stats.malformed++;
+        say(`${input}:${item.lineNumber}: ${item.error}${options.strict ? "" : " (skipped)"}`);
+        if (options.strict) {
+          stoppedAtMalformed = true;
+          break;
+        }
+        continue;
+      }
+      const checked = validateProcessBenchRecord(item.value);
+      if (!checked.ok) {
+        stats.malformed++;
+        say(`${input}:${item.lineNumber}: ${checked.error}${options.strict ? "" : " (skipped)"}`);
+        if (options.strict) {
+          stoppedAtMalformed = true;
+          break;
+        }
+        continue;
+      }
+      const record = checked.record;
+      seen++;
+      if (writer.doneIds.has(String(record.id))) continue;
+      let negatives: string[] | undefined;
+      if (options.useNegatives) {
+        const v = record[options.useNegatives];
+        if (!Array.isArray(v)) {
+          stats.malformed++;
+          say(`${input}:${item.lineNumber}: record ${record.id} has no array field "${options.useNegatives}" for --use-negatives (skipped)`);
+          continue;
+        }
+        negatives = v.map(String);
+      }
+      let result: SolutionScore;
+      try {
+        result = await engine.scorer.score({
+          problem: record.problem,
+          steps: record.steps.map((s) => cleanStepText(stripStepPrefix(s).text)),
+          gold: record.gold_answer != null ? { value: String(record.gold_answer), source: "record" } : undefined,
+          negatives,
+          signal: hooks.signal,
+        });
+      } catch (err) {
+        // A record cut off mid-way is simply not written; the next run labels it again.
+        if (err instanceof BackendError && err.code === "cancelled") {
+          interrupted = true;
+          break;
+        }
+        throw err;
+      }
+      for (const w of result.warnings) say(`${input}:${item.lineNumber}: record ${record.id}: ${w}`);
+      if (result.steps.some((s) => s.truncated)) stats.truncated_records++;
+      stats.tokens_evaluated += result.tokens.evaluated;
+      stats.tokens_generated += result.tokens.generated;
+      stats.naive_tokens += result.tokens.naive;
+      if (calibration) emit({ record, result });
+      else {
+        pending.push({ record, result });
+        if (pending.length >= calibrationRecords) flushPending();
+      }
+      const labeled = stats.records + pending.length;
+      hooks.onProgress?.({ done: writer.doneIds.size + labeled, total, labeled, rate: labeled / ((Date.now() - started) / 1000) });
+    }
+    if (pending.length > 0) flushPending();
+  } finally {
+    await writer.close();
+  }
+  stats.seconds = (Date.now() - started) / 1000;
+  return { stats, interrupted, stoppedAtMalformed };
+}
+
+function outputRecord(s: Scored, calibration: Calibration, threshold: number, format: LabelFormat): Record<string, unknown> {
+  const rewards = s.result.steps.map((x) => (Number.isFinite(x.reward) ? x.reward : null));
+  const soft = s.result.steps.map((x) => (Number.isFinite(x.reward) ? softLabel(x.reward, calibration) : null));
+  const firstError = predictFirstError(soft.map((x) => x ?? NaN), threshold);
+  if (format === "trl") {
+    // TRL's stepwise-supervision format: a step is labeled good until the predicted first error.
+    return {
+      id: s.record.id,
+      prompt: s.record.problem,
+      completions: s.record.steps,
+      labels: s.record.steps.map((_, i) => firstError < 0 || i < firstError),
+      soft_labels: soft,
+    };
+  }
+  const out: Record<string, unknown> = {
+    ...s.record,
+    cpmi: rewards,
+    soft_label: soft,
+    negatives: s.result.negatives.map((n) => n.value),
+    first_error: firstError,
+  };
+  if (s.result.gold.source === "fallback") {
+    out.gold_answer = s.result.gold.value;
+    out.gold_answer_source = "fallback";
+  }
+  return out;
+}
+
+/**
+ * `steplens eval` on a labeled output: undefined when no record carries both scores and a gold
+ * `label` (an unlabeled dataset, or the TRL format).
+ */
+export async function evaluateLabeledFile(file: string, threshold: number, scoreField = "cpmi"): Promise<EvalReport | undefined> {
+  const records: { scores: number[]; label: number }[] = [];
+  const soft: number[][] = [];
+  for await (const item of readJsonl(file)) {
+    const v = item.value as Record<string, unknown> | undefined;
+    const scores = v?.[scoreField];
+    if (item.error != null || !v || !Array.isArray(scores) || typeof v.label !== "number") continue;
+    records.push({ scores: scores.map((x) => (typeof x === "number" ? x : NaN)), label: v.label });
+    soft.push(Array.isArray(v.soft_label) ? v.soft_label.map((x) => (typeof x === "number" ? x : NaN)) : []);
+  }
+  if (records.length === 0) return undefined;
+  return evaluateLabeled(records, { threshold, probabilityScores: soft });
+}
