@@ -40,6 +40,10 @@ export interface WireStepScore {
   goldGain: number | null;
   negativeMean: number | null;
   terms: WireTemplateTerms[];
+  /** Same as DiagnosticData.stepKey: identifies the step across edits elsewhere in the file. */
+  key?: string;
+  /** The user chose "Ignore this step": the server publishes no diagnostic for it. */
+  ignored?: boolean;
 }
 
 export interface WireSolutionScore {
@@ -74,6 +78,8 @@ export interface DocumentScores {
   model: string;
   backend: string;
   threshold: number;
+  /** Tokens the model evaluated for this check; 0 when every step came from the content cache. */
+  tokens?: { evaluated: number; generated: number };
 }
 
 // ---- server → client notifications ----
@@ -146,6 +152,8 @@ export interface LabelDatasetParams {
   /** Start afresh instead of resuming after the records already in the output. */
   overwrite?: boolean;
   limit?: number;
+  /** LSP work-done token; without one the server creates its own progress when the client allows. */
+  workDoneToken?: string | number;
 }
 export interface LabelDatasetResult {
   records: number;
@@ -192,6 +200,35 @@ export const DEFAULT_SETTINGS: StepLensSettings = {
   check: { frequency: "edit", debounceMs: 600 },
   goldAnswer: "",
 };
+
+/**
+ * What a client may pass as `initializationOptions` (clients without workspace/configuration, e.g.
+ * tests or Neovim). Workspace settings, when the client has them, win over these.
+ */
+export interface InitializationOptions {
+  settings?: Partial<StepLensSettings>;
+  /** Shorthand for `settings.modelPath`. */
+  modelPath?: string;
+}
+
+// ---- commands named by code lenses and code actions ----
+
+/** Client command; arguments: [uri: string]. */
+export const ScoreFileCommand = "steplens.scoreFile";
+/** Client command; arguments: [uri: string] (the file whose candidates to rank). */
+export const PickBestOfNCommand = "steplens.pickBestOfN";
+/** Client command; arguments: [StepReportArgs]. Without `stepIndex`: the whole solution. */
+export const ShowStepReportCommand = "steplens.showStepReport";
+export interface StepReportArgs {
+  uri: string;
+  solutionIndex: number;
+  stepIndex?: number;
+}
+/**
+ * Server command (workspace/executeCommand; the server lists it in executeCommandProvider, so the
+ * client must not register it itself); arguments: [DiagnosticData]. Hides that step's diagnostic.
+ */
+export const IgnoreStepCommand = "steplens.ignoreStep";
 
 /** Data attached to each StepLens diagnostic, for code actions. */
 export interface DiagnosticData {
