@@ -1,57 +1,138 @@
-// VS Code side. For now it runs the engine through the bundled CLI in a child process (the engine
-// carries native llama.cpp binaries that belong outside the extension host); the language server of
-// the next milestone takes its place and keeps the model loaded between checks.
+// VS Code entry point: wires the language server, the score store, decorations, the status bar,
+// the report panel and the commands. Scoring happens in the server (dist/cli.mjs lsp), which keeps
+// the model loaded between checks; this side never imports the engine.
 
-import { spawn } from "node:child_process";
-import path from "node:path";
 import * as vscode from "vscode";
+import { ClearScoresRequest, ScoreDocumentRequest, type ClearScoresParams, type DocumentScores, type ScoreDocumentParams } from "../protocol/index.js";
+import { pickBestOfN } from "./bestOfN.js";
+import { COMMANDS, type CommandId } from "./commands.js";
+import { StepDecorations } from "./decorations.js";
+import { labelDataset } from "./labelDataset.js";
+import { isStepLensLanguage } from "./languages.js";
+import { ReportPanel } from "./reportPanel.js";
+import { ScoreStore } from "./scoreStore.js";
+import { selectModel } from "./selectModel.js";
+import { ServerNotRunningError, StepLensServer, message } from "./server.js";
+import { MODEL_PATH, SECTION } from "./settings.js";
+import { StatusBar } from "./statusBar.js";
+import { asIndex, fileName, openDocument, targetUri } from "./uriArgs.js";
 
-let output: vscode.OutputChannel | undefined;
+type Handler = (...args: unknown[]) => unknown;
+
+const UNTRUSTED_NOTICE_KEY = "steplens.untrustedNoticeShown";
+
+let activeServer: StepLensServer | undefined;
 
 export function activate(context: vscode.ExtensionContext): void {
-  output = vscode.window.createOutputChannel("StepLens");
-  context.subscriptions.push(
-    output,
-    vscode.commands.registerCommand("steplens.scoreFile", async () => {
-      const editor = vscode.window.activeTextEditor;
-      if (!editor) {
-        void vscode.window.showWarningMessage("StepLens: open a Markdown or LaTeX solution file first.");
-        return;
+  const output = vscode.window.createOutputChannel("StepLens", { log: true });
+  const store = new ScoreStore();
+  const status = new StatusBar();
+  const decorations = new StepDecorations(context.extensionUri, store);
+  const report = new ReportPanel(context.extensionUri, store);
+
+  const acceptScores = (scores: DocumentScores): void => {
+    const doc = openDocument(vscode.Uri.parse(scores.uri));
+    if (!store.accept(scores, doc?.version)) output.debug(`dropped scores for ${scores.uri} v${scores.version} (document is at v${doc?.version})`);
+  };
+  const server = new StepLensServer(context, output, {
+    onScores: acceptScores,
+    onStatus: (s) => status.update(s),
+    onStopped: (m) => status.stopped(m),
+  });
+
+  const handlers: Record<CommandId, Handler> = {
+    [COMMANDS.scoreFile]: async (uriArg) => {
+      const uri = targetUri(uriArg);
+      if (!uri) return void vscode.window.showWarningMessage("StepLens: open a Markdown, LaTeX or plain-text solution file to score it.");
+      const doc = openDocument(uri) ?? (await vscode.workspace.openTextDocument(uri));
+      if (!isStepLensLanguage(doc.languageId)) {
+        return void vscode.window.showWarningMessage(`StepLens scores Markdown, LaTeX, plain-text and .steps files, not ${doc.languageId}.`);
       }
-      if (editor.document.isDirty) await editor.document.save();
-      await scoreFile(context, editor.document.uri.fsPath);
-    }),
+      const client = await server.ready();
+      const params: ScoreDocumentParams = { uri: uri.toString() };
+      const scores = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Window, title: `StepLens: scoring ${fileName(uri)}` },
+        () => client.sendRequest<DocumentScores>(ScoreDocumentRequest, params),
+      );
+      acceptScores(scores);
+      if (scores.solutions.length === 0) {
+        void vscode.window.showWarningMessage(`StepLens found no steps to score in ${fileName(uri)}.${scores.warnings[0] ? ` ${scores.warnings[0]}` : ""}`);
+      }
+    },
+    [COMMANDS.clearScores]: async (uriArg) => {
+      const uri = targetUri(uriArg);
+      if (uri) store.delete(uri.toString());
+      else store.clearAll();
+      if (!server.running) return;
+      const params: ClearScoresParams = uri ? { uri: uri.toString() } : {};
+      await (await server.ready()).sendRequest(ClearScoresRequest, params);
+    },
+    [COMMANDS.selectModel]: () => selectModel(context.extensionPath),
+    [COMMANDS.pickBestOfN]: (uriArg, urisArg) => pickBestOfN(context, server, output, uriArg, urisArg),
+    [COMMANDS.labelDataset]: () => labelDataset(server, output),
+    [COMMANDS.showStepReport]: (uriArg, solutionArg, stepArg) => {
+      const uri = targetUri(uriArg);
+      if (!uri) return void vscode.window.showWarningMessage("StepLens: open a scored solution file to see its step report.");
+      const solutionIndex = asIndex(solutionArg);
+      const stepIndex = asIndex(stepArg);
+      report.show(uri, solutionIndex !== undefined && stepIndex !== undefined ? { solutionIndex, stepIndex } : undefined);
+    },
+    [COMMANDS.restartServer]: async () => {
+      await server.restart();
+      if (server.running) void vscode.window.setStatusBarMessage("StepLens: language server restarted", 3000);
+    },
+    [COMMANDS.showOutput]: () => output.show(true),
+  };
+
+  context.subscriptions.push(output, status, decorations, report, server);
+  for (const [id, handler] of Object.entries(handlers)) {
+    context.subscriptions.push(vscode.commands.registerCommand(id, (...args: unknown[]) => runCommand(id, handler, args, output, server)));
+  }
+  context.subscriptions.push(
+    vscode.workspace.onDidCloseTextDocument((doc) => store.delete(doc.uri.toString())),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => output.info("workspace trusted: workspace settings now apply")),
   );
+
+  activeServer = server;
+  void noticeUntrustedModelPath(context, output);
+  void server.start();
 }
 
-async function scoreFile(context: vscode.ExtensionContext, file: string): Promise<void> {
-  const config = vscode.workspace.getConfiguration("steplens");
-  const args = [path.join(context.extensionPath, "dist", "cli.mjs"), "score", file, "--gpu", config.get<string>("gpu", "auto")];
-  args.push("--templates", config.get<string>("templates", "default"), "--negatives", String(config.get<number>("negatives", 4)));
-  // In an untrusted workspace a workspace-level model path could point anywhere: only user settings count.
-  const modelPath = vscode.workspace.isTrusted ? config.get<string>("modelPath") : config.inspect<string>("modelPath")?.globalValue;
-  if (modelPath) args.push("--model", modelPath);
-  output!.show(true);
-  output!.appendLine(`$ steplens score ${path.basename(file)}`);
-  await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: "StepLens: scoring steps…", cancellable: true },
-    (_progress, token) =>
-      new Promise<void>((resolve) => {
-        // Electron's binary runs as plain Node with this variable, so no separate Node install is needed.
-        const child = spawn(process.execPath, args, { env: { ...process.env, ELECTRON_RUN_AS_NODE: "1" } });
-        token.onCancellationRequested(() => child.kill());
-        child.stdout.on("data", (d: Buffer) => output!.append(d.toString()));
-        child.stderr.on("data", (d: Buffer) => output!.append(d.toString()));
-        child.on("close", (code) => {
-          if (code !== 0 && !token.isCancellationRequested) {
-            void vscode.window.showErrorMessage(`StepLens could not score ${path.basename(file)}: see the StepLens output for the reason.`);
-          }
-          resolve();
-        });
-      }),
-  );
+/** Every command failure ends in a message the user can act on, never an unhandled rejection. */
+async function runCommand(id: string, handler: Handler, args: unknown[], output: vscode.LogOutputChannel, server: StepLensServer): Promise<void> {
+  try {
+    await handler(...args);
+  } catch (err) {
+    output.error(`${id}: ${message(err)}`);
+    if (err instanceof ServerNotRunningError) {
+      const pick = await vscode.window.showErrorMessage(`${err.message} Restart it?`, "Restart", "Show Output");
+      if (pick === "Restart") await server.restart();
+      else if (pick === "Show Output") output.show(true);
+      return;
+    }
+    const pick = await vscode.window.showErrorMessage(`StepLens: ${message(err)}`, "Show Output");
+    if (pick === "Show Output") output.show(true);
+  }
 }
 
-export function deactivate(): void {
-  output = undefined;
+/** Says once per workspace why its own model path is not used while it is untrusted. */
+async function noticeUntrustedModelPath(context: vscode.ExtensionContext, output: vscode.LogOutputChannel): Promise<void> {
+  if (vscode.workspace.isTrusted) return;
+  const inspected = vscode.workspace.getConfiguration(SECTION).inspect<string>(MODEL_PATH);
+  if (!inspected?.workspaceValue && !inspected?.workspaceFolderValue) return;
+  const text = `StepLens ignores this workspace's steplens.modelPath while the workspace is not trusted (a workspace could point it at any file); it uses ${
+    inspected.globalValue ? "your user setting" : "the demo model"
+  } instead.`;
+  output.info(text);
+  if (context.workspaceState.get<boolean>(UNTRUSTED_NOTICE_KEY)) return;
+  await context.workspaceState.update(UNTRUSTED_NOTICE_KEY, true);
+  const pick = await vscode.window.showInformationMessage(text, "Manage Workspace Trust");
+  if (pick === "Manage Workspace Trust") await vscode.commands.executeCommand("workbench.trust.manage");
+}
+
+/** Returning the stop lets VS Code wait for the server to shut down (and free the model) cleanly. */
+export function deactivate(): Promise<void> | undefined {
+  const server = activeServer;
+  activeServer = undefined;
+  return server?.stop();
 }
