@@ -5,7 +5,7 @@ import * as vscode from "vscode";
 import { BestOfNRequest, type BestOfNCandidate, type BestOfNParams, type BestOfNResult } from "../protocol/index.js";
 import { appendJsonLine, candidateItems, choiceLine } from "./bestOfNItems.js";
 import { formatScore } from "./buckets.js";
-import type { StepLensServer } from "./server.js";
+import type { StepLensServer } from "./languageClient.js";
 import { asUri, asUris, fileName } from "./uriArgs.js";
 import { toRange } from "./ranges.js";
 

@@ -43,12 +43,19 @@ export function formatScore(value: number): string {
 }
 
 /** `▲ 0.82` for a good step, `▼ 0.12` for a weak or wrong one; the number is the soft label (0..1). */
-export function stepScoreText(step: Pick<WireStepScore, "verdict" | "softLabel" | "reward">): string {
+export function stepScoreText(step: Pick<WireStepScore, "verdict" | "softLabel" | "reward" | "ignored">): string {
   const bucket = bucketOf(step.verdict);
   if (bucket === "notScored") return "· not scored";
   const value = step.softLabel ?? step.reward;
   const arrow = bucket === "good" ? "▲" : "▼";
-  return value === null ? arrow : `${arrow} ${formatScore(value)}`;
+  const text = value === null ? arrow : `${arrow} ${formatScore(value)}`;
+  return step.ignored ? `${text} (ignored)` : text;
+}
+
+/** A step the user chose to ignore keeps its score but loses its warning colour. */
+export function stepBucket(step: Pick<WireStepScore, "verdict" | "ignored">): Bucket {
+  const bucket = bucketOf(step.verdict);
+  return step.ignored && (bucket === "weak" || bucket === "wrong") ? "notScored" : bucket;
 }
 
 /**
@@ -74,7 +81,7 @@ export function lineMarks(scores: Pick<DocumentScores, "solutions">): LineMark[]
   for (const solution of scores.solutions) {
     for (const step of solution.steps) {
       const line = lastLineOf(step.textRange);
-      const bucket = bucketOf(step.verdict);
+      const bucket = stepBucket(step);
       const text = stepScoreText(step);
       const mark = byLine.get(line);
       if (!mark) {

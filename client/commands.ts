@@ -1,13 +1,17 @@
 // Command ids in one vscode-free place, so the manifest test can compare them with package.json and
-// the extension's handler table (typed Record<CommandId, …>) cannot forget one.
+// the extension's handler table (typed Record<CommandId, …>) cannot forget one. The ones the
+// server's code lenses and code actions name come from protocol, so both sides agree.
+// (protocol's IgnoreStepCommand is the server's own: vscode-languageclient registers it.)
+
+import { PickBestOfNCommand, ScoreFileCommand, ShowStepReportCommand } from "../protocol/index.js";
 
 export const COMMANDS = {
-  scoreFile: "steplens.scoreFile",
+  scoreFile: ScoreFileCommand,
   clearScores: "steplens.clearScores",
   selectModel: "steplens.selectModel",
-  pickBestOfN: "steplens.pickBestOfN",
+  pickBestOfN: PickBestOfNCommand,
   labelDataset: "steplens.labelDataset",
-  showStepReport: "steplens.showStepReport",
+  showStepReport: ShowStepReportCommand,
   restartServer: "steplens.restartServer",
   showOutput: "steplens.showOutput",
 } as const;

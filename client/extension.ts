@@ -3,7 +3,7 @@
 // the model loaded between checks; this side never imports the engine.
 
 import * as vscode from "vscode";
-import { ClearScoresRequest, ScoreDocumentRequest, type ClearScoresParams, type DocumentScores, type ScoreDocumentParams } from "../protocol/index.js";
+import { ClearScoresRequest, ScoreDocumentRequest, type ClearScoresParams, type DocumentScores, type ScoreDocumentParams, type StepReportArgs } from "../protocol/index.js";
 import { pickBestOfN } from "./bestOfN.js";
 import { COMMANDS, type CommandId } from "./commands.js";
 import { StepDecorations } from "./decorations.js";
@@ -12,7 +12,7 @@ import { isStepLensLanguage } from "./languages.js";
 import { ReportPanel } from "./reportPanel.js";
 import { ScoreStore } from "./scoreStore.js";
 import { selectModel } from "./selectModel.js";
-import { ServerNotRunningError, StepLensServer, message } from "./server.js";
+import { ServerNotRunningError, StepLensServer, message } from "./languageClient.js";
 import { MODEL_PATH, SECTION } from "./settings.js";
 import { StatusBar } from "./statusBar.js";
 import { asIndex, fileName, openDocument, targetUri } from "./uriArgs.js";
@@ -70,12 +70,14 @@ export function activate(context: vscode.ExtensionContext): void {
     [COMMANDS.selectModel]: () => selectModel(context.extensionPath),
     [COMMANDS.pickBestOfN]: (uriArg, urisArg) => pickBestOfN(context, server, output, uriArg, urisArg),
     [COMMANDS.labelDataset]: () => labelDataset(server, output),
-    [COMMANDS.showStepReport]: (uriArg, solutionArg, stepArg) => {
-      const uri = targetUri(uriArg);
+    [COMMANDS.showStepReport]: (arg, solutionArg, stepArg) => {
+      // The server's code actions pass one StepReportArgs object; (uri, solution, step) also works.
+      const packed = isStepReportArgs(arg) ? arg : undefined;
+      const uri = targetUri(packed ? packed.uri : arg);
       if (!uri) return void vscode.window.showWarningMessage("StepLens: open a scored solution file to see its step report.");
-      const solutionIndex = asIndex(solutionArg);
-      const stepIndex = asIndex(stepArg);
-      report.show(uri, solutionIndex !== undefined && stepIndex !== undefined ? { solutionIndex, stepIndex } : undefined);
+      const solutionIndex = asIndex(packed ? packed.solutionIndex : solutionArg);
+      const stepIndex = asIndex(packed ? packed.stepIndex : stepArg);
+      report.show(uri, solutionIndex !== undefined ? { solutionIndex, stepIndex } : undefined);
     },
     [COMMANDS.restartServer]: async () => {
       await server.restart();
@@ -96,6 +98,10 @@ export function activate(context: vscode.ExtensionContext): void {
   activeServer = server;
   void noticeUntrustedModelPath(context, output);
   void server.start();
+}
+
+function isStepReportArgs(arg: unknown): arg is StepReportArgs {
+  return typeof arg === "object" && arg !== null && !(arg instanceof vscode.Uri) && "uri" in arg && "solutionIndex" in arg;
 }
 
 /** Every command failure ends in a message the user can act on, never an unhandled rejection. */

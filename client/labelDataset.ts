@@ -7,7 +7,7 @@ import * as vscode from "vscode";
 import { LSPErrorCodes, ResponseError, WorkDoneProgress, type WorkDoneProgressParams } from "vscode-languageclient/node";
 import { LabelDatasetRequest, type LabelDatasetParams, type LabelDatasetResult } from "../protocol/index.js";
 import { countCompleteRecords, defaultOutputPath, labelSummary } from "./labelFormat.js";
-import { message, type StepLensServer } from "./server.js";
+import { message, type StepLensServer } from "./languageClient.js";
 
 export async function labelDataset(server: StepLensServer, output: vscode.LogOutputChannel): Promise<void> {
   const inputs = await vscode.window.showOpenDialog({

@@ -15,9 +15,10 @@ export interface ReportAssets {
   styleUri: string;
 }
 
+/** What to highlight: a step, or a whole solution when `stepIndex` is absent. */
 export interface StepRef {
   solutionIndex: number;
-  stepIndex: number;
+  stepIndex?: number;
 }
 
 /** One bar of a solution's chart, as report.js reads it from `data-bars`. */
@@ -37,6 +38,11 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }
 
+/** For attribute values that may legitimately hold quotes of the other kind (the CSP's 'none'). */
+function escapeDoubleQuoted(text: string): string {
+  return text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
+}
+
 export function contentSecurityPolicy(cspSource: string, nonce: string): string {
   return [`default-src 'none'`, `script-src 'nonce-${nonce}'`, `style-src ${cspSource}`, `img-src ${cspSource} data:`].join("; ");
 }
@@ -47,7 +53,7 @@ export function buildReportHtml(assets: ReportAssets, body: string): string {
 <html lang="en">
 <head>
 <meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${escapeHtml(contentSecurityPolicy(cspSource, nonce))}">
+<meta http-equiv="Content-Security-Policy" content="${escapeDoubleQuoted(contentSecurityPolicy(cspSource, nonce))}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <link rel="stylesheet" href="${escapeHtml(styleUri)}">
 <title>StepLens Step Report</title>
@@ -63,7 +69,7 @@ function num(value: number | null | undefined, digits = 3): string {
   return value === null || value === undefined || !Number.isFinite(value) ? "–" : value.toFixed(digits);
 }
 
-function stepId(ref: StepRef): string {
+function stepId(ref: { solutionIndex: number; stepIndex: number }): string {
   return `step-${ref.solutionIndex}-${ref.stepIndex}`;
 }
 
@@ -80,6 +86,7 @@ export function chartBars(solution: WireSolutionScore): ChartBar[] {
 function stepRows(solution: WireSolutionScore, step: WireStepScore, highlight: StepRef | undefined): string {
   const ref = { solutionIndex: solution.index, stepIndex: step.index };
   const isHighlight = highlight?.solutionIndex === ref.solutionIndex && highlight.stepIndex === ref.stepIndex;
+  const ignored = step.ignored ? ' <span class="tag">ignored</span>' : "";
   const isFirstError = solution.firstError === step.index;
   const classes = ["step", bucketOf(step.verdict), isHighlight ? "highlight" : "", isFirstError ? "first-error" : ""].filter(Boolean).join(" ");
   const terms = step.terms.length > 0 ? step.terms : [undefined];
@@ -89,7 +96,7 @@ function stepRows(solution: WireSolutionScore, step: WireStepScore, highlight: S
       const lead =
         i === 0
           ? `<td rowspan="${span}" class="num">${step.index + 1}</td>` +
-            `<td rowspan="${span}" class="text">${escapeHtml(step.text)}${isFirstError ? ' <span class="tag">first error</span>' : ""}</td>` +
+            `<td rowspan="${span}" class="text">${escapeHtml(step.text)}${isFirstError ? ' <span class="tag">first error</span>' : ""}${ignored}</td>` +
             `<td rowspan="${span}" class="verdict"><span class="dot"></span>${escapeHtml(step.verdict)}</td>` +
             `<td rowspan="${span}" class="num">${num(step.softLabel, 2)}</td>` +
             `<td rowspan="${span}" class="num">${num(step.reward)}</td>`
@@ -113,7 +120,8 @@ function solutionSection(solution: WireSolutionScore, scores: DocumentScores, hi
     solution.negatives.length ? `negatives ${solution.negatives.map(escapeHtml).join(", ")}` : "",
   ].filter(Boolean);
   const bars = escapeHtml(JSON.stringify(chartBars(solution)));
-  return `<section class="solution" data-solution="${solution.index}">
+  const sectionClass = highlight?.solutionIndex === solution.index && highlight.stepIndex === undefined ? "solution highlight" : "solution";
+  return `<section class="${sectionClass}" id="solution-${solution.index}">
 <h2>${escapeHtml(title)}</h2>
 <p class="facts">${facts.join(" · ")}</p>
 <div class="chart" data-bars="${bars}" data-solution="${solution.index}" data-threshold="${scores.threshold}" role="img" aria-label="Per-step rewards of ${escapeHtml(title)}"></div>
@@ -138,6 +146,7 @@ export function buildReportBody(fileName: string, scores: DocumentScores | undef
       })`
     : "no gold answer";
   const meta = [gold, `model ${escapeHtml(scores.model)}`, escapeHtml(scores.backend), `threshold ${scores.threshold}`, `version ${scores.version}`];
+  if (scores.tokens) meta.push(`${scores.tokens.evaluated} tokens evaluated, ${scores.tokens.generated} generated`);
   const warnings = scores.warnings.length ? `<ul class="warnings">${scores.warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join("")}</ul>` : "";
   return `${head}
 <p class="problem">${escapeHtml(scores.problem)}</p>

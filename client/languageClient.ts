@@ -17,7 +17,14 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from "vscode-languageclient/node";
-import { ScoresNotification, StatusNotification, type DocumentScores, type ServerStatus } from "../protocol/index.js";
+import {
+  ScoresNotification,
+  StatusNotification,
+  type DocumentScores,
+  type InitializationOptions,
+  type ServerStatus,
+  type StepLensSettings,
+} from "../protocol/index.js";
 import { documentSelector } from "./languages.js";
 import { MODEL_PATH, SECTION, restrictForTrust } from "./settings.js";
 
@@ -125,6 +132,8 @@ export class StepLensServer implements vscode.Disposable {
   private clientOptions(): LanguageClientOptions {
     return {
       documentSelector: [...documentSelector],
+      // For servers that read settings before their first workspace/configuration pull.
+      initializationOptions: (): InitializationOptions => ({ settings: currentSettings() }),
       outputChannel: this.output,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
       synchronize: { configurationSection: SECTION },
@@ -175,9 +184,10 @@ export class StepLensServer implements vscode.Disposable {
 }
 
 /** The `steplens` settings as plain JSON, with the model path an untrusted workspace may use. */
-export function currentSettings(): unknown {
+export function currentSettings(): Partial<StepLensSettings> {
   const plain: unknown = JSON.parse(JSON.stringify(vscode.workspace.getConfiguration(SECTION)));
-  return restrictForTrust(SECTION, plain, vscode.workspace.isTrusted, globalModel());
+  // VS Code checks the values against the schema contributed in package.json.
+  return restrictForTrust(SECTION, plain, vscode.workspace.isTrusted, globalModel()) as Partial<StepLensSettings>;
 }
 
 export function globalModel(): string | undefined {
