@@ -20,6 +20,7 @@ import {
 import {
   ScoresNotification,
   StatusNotification,
+  StatusRequest,
   type DocumentScores,
   type InitializationOptions,
   type ServerStatus,
@@ -115,13 +116,22 @@ export class StepLensServer implements vscode.Disposable {
     const client = new LanguageClient("steplens", "StepLens", serverOptions, this.clientOptions());
     this.client = client;
     client.onNotification(ScoresNotification, (scores: DocumentScores) => this.events.onScores(scores));
-    client.onNotification(StatusNotification, (status: ServerStatus) => this.events.onStatus(status));
+    let statusPushed = false;
+    client.onNotification(StatusNotification, (status: ServerStatus) => {
+      statusPushed = true;
+      this.events.onStatus(status);
+    });
     client.onDidChangeState(({ newState }) => {
       if (newState === State.Starting) this.events.onStatus({ state: "starting", busy: 0 });
     });
     try {
       await client.start();
       this.output.info("language server started");
+      // The server pushes its status as it changes; ask once so the status bar never waits on a push.
+      void client.sendRequest<ServerStatus>(StatusRequest).then(
+        (status) => statusPushed || this.events.onStatus(status),
+        () => undefined,
+      );
     } catch (err) {
       if (this.client === client) this.client = undefined;
       await client.dispose().catch(() => undefined);
