@@ -27,8 +27,11 @@ export class ReportPanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
   private uri: vscode.Uri | undefined;
   private highlight: StepRef | undefined;
-  /** Scores changed while the panel was hidden: its HTML must be rebuilt when it is shown. */
-  private stale = false;
+  /**
+   * Without retainContextWhenHidden a hidden webview is thrown away and comes back from the last
+   * full HTML, which misses the updates posted since: rebuild it on every hidden → visible change.
+   */
+  private wasVisible = false;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
@@ -53,7 +56,7 @@ export class ReportPanel implements vscode.Disposable {
     this.uri = uri;
     this.highlight = highlight;
     if (!this.panel) this.panel = this.create();
-    else this.panel.reveal(vscode.ViewColumn.Beside, true);
+    else this.panel.reveal(undefined, true);
     this.update(true);
   }
 
@@ -67,8 +70,11 @@ export class ReportPanel implements vscode.Disposable {
     panel.onDidDispose(() => {
       this.panel = undefined;
     });
+    this.wasVisible = panel.visible;
     panel.onDidChangeViewState(({ webviewPanel }) => {
-      if (webviewPanel.visible && this.stale) this.update(true);
+      const shown = webviewPanel.visible && !this.wasVisible;
+      this.wasVisible = webviewPanel.visible;
+      if (shown) this.update(true);
     });
     panel.webview.onDidReceiveMessage((m: unknown) => {
       if (isRevealMessage(m)) void this.revealStep(m.solutionIndex, m.stepIndex);
@@ -84,11 +90,7 @@ export class ReportPanel implements vscode.Disposable {
     const name = fileName(uri);
     panel.title = `Step Report: ${name}`;
     const body = buildReportBody(name, this.store.get(uri.toString()), this.highlight);
-    if (!panel.visible && !full) {
-      this.stale = true;
-      return;
-    }
-    this.stale = false;
+    if (!panel.visible && !full) return;
     if (full) {
       const webview = panel.webview;
       const media = vscode.Uri.joinPath(this.extensionUri, "media");
