@@ -1,0 +1,146 @@
+// A throw-away code-server for one test run: its own user-data, extensions and workspace folders under
+// a temp dir, the StepLens vsix installed with `--install-extension` as a user would, no auth, bound
+// to 127.0.0.1 on a free port.
+
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import type { E2ETools } from "./tools.js";
+
+export interface Sandbox {
+  root: string;
+  workspace: string;
+  userData: string;
+  extensions: string;
+}
+
+/** The workspace holds the repository's examples/*.md and a settings file naming the demo model. */
+export function makeSandbox(repo: string, modelPath: string): Sandbox {
+  const root = mkdtempSync(path.join(os.tmpdir(), "steplens-e2e-"));
+  const sandbox = { root, workspace: path.join(root, "workspace"), userData: path.join(root, "user-data"), extensions: path.join(root, "extensions") };
+  mkdirSync(path.join(sandbox.workspace, ".vscode"), { recursive: true });
+  mkdirSync(path.join(sandbox.userData, "User"), { recursive: true });
+  mkdirSync(sandbox.extensions, { recursive: true });
+  for (const f of readdirSync(path.join(repo, "examples")).filter((f) => f.endsWith(".md") && f !== "README.md")) {
+    copyFileSync(path.join(repo, "examples", f), path.join(sandbox.workspace, f));
+  }
+  writeFileSync(path.join(sandbox.workspace, ".vscode", "settings.json"), JSON.stringify({ "steplens.modelPath": modelPath, "steplens.gpu": "off" }, null, 2));
+  // Quiet, predictable workbench: no welcome page, tips, update checks or trust prompt (the
+  // workspace is trusted, so its steplens.modelPath applies).
+  writeFileSync(
+    path.join(sandbox.userData, "User", "settings.json"),
+    JSON.stringify(
+      {
+        "workbench.startupEditor": "none",
+        "workbench.tips.enabled": false,
+        "workbench.enableExperiments": false,
+        "security.workspace.trust.enabled": false,
+        "extensions.autoCheckUpdates": false,
+        "extensions.autoUpdate": false,
+        "update.mode": "none",
+        "telemetry.telemetryLevel": "off",
+        "editor.hover.delay": 300,
+        "chat.disableAIFeatures": true,
+        "workbench.secondarySideBar.defaultVisibility": "hidden",
+      },
+      null,
+      2,
+    ),
+  );
+  return sandbox;
+}
+
+function codeServerEnv(sandbox: Sandbox): NodeJS.ProcessEnv {
+  // Its config.yaml and state go to the sandbox, not ~/.config/code-server.
+  return { ...process.env, XDG_CONFIG_HOME: path.join(sandbox.root, "config"), XDG_DATA_HOME: path.join(sandbox.root, "data") };
+}
+
+export function installExtension(tools: E2ETools, sandbox: Sandbox, vsix: string): string {
+  return execFileSync(
+    tools.node,
+    [tools.codeServer, "--user-data-dir", sandbox.userData, "--extensions-dir", sandbox.extensions, "--install-extension", vsix],
+    { encoding: "utf8", env: codeServerEnv(sandbox), timeout: 120_000 },
+  );
+}
+
+async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RunningCodeServer {
+  url: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts code-server and resolves once it answers /healthz (or rejects if it exits first). */
+export async function startCodeServer(tools: E2ETools, sandbox: Sandbox, logFile: string, timeoutMs = 60_000): Promise<RunningCodeServer> {
+  const port = await freePort();
+  const log = createWriteStream(logFile);
+  const child = spawn(
+    tools.node,
+    [
+      tools.codeServer,
+      "--auth", "none",
+      "--bind-addr", `127.0.0.1:${port}`,
+      "--user-data-dir", sandbox.userData,
+      "--extensions-dir", sandbox.extensions,
+      "--disable-telemetry",
+      "--disable-update-check",
+      "--disable-workspace-trust",
+      "--disable-getting-started-override",
+      sandbox.workspace,
+    ],
+    { env: codeServerEnv(sandbox), stdio: ["ignore", "pipe", "pipe"], detached: process.platform !== "win32" },
+  );
+  child.stdout!.pipe(log, { end: false });
+  child.stderr!.pipe(log, { end: false });
+  let exited: string | undefined;
+  child.once("exit", (code, signal) => (exited = `code-server exited (${code ?? signal}) before it was ready; see ${logFile}`));
+
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited) throw new Error(exited);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`code-server did not answer ${url}/healthz within ${timeoutMs / 1000} s; see ${logFile}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise<void>((r) => child.once("exit", () => r()));
+    // Its own process group: the extension host and the StepLens language server go with it.
+    const kill = (sig: NodeJS.Signals): void => {
+      try {
+        if (child.pid && process.platform !== "win32") process.kill(-child.pid, sig);
+        else child.kill(sig);
+      } catch {
+        // already gone
+      }
+    };
+    kill("SIGTERM");
+    const timer = setTimeout(() => kill("SIGKILL"), 5000);
+    await gone;
+    clearTimeout(timer);
+    log.end();
+  };
+  return { url, process: child, stop };
+}

@@ -1,0 +1,194 @@
+// StepLens in a real VS Code: the linux vsix installed into code-server with --install-extension,
+// the workbench driven through Debian's Chromium (playwright-core), the demo model named by the
+// workspace's settings.json. What a user sees is asserted from the DOM: the status bar, the score
+// after each step, the squiggle and the Problems entry on the wrong step, the hover's reward table,
+// the command palette, and Best of N's QuickPick.
+//
+// Run: npm run test:e2e (test/e2e/prepare.ts packages the vsix and installs code-server first).
+// Screenshots of key points and of every failure: test-output/e2e/*.png, with code-server's log and,
+// on failure, the workbench logs (the StepLens output channel among them) in test-output/e2e/logs/.
+
+import { describe, test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { ensureTools } from "./tools.js";
+import { installExtension, makeSandbox, startCodeServer, type RunningCodeServer, type Sandbox } from "./codeServer.js";
+import {
+  SCORING_TIMEOUT,
+  afterLineMarks,
+  hoverOver,
+  notifications,
+  openFile,
+  paletteEntries,
+  problems,
+  quickPickRows,
+  runCommand,
+  squiggles,
+  stepLensStatus,
+  until,
+} from "./workbench.js";
+
+const REPO = path.resolve(import.meta.dirname, "../..");
+const DEMO_MODEL = path.resolve(REPO, "../shared/models/arith-demo-15m-f16.gguf");
+const OUT = path.join(REPO, "test-output", "e2e");
+const manifest = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
+const VSIX = path.join(REPO, "out", "vsix", `${manifest.name}-${process.platform}-${process.arch}-${manifest.version}.vsix`);
+
+/** The wrong step of examples/wrong-step.md and a good one before it. */
+const WRONG_STEP = "The mugs cost 2 * 7 = 18 dollars.";
+const GOOD_STEP = "The pens cost 4 * 3 = 12 dollars.";
+
+let sandbox: Sandbox;
+let server: RunningCodeServer | undefined;
+let browser: Browser | undefined;
+let page: Page;
+let shots = 0;
+let failed = false;
+
+async function screenshot(name: string): Promise<void> {
+  if (!page) return;
+  const file = path.join(OUT, `${String(++shots).padStart(2, "0")}-${name}.png`);
+  await page.screenshot({ path: file }).catch((err) => console.error(`screenshot ${file}: ${err}`));
+}
+
+/** A test step that leaves a screenshot behind, named for the step, marked FAILED when it failed. */
+function step(name: string, fn: () => Promise<void>): () => Promise<void> {
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+  return async () => {
+    try {
+      await fn();
+      await screenshot(slug);
+    } catch (err) {
+      failed = true;
+      await screenshot(`${slug}-FAILED`);
+      throw err;
+    }
+  };
+}
+
+describe("StepLens in code-server", { timeout: 10 * 60_000 }, () => {
+  before(async () => {
+    rmSync(OUT, { recursive: true, force: true });
+    mkdirSync(OUT, { recursive: true });
+    const tools = ensureTools();
+    assert.ok(readdirSync(path.dirname(VSIX)).includes(path.basename(VSIX)), `${VSIX} is missing: run npm run package (npm run test:e2e does)`);
+    sandbox = makeSandbox(REPO, DEMO_MODEL);
+    const installed = installExtension(tools, sandbox, VSIX);
+    assert.match(installed, /successfully installed/, installed);
+    server = await startCodeServer(tools, sandbox, path.join(OUT, "code-server.log"));
+    browser = await chromium.launch({ executablePath: tools.chromium, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.setDefaultTimeout(30_000);
+    await page.goto(`${server.url}/?folder=${encodeURIComponent(sandbox.workspace)}`);
+    await page.locator(".monaco-workbench .part.statusbar").waitFor({ timeout: 60_000 });
+    await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "wrong-step.md" }).waitFor({ timeout: 60_000 });
+  });
+
+  after(async () => {
+    if (failed && sandbox) {
+      // The workbench's logs: the extension host's, and the StepLens output channel's.
+      cpSync(path.join(sandbox.userData, "logs"), path.join(OUT, "logs"), { recursive: true, force: true });
+    }
+    await browser?.close().catch(() => undefined);
+    await server?.stop();
+    if (sandbox && !failed) rmSync(sandbox.root, { recursive: true, force: true });
+  });
+
+  test(
+    "the installed extension's commands are in the command palette",
+    step("palette lists StepLens commands", async () => {
+      const installed = JSON.parse(readFileSync(path.join(sandbox.extensions, `${manifest.publisher}.${manifest.name}-${manifest.version}`, "package.json"), "utf8"));
+      const titles: string[] = installed.contributes.commands.map((c: { category?: string; title: string }) => `${c.category ? `${c.category}: ` : ""}${c.title}`);
+      assert.ok(titles.length >= 2, JSON.stringify(titles));
+      const listed = await paletteEntries(page, "StepLens: ", 60_000);
+      for (const t of titles) assert.ok(listed.some((l) => l.startsWith(t)), `"${t}" is not in the palette: ${JSON.stringify(listed)}`);
+    }),
+  );
+
+  test(
+    "opening wrong-step.md starts the server: the status bar names the model",
+    step("status bar shows the model", async () => {
+      await openFile(page, "wrong-step.md");
+      const status = await until("the StepLens status bar item to name the demo model", async () => {
+        const s = await stepLensStatus(page);
+        return s && /arith-demo-15m/.test(s.text) && !/loading|starting|scoring/i.test(s.text) ? s : undefined;
+      }, SCORING_TIMEOUT);
+      assert.match(status.text, /StepLens: arith-demo-15m · CPU/);
+      assert.ok(status.label.includes(DEMO_MODEL), `the status bar's tooltip should name ${DEMO_MODEL}: ${status.label}`);
+    }),
+  );
+
+  test(
+    "every step gets its score after the line; the wrong step a ▼",
+    step("after-line scores", async () => {
+      const marks = await until("four after-line scores", async () => {
+        const m = await afterLineMarks(page);
+        return m.length >= 4 ? m : undefined;
+      }, SCORING_TIMEOUT);
+      const markOf = (text: string): string | undefined => marks.find((m) => m.line.includes(text))?.mark;
+      assert.match(markOf(WRONG_STEP) ?? "", /^▼ 0\.\d\d/, JSON.stringify(marks));
+      assert.match(markOf(GOOD_STEP) ?? "", /^▲ 0\.\d\d/, JSON.stringify(marks));
+      for (const m of marks) assert.match(m.mark, /^[▲▼] (0|1)\.\d\d/);
+    }),
+  );
+
+  test(
+    "the wrong step is underlined and listed in the Problems panel",
+    step("squiggle and problems", async () => {
+      const marked = await until("a squiggle on the wrong step", async () => {
+        const s = await squiggles(page);
+        return s.find((x) => x.line.includes(WRONG_STEP));
+      });
+      assert.equal(marked.severity, "error");
+      // Rows read like "Error: Step 2 moves the model toward a wrong answer: … at line 7 and character 9. generated by StepLens".
+      const row = await until("a Problems row for the wrong step", async () => (await problems(page)).find((r) => /\bline 7\b/.test(r)));
+      assert.match(row, /^Error: Step 2\b/);
+      assert.match(row, /StepLens/);
+      await page.keyboard.press("Control+Shift+M"); // close the panel again
+    }),
+  );
+
+  test(
+    "StepLens: Clear Scores and then StepLens: Score Current File from the palette bring the scores back",
+    step("score current file from the palette", async () => {
+      await runCommand(page, "StepLens: Clear Scores");
+      await until("the scores to be cleared", async () => (await afterLineMarks(page)).length === 0);
+      await runCommand(page, "StepLens: Score Current File");
+      const marks = await until("the scores to come back", async () => {
+        const m = await afterLineMarks(page);
+        return m.length >= 4 ? m : undefined;
+      }, SCORING_TIMEOUT);
+      assert.match(marks.find((m) => m.line.includes(WRONG_STEP))?.mark ?? "", /^▼/);
+      const errors = (await notifications(page)).filter((n) => /StepLens/.test(n) && /error|could not|failed/i.test(n));
+      assert.deepEqual(errors, []);
+    }),
+  );
+
+  test(
+    "hovering a step shows its reward table",
+    step("hover reward table", async () => {
+      const hover = await hoverOver(page, WRONG_STEP);
+      assert.match(hover.text, /StepLens · step 2/);
+      assert.ok(hover.tables >= 1, `no table in the hover: ${hover.text}`);
+      assert.match(hover.text, /gold 24/);
+      assert.match(hover.text, /reward/i);
+      await screenshot("hover");
+      await page.keyboard.press("Escape");
+    }),
+  );
+
+  test(
+    "StepLens: Pick Best of N lists the 3 candidates of candidates.md",
+    step("best of n quickpick", async () => {
+      await openFile(page, "candidates.md");
+      await runCommand(page, "StepLens: Pick Best of N");
+      const pick = await quickPickRows(page, 3);
+      assert.equal(pick.rows.length, 3, JSON.stringify(pick.rows));
+      assert.match(pick.title, /Best of 3/);
+      await screenshot("best-of-3");
+      await page.keyboard.press("Escape");
+    }),
+  );
+});

@@ -1,0 +1,51 @@
+// `npm run test:vscode`: the extension in a real desktop VS Code through @vscode/test-electron, for
+// machines with internet access (it downloads VS Code into .vscode-test/ the first time; on Linux
+// without a display, run it under xvfb-run). The project's CI uses the code-server test instead
+// (npm run test:e2e), which needs only the npm registry.
+//
+// The suite runs inside VS Code's extension host, which loads it with require(): esbuild bundles
+// test/vscode/suite/index.ts to out/vscode-test/suite.cjs first.
+
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { build } from "esbuild";
+import { runTests } from "@vscode/test-electron";
+
+const REPO = path.resolve(import.meta.dirname, "../..");
+const DEMO_MODEL = path.resolve(REPO, "../shared/models/arith-demo-15m-f16.gguf");
+
+async function main(): Promise<void> {
+  const suite = path.join(REPO, "out", "vscode-test", "suite.cjs");
+  await build({
+    entryPoints: [path.join(import.meta.dirname, "suite", "index.ts")],
+    outfile: suite,
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    external: ["vscode"],
+    logLevel: "warning",
+  });
+
+  // A workspace of the examples, with the demo model named in its settings.
+  const workspace = mkdtempSync(path.join(os.tmpdir(), "steplens-vscode-"));
+  for (const f of readdirSync(path.join(REPO, "examples")).filter((f) => f.endsWith(".md") && f !== "README.md")) {
+    cpSync(path.join(REPO, "examples", f), path.join(workspace, f));
+  }
+  mkdirSync(path.join(workspace, ".vscode"));
+  writeFileSync(path.join(workspace, ".vscode", "settings.json"), JSON.stringify({ "steplens.modelPath": DEMO_MODEL, "steplens.gpu": "off" }, null, 2));
+
+  await runTests({
+    version: process.env.VSCODE_TEST_VERSION ?? "stable",
+    extensionDevelopmentPath: REPO,
+    extensionTestsPath: suite,
+    launchArgs: [workspace, "--disable-extensions", "--disable-workspace-trust", "--skip-welcome", "--skip-release-notes"],
+    extensionTestsEnv: { STEPLENS_TEST_WORKSPACE: workspace },
+  });
+}
+
+main().catch((err) => {
+  console.error(`test:vscode failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
