@@ -1,5 +1,5 @@
 // `npm run test:vscode`: the extension in a real desktop VS Code through @vscode/test-electron, for
-// machines with internet access (it downloads VS Code into .vscode-test/ the first time; on Linux
+// machines with internet access (it downloads VS Code into out/vscode-test/cache the first time; on Linux
 // without a display, run it under xvfb-run). The project's CI uses the code-server test instead
 // (npm run test:e2e), which needs only the npm registry.
 //
@@ -38,6 +38,7 @@ async function main(): Promise<void> {
 
   await runTests({
     version: process.env.VSCODE_TEST_VERSION ?? "stable",
+    cachePath: path.join(REPO, "out", "vscode-test", "cache"), // out/ is git-ignored
     extensionDevelopmentPath: REPO,
     extensionTestsPath: suite,
     launchArgs: [workspace, "--disable-extensions", "--disable-workspace-trust", "--skip-welcome", "--skip-release-notes"],
