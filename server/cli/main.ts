@@ -6,6 +6,7 @@ import { registerScore } from "./commands/score.js";
 import { registerLabel } from "./commands/label.js";
 import { registerEval } from "./commands/evaluate.js";
 import { registerTemplates } from "./commands/templates.js";
+import { registerLsp } from "./commands/lsp.js";
 import { VERSION } from "../version.js";
 
 const program = new Command()
@@ -18,6 +19,7 @@ registerScore(program);
 registerLabel(program);
 registerEval(program);
 registerTemplates(program);
+registerLsp(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);

@@ -40,6 +40,8 @@ export interface ScoreDocumentOptions {
   /** A gold answer given by the user (flag or setting); wins over the file's own. */
   gold?: string;
   signal?: AbortSignal;
+  /** Before each solution and once at the end: steps scored so far and in all. */
+  onProgress?: (stepsDone: number, stepsTotal: number) => void;
 }
 
 export async function scoreDocument(scorer: CpmiScorer, doc: ParsedDocument, options: ScoreDocumentOptions = {}): Promise<DocumentScore> {
@@ -51,8 +53,11 @@ export async function scoreDocument(scorer: CpmiScorer, doc: ParsedDocument, opt
       : undefined;
   if (!doc.problem.trim()) warnings.push("no problem statement found: start the file with `Question: ...` (or a `## Problem` section) so the model knows what is being solved");
   const solutions: ScoredSolution[] = [];
+  const stepsTotal = doc.solutions.reduce((n, s) => n + s.steps.length, 0);
+  let stepsDone = 0;
   for (const solution of doc.solutions) {
     if (solution.steps.length === 0) continue;
+    options.onProgress?.(stepsDone, stepsTotal);
     const result = await scorer.score({
       problem: doc.problem,
       steps: solution.steps.map((s) => s.text),
@@ -67,6 +72,8 @@ export async function scoreDocument(scorer: CpmiScorer, doc: ParsedDocument, opt
       result,
       steps: solution.steps.map((step, i) => ({ step, score: result.steps[i]!, verdict: verdictOf(result.steps[i]!, scorer.config.threshold) })),
     });
+    stepsDone += solution.steps.length;
   }
+  options.onProgress?.(stepsDone, stepsTotal);
   return { document: doc, gold, solutions, warnings };
 }

@@ -1,0 +1,129 @@
+// When documents get scored. There is one model, so checks run one document at a time; a check is
+// async (llama.cpp evaluates off the main thread), so the server keeps answering hovers meanwhile.
+// Typing restarts a debounce timer and aborts the check running on the old text: a newer version
+// always supersedes an older one. Whoever asked for a document's scores explicitly (the
+// steplens/scoreDocument request) is answered with the scores of the newest version, even when
+// edits keep superseding the check in between.
+
+import type { DocumentScores } from "../../protocol/index.js";
+
+/** Scores one document. `forced`: score even if the current version was already scored. */
+export type CheckRunner = (uri: string, signal: AbortSignal, forced: boolean) => Promise<DocumentScores | undefined>;
+
+interface Waiter {
+  resolve: (scores: DocumentScores | undefined) => void;
+  reject: (err: unknown) => void;
+}
+
+export class CheckQueue {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly queue: string[] = [];
+  private readonly waiters = new Map<string, Waiter[]>();
+  private current: { uri: string; controller: AbortController } | undefined;
+  private pumping = false;
+
+  constructor(
+    private readonly runner: CheckRunner,
+    private readonly onError: (uri: string, err: unknown) => void,
+  ) {}
+
+  /** Checks `uri` after `delayMs` of quiet; calling again restarts the wait. */
+  schedule(uri: string, delayMs: number): void {
+    this.clearTimer(uri);
+    if (delayMs <= 0) {
+      this.enqueue(uri);
+      return;
+    }
+    this.timers.set(
+      uri,
+      setTimeout(() => {
+        this.timers.delete(uri);
+        this.enqueue(uri);
+      }, delayMs),
+    );
+  }
+
+  /** The text changed: a check running on the old text is wasted work. */
+  supersede(uri: string): void {
+    if (this.current?.uri === uri) this.current.controller.abort();
+  }
+
+  /** Scores `uri` now, whatever the check frequency; resolves with the newest version's scores. */
+  request(uri: string): Promise<DocumentScores | undefined> {
+    return new Promise((resolve, reject) => {
+      const list = this.waiters.get(uri) ?? [];
+      list.push({ resolve, reject });
+      this.waiters.set(uri, list);
+      this.clearTimer(uri);
+      this.enqueue(uri);
+    });
+  }
+
+  /** Stops everything about `uri` (closed, or its scores cleared); waiting requests get undefined. */
+  cancel(uri: string): void {
+    this.clearTimer(uri);
+    const at = this.queue.indexOf(uri);
+    if (at >= 0) this.queue.splice(at, 1);
+    this.supersede(uri);
+    this.settle(uri, (w) => w.resolve(undefined));
+  }
+
+  /** Aborts the running check and forgets the queue, e.g. before the model is reloaded. */
+  cancelAll(): void {
+    for (const uri of [...this.timers.keys(), ...this.queue]) this.cancel(uri);
+    if (this.current) this.cancel(this.current.uri);
+  }
+
+  get running(): string | undefined {
+    return this.current?.uri;
+  }
+
+  private clearTimer(uri: string): void {
+    const t = this.timers.get(uri);
+    if (t) clearTimeout(t);
+    this.timers.delete(uri);
+  }
+
+  private enqueue(uri: string): void {
+    if (!this.queue.includes(uri)) this.queue.push(uri);
+    void this.pump();
+  }
+
+  private settle(uri: string, how: (w: Waiter) => void): void {
+    const list = this.waiters.get(uri);
+    this.waiters.delete(uri);
+    list?.forEach(how);
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.queue.length > 0) {
+        const uri = this.queue.shift()!;
+        const controller = new AbortController();
+        this.current = { uri, controller };
+        try {
+          const scores = await this.runner(uri, controller.signal, this.waiters.has(uri));
+          if (controller.signal.aborted) this.retryForWaiters(uri);
+          else this.settle(uri, (w) => w.resolve(scores));
+        } catch (err) {
+          if (controller.signal.aborted) this.retryForWaiters(uri);
+          else {
+            this.onError(uri, err);
+            this.settle(uri, (w) => w.reject(err));
+          }
+        } finally {
+          this.current = undefined;
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** A superseded check still owes its requesters an answer: run again on the newer text. */
+  private retryForWaiters(uri: string): void {
+    if (this.waiters.has(uri) && !this.queue.includes(uri)) this.queue.push(uri);
+  }
+}

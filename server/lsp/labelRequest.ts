@@ -1,0 +1,86 @@
+// steplens/labelDataset: the CLI's `label` run inside the server, on the model already loaded,
+// with LSP work-done progress and the request's cancellation in place of the progress bar and Ctrl-C.
+
+import path from "node:path";
+import type { CancellationToken, WorkDoneProgressReporter } from "vscode-languageserver";
+import type { LabelDatasetParams, LabelDatasetResult } from "../../protocol/index.js";
+import type { Engine } from "../engine/engineOptions.js";
+import { evaluateLabeledFile, labelDataset } from "../engine/data/labelDataset.js";
+import type { EvalReport } from "../engine/eval/metrics.js";
+
+const MAX_MESSAGES = 200;
+
+/** The report's numbers, flat, leaving out what is undefined for this data (NaN), as JSON cannot carry it. */
+export function flatMetrics(r: EvalReport): Record<string, number> {
+  const all: Record<string, number | undefined> = {
+    records: r.records,
+    steps: r.steps,
+    unscoredSteps: r.unscoredSteps,
+    auc: r.auc,
+    f1Best: r.f1Best.f1,
+    f1BestThreshold: r.f1Best.threshold,
+    accErroneous: r.f1Best.accErroneous,
+    accCorrect: r.f1Best.accCorrect,
+    f1AtThreshold: r.f1AtThreshold?.f1,
+    wasserstein: r.wasserstein,
+  };
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(all)) if (v != null && Number.isFinite(v)) out[k] = v;
+  return out;
+}
+
+export interface LabelRequestContext {
+  engine: Engine;
+  /** Relative paths resolve against the workspace folder. */
+  baseDir: string;
+  reporter: WorkDoneProgressReporter;
+  token: CancellationToken;
+  /** Aborted by the server itself, e.g. on shutdown or reload. */
+  signal: AbortSignal;
+}
+
+export async function runLabelRequest(params: LabelDatasetParams, ctx: LabelRequestContext): Promise<LabelDatasetResult> {
+  const input = path.resolve(ctx.baseDir, params.input);
+  const output = path.resolve(ctx.baseDir, params.output);
+  const stop = new AbortController();
+  const abort = (): void => stop.abort();
+  const sub = ctx.token.onCancellationRequested(abort);
+  ctx.signal.addEventListener("abort", abort);
+  const messages: string[] = [];
+  ctx.reporter.begin("StepLens: labeling", 0, path.basename(input), true);
+  try {
+    const run = await labelDataset(
+      ctx.engine,
+      input,
+      output,
+      { limit: params.limit, overwrite: params.overwrite },
+      {
+        signal: stop.signal,
+        onMessage: (m) => {
+          if (messages.length < MAX_MESSAGES) messages.push(m);
+        },
+        onProgress: (p) => {
+          const limit = params.limit != null ? Math.min(p.total, params.limit) : p.total;
+          const pct = limit > 0 ? Math.min(100, Math.round((100 * p.done) / limit)) : 0;
+          ctx.reporter.report(pct, `${path.basename(input)}: ${p.done} of ${limit} records · ${p.rate.toFixed(1)} records/s`);
+        },
+      },
+    );
+    const report = await evaluateLabeledFile(output, ctx.engine.scorer.config.threshold);
+    const result: LabelDatasetResult = {
+      records: run.stats.records,
+      resumed: run.stats.resumed,
+      malformed: run.stats.malformed,
+      steps: run.stats.steps,
+      seconds: run.stats.seconds,
+      cancelled: run.interrupted,
+      messages,
+    };
+    if (report) result.metrics = flatMetrics(report);
+    return result;
+  } finally {
+    sub.dispose();
+    ctx.signal.removeEventListener("abort", abort);
+    ctx.reporter.done();
+  }
+}

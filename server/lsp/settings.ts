@@ -1,0 +1,105 @@
+// The `steplens` settings as the server uses them. Values come in layers (initializationOptions,
+// then the client's workspace configuration); a value that is missing falls through to the next
+// layer and finally the default, a value that is wrong falls back to the default with a message,
+// because a typo in settings.json must never stop the checks.
+
+import { DEFAULT_SETTINGS, type CheckFrequency, type StepLensSettings } from "../../protocol/index.js";
+import { GPU_SETTINGS } from "../engine/engineOptions.js";
+import { AGGREGATIONS } from "../engine/cpmi/aggregate.js";
+import { resolveTemplates } from "../engine/cpmi/templates.js";
+
+export interface ResolvedSettings {
+  settings: StepLensSettings;
+  /** One sentence per rejected value, naming the setting and what was used instead. */
+  problems: string[];
+}
+
+type Layer = Record<string, unknown>;
+
+const FREQUENCIES: readonly CheckFrequency[] = ["edit", "save", "manual"];
+
+function isObject(v: unknown): v is Layer {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** VS Code hands `check.frequency` as nested objects, other clients may send the dotted key. */
+function lookup(layer: Layer, key: string): unknown {
+  if (key in layer) return layer[key];
+  const [head, ...rest] = key.split(".");
+  if (rest.length === 0) return undefined;
+  const inner = layer[head!];
+  return isObject(inner) ? lookup(inner, rest.join(".")) : undefined;
+}
+
+/** Empty strings count as unset: VS Code reports `""` for a path nobody set. */
+function pick(layers: readonly Layer[], key: string): unknown {
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const v = lookup(layers[i]!, key);
+    if (v !== undefined && v !== null && v !== "") return v;
+  }
+  return undefined;
+}
+
+/** `layers` from lowest to highest priority; anything that is not an object is ignored. */
+export function resolveSettings(layers: readonly unknown[]): ResolvedSettings {
+  const objects = layers.filter(isObject);
+  const problems: string[] = [];
+  const reject = (key: string, value: unknown, expected: string, fallback: unknown): void => {
+    problems.push(`steplens.${key} must be ${expected}, got ${JSON.stringify(value)}; using ${JSON.stringify(fallback)}`);
+  };
+  const str = (key: string, fallback: string): string => {
+    const v = pick(objects, key);
+    if (v === undefined) return fallback;
+    if (typeof v === "string") return v.trim();
+    reject(key, v, "a string", fallback);
+    return fallback;
+  };
+  const oneOf = <T extends string>(key: string, allowed: readonly T[], fallback: T): T => {
+    const v = pick(objects, key);
+    if (v === undefined) return fallback;
+    if (typeof v === "string" && (allowed as readonly string[]).includes(v)) return v as T;
+    reject(key, v, `one of ${allowed.join(", ")}`, fallback);
+    return fallback;
+  };
+  const num = (key: string, fallback: number, ok: (n: number) => boolean, expected: string): number => {
+    const v = pick(objects, key);
+    if (v === undefined) return fallback;
+    const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
+    if (typeof n === "number" && Number.isFinite(n) && ok(n)) return n;
+    reject(key, v, expected, fallback);
+    return fallback;
+  };
+  const d = DEFAULT_SETTINGS;
+  const goldRaw = pick(objects, "goldAnswer");
+  const settings: StepLensSettings = {
+    modelPath: str("modelPath", d.modelPath),
+    backend: oneOf("backend", ["local", "remote"], d.backend),
+    gpu: oneOf("gpu", GPU_SETTINGS, d.gpu),
+    templates: str("templates", d.templates) || d.templates,
+    negatives: num("negatives", d.negatives, (n) => Number.isInteger(n) && n >= 1 && n <= 64, "a whole number from 1 to 64"),
+    threshold: num("threshold", d.threshold, (n) => n >= 0 && n <= 1, "a soft-label cut between 0 and 1"),
+    aggregation: oneOf("aggregation", AGGREGATIONS, d.aggregation),
+    check: {
+      frequency: oneOf("check.frequency", FREQUENCIES, d.check.frequency),
+      debounceMs: num("check.debounceMs", d.check.debounceMs, (n) => n >= 0 && n <= 60_000, "a delay in milliseconds from 0 to 60000"),
+    },
+    // A gold answer may be typed as a number in settings.json.
+    goldAnswer: typeof goldRaw === "number" ? String(goldRaw) : str("goldAnswer", d.goldAnswer),
+  };
+  try {
+    resolveTemplates(settings.templates);
+  } catch (err) {
+    problems.push(`steplens.templates: ${(err as Error).message}; using "${d.templates}"`);
+    settings.templates = d.templates;
+  }
+  if (settings.backend === "remote") {
+    problems.push(`steplens.backend "remote" is not available in this version; using the local llama.cpp model`);
+    settings.backend = "local";
+  }
+  return { settings, problems };
+}
+
+/** Settings whose change needs a new model or scorer (and so drops the scores in hand). */
+export function engineKey(s: StepLensSettings): string {
+  return JSON.stringify([s.modelPath, s.gpu, s.templates, s.negatives, s.threshold, s.aggregation]);
+}
