@@ -1,0 +1,241 @@
+// The language server end to end: the real server, the real demo model, a scripted client. Every
+// wait ends on a message from the server (diagnostics, scores, progress), never on a timer.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { CancellationTokenSource, type CodeAction, type CodeLens, type Diagnostic, type Hover, type MarkupContent, type PublishDiagnosticsParams } from "vscode-languageserver/node";
+import type { BestOfNResult, DocumentScores, LabelDatasetResult, ServerStatus, WireRange } from "../protocol/index.js";
+import { parseDocument } from "../server/engine/parse/index.js";
+import { wireRange } from "../server/lsp/wire.js";
+import { CLI, DATA, DEMO_MODEL, REPO } from "./helpers.js";
+import { fileUri, TestClient } from "./lsp-client.js";
+
+const WRONG = path.join(REPO, "examples/wrong-step.md");
+const CANDIDATES = path.join(REPO, "examples/candidates.md");
+const wrongText = readFileSync(WRONG, "utf8");
+const candidatesText = readFileSync(CANDIDATES, "utf8");
+const tmp = mkdtempSync(path.join(os.tmpdir(), "steplens-lsp-"));
+
+/** Step ranges as the engine finds them in the file on disk: what diagnostics must land on. */
+function stepRanges(text: string, file: string): WireRange[][] {
+  return parseDocument(text, { fileName: file }).solutions.map((s) => s.steps.map((st) => wireRange(st.textRange)));
+}
+
+function overlaps(a: WireRange, b: WireRange): boolean {
+  const before = (p: WireRange["start"], q: WireRange["start"]): boolean => p.line < q.line || (p.line === q.line && p.character < q.character);
+  return before(a.start, b.end) && before(b.start, a.end);
+}
+
+const diagnosticsFor = (uri: string, version: number) => (p: PublishDiagnosticsParams) => p.uri === uri && p.version === version;
+const scoresFor = (uri: string, version: number) => (p: DocumentScores) => p.uri === uri && p.version === version && p.solutions.length > 0;
+
+describe("language server on the demo model", () => {
+  let client: TestClient;
+  const wrongUri = fileUri(WRONG);
+  const candUri = fileUri(CANDIDATES);
+
+  before(async () => {
+    client = await TestClient.inProcess({ configuration: { modelPath: DEMO_MODEL, gpu: "off", check: { frequency: "edit", debounceMs: 50 } } });
+  });
+  after(async () => {
+    await client.close();
+  });
+
+  test("a wrong step gets a diagnostic on its exact text; good steps get none", async () => {
+    client.open(wrongUri, wrongText);
+    const published = await client.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", diagnosticsFor(wrongUri, 1));
+    const scores = await client.waitFor<DocumentScores>("steplens/scores", scoresFor(wrongUri, 1));
+    const [steps] = stepRanges(wrongText, WRONG);
+    const onStep2 = published.diagnostics.filter((d) => d.source === "StepLens" && d.range.start.line === steps![1]!.start.line && d.severity! <= 2);
+    assert.equal(onStep2.length, 1, JSON.stringify(published.diagnostics));
+    const d = onStep2[0]!;
+    assert.deepEqual(d.range, steps![1], "the diagnostic covers step 2's text, prefix excluded");
+    assert.equal(wrongText.split("\n")[d.range.start.line]!.slice(d.range.start.character, d.range.end.character), "The mugs cost 2 * 7 = 18 dollars.");
+    assert.match(String(d.message), /^Step 2 (moves the model toward a wrong answer: \S+ instead of 24|makes the correct answer 24 less likely) \(reward −\d+\.\d\d, soft label 0\.\d\d\)$/);
+    for (const good of [steps![0]!, steps![2]!]) {
+      assert.ok(!published.diagnostics.some((x) => x.severity! <= 2 && overlaps(x.range, good)), `no warning on the good step at line ${good.start.line}`);
+    }
+    assert.deepEqual(d.data, { uri: wrongUri, solutionIndex: 0, stepIndex: 1, stepKey: scores.solutions[0]!.steps[1]!.key });
+    assert.equal(scores.solutions[0]!.steps[1]!.verdict, d.severity === 1 ? "wrong" : "weak");
+    assert.equal(scores.gold?.value, "24");
+    assert.equal(scores.gold?.source, "front-matter");
+    assert.equal(scores.model, path.basename(DEMO_MODEL));
+    assert.equal(scores.backend, "CPU");
+    // Server-created progress for the check, and a ready status naming the model.
+    assert.ok(client.notifications<{ value: { message?: string } }>("$/progress").some((p) => /^Scoring wrong-step\.md: step \d of 4$/.test(p.value.message ?? "")));
+    assert.ok(client.notifications<ServerStatus>("steplens/status").some((s) => s.state === "ready" && s.model === path.basename(DEMO_MODEL) && s.backend === "CPU"));
+  });
+
+  test("hover on step 2 takes the reward apart; code lens and code actions", async () => {
+    const scores = await client.waitFor<DocumentScores>("steplens/scores", scoresFor(wrongUri, 1));
+    const step = scores.solutions[0]!.steps[1]!;
+    const hover = await client.request<Hover | null>("textDocument/hover", { textDocument: { uri: wrongUri }, position: { line: step.textRange.start.line, character: step.textRange.start.character + 5 } });
+    assert.ok(hover, "a hover on the step");
+    const md = (hover.contents as MarkupContent).value;
+    assert.match(md, /\| template \| gold 24 \|/);
+    for (const neg of scores.solutions[0]!.negatives) assert.ok(md.includes(`neg ${neg}`), `column for negative ${neg}`);
+    const t0 = step.terms[0]!;
+    const fmt = (x: number): string => (x < 0 ? `−${Math.abs(x).toFixed(2)}` : `+${x.toFixed(2)}`);
+    assert.ok(md.includes(`| ${t0.template} | ${fmt(t0.goldGain)} |`), `gold gain ${fmt(t0.goldGain)} in\n${md}`);
+    assert.ok(md.includes(fmt(t0.negativeMean)) && md.includes(fmt(t0.reward)));
+    assert.match(md, /rank \d(st|nd|rd|th) of 4 · verdict \*\*(wrong|weak)\*\*/);
+    assert.match(md, /Gold answer 24 \(front matter\)/);
+    assert.match(md, /arith-demo-15m-f16\.gguf on CPU/);
+    const off = await client.request<Hover | null>("textDocument/hover", { textDocument: { uri: wrongUri }, position: { line: 1, character: 0 } });
+    assert.equal(off, null, "no hover outside the steps");
+
+    const lenses = await client.request<CodeLens[]>("textDocument/codeLens", { textDocument: { uri: wrongUri } });
+    const title = `StepLens: score ${scores.solutions[0]!.score!.toFixed(2)} (min of 4 steps) · first error: step ${scores.solutions[0]!.firstError + 1}`;
+    assert.ok(lenses.some((l) => l.command?.title === title), JSON.stringify(lenses.map((l) => l.command?.title)));
+    assert.ok(lenses.some((l) => l.command?.title === "Re-score" && l.command.command === "steplens.scoreFile" && l.command.arguments?.[0] === wrongUri));
+
+    const published = await client.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", diagnosticsFor(wrongUri, 1));
+    const diag = published.diagnostics.find((x) => x.range.start.line === step.textRange.start.line)!;
+    const actions = await client.request<CodeAction[]>("textDocument/codeAction", { textDocument: { uri: wrongUri }, range: diag.range, context: { diagnostics: [diag] } });
+    assert.deepEqual(actions.map((a) => a.title), ["Explain this step", "Ignore this step"]);
+    assert.deepEqual(actions[0]!.command?.arguments, [{ uri: wrongUri, solutionIndex: 0, stepIndex: 1 }]);
+    await client.request("workspace/executeCommand", { command: actions[1]!.command!.command, arguments: actions[1]!.command!.arguments });
+    const after = await client.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", (p) => p.uri === wrongUri && !p.diagnostics.some((x: Diagnostic) => overlaps(x.range, step.textRange)));
+    assert.ok(after.diagnostics.length < published.diagnostics.length, "the ignored step's diagnostic is gone, the others stay");
+  });
+
+  test("re-scoring unchanged text costs no model evaluation (content cache)", async () => {
+    const first = await client.waitFor<DocumentScores>("steplens/scores", scoresFor(wrongUri, 1));
+    assert.ok(first.tokens!.evaluated > 0);
+    const again = await client.request<DocumentScores>("steplens/scoreDocument", { uri: wrongUri });
+    assert.equal(again.version, 1);
+    assert.equal(again.tokens!.evaluated, 0, "every log-probability came from the memo");
+    assert.deepEqual(again.solutions[0]!.steps.map((s) => s.reward), first.solutions[0]!.steps.map((s) => s.reward));
+  });
+
+  test("candidates: a lens per solution, Pick best of N, and bestOfN picks the best-scored candidate", async () => {
+    client.open(candUri, candidatesText);
+    const scores = await client.waitFor<DocumentScores>("steplens/scores", scoresFor(candUri, 1));
+    assert.equal(scores.solutions.length, 3);
+    const lenses = await client.request<CodeLens[]>("textDocument/codeLens", { textDocument: { uri: candUri } });
+    const solutionLenses = lenses.filter((l) => l.command?.title.startsWith("StepLens: score "));
+    assert.equal(solutionLenses.length, 3);
+    const lines = candidatesText.split("\n");
+    solutionLenses.forEach((l, k) => assert.match(lines[l.range.start.line] ?? "", new RegExp(`^## Candidate ${k + 1}`)));
+    const pick = lenses.filter((l) => l.command?.title === "Pick best of 3");
+    assert.equal(pick.length, 1);
+    assert.equal(pick[0]!.command!.command, "steplens.pickBestOfN");
+
+    const result = await client.request<BestOfNResult>("steplens/bestOfN", { uris: [candUri] });
+    assert.equal(result.candidates.length, 3);
+    const byScore = scores.solutions.map((s) => s.score ?? -Infinity);
+    const expected = byScore.indexOf(Math.max(...byScore));
+    assert.equal(result.best, expected);
+    assert.equal(result.candidates[result.best]!.finalAnswer, "54", "the candidate whose answer is the gold 54");
+    assert.match(result.candidates[result.best]!.text, /Lena pays 2 × 27 = 54 dollars/);
+    assert.equal(result.gold?.value, "54");
+  });
+
+  test("an edit mid-check cancels it; the diagnostics that stay belong to the newest version", async () => {
+    const uri = fileUri(path.join(tmp, "editing.md"));
+    // New numbers: nothing of this is in the content cache, so the first check is still running when the edit arrives.
+    const v1 = candidatesText.replaceAll("$30", "$40").replaceAll("30 ", "40 ");
+    client.open(uri, v1);
+    await client.waitFor<{ value: { message?: string } }>("$/progress", (p) => /^Scoring editing\.md: step 1 of/.test(p.value.message ?? ""));
+    client.change(uri, 2, wrongText);
+    const v2 = await client.waitFor<DocumentScores>("steplens/scores", scoresFor(uri, 2));
+    assert.equal(v2.solutions.length, 1);
+    assert.equal(client.notifications<DocumentScores>("steplens/scores", (p) => p.uri === uri && p.version === 1).length, 0, "the cancelled check published nothing");
+    const diags = client.notifications<PublishDiagnosticsParams>("textDocument/publishDiagnostics", (p) => p.uri === uri);
+    assert.ok(diags.length > 0 && diags.every((p) => p.version === 2));
+  });
+
+  test("steplens/labelDataset labels records with progress, resumes, and stops on cancel", async () => {
+    const output = path.join(tmp, "labeled.jsonl");
+    const input = path.join(DATA, "arith-processbench-dev.jsonl");
+    client.trackProgress("label-1");
+    client.trackProgress("label-2");
+    const first = await client.request<LabelDatasetResult>("steplens/labelDataset", { input, output, limit: 5, workDoneToken: "label-1" });
+    assert.equal(first.records, 5);
+    assert.equal(first.cancelled, false);
+    const lines = readFileSync(output, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { id: string; cpmi: number[]; soft_label: number[] });
+    assert.equal(lines.length, 5);
+    assert.ok(lines.every((r) => r.cpmi.length > 0 && r.cpmi.length === r.soft_label.length));
+    assert.equal(first.metrics?.records, 5);
+    assert.ok(first.metrics!.auc! >= 0 && first.metrics!.auc! <= 1, JSON.stringify(first.metrics));
+    assert.ok(Number.isFinite(first.metrics!.wasserstein));
+    const kinds = client.notifications<{ token: string; value: { kind: string } }>("$/progress", (p) => p.token === "label-1").map((p) => p.value.kind);
+    assert.equal(kinds[0], "begin");
+    assert.ok(kinds.includes("report"));
+    assert.equal(kinds.at(-1), "end");
+
+    // Resume after the 5 records already there, and cancel once the run has labeled one more.
+    const cancel = new CancellationTokenSource();
+    void client
+      .waitFor<{ token: string; value: { kind: string; message?: string } }>("$/progress", (p) => p.token === "label-2" && p.value.kind === "report" && /: 6 of 40 records/.test(p.value.message ?? ""))
+      .then(() => cancel.cancel());
+    const second = (await client.rpc.sendRequest("steplens/labelDataset", { input, output, limit: 40, workDoneToken: "label-2" }, cancel.token)) as LabelDatasetResult;
+    assert.equal(second.resumed, 5);
+    assert.equal(second.cancelled, true);
+    assert.ok(second.records >= 1 && second.records < 35, `stopped early after ${second.records} records`);
+    const ids = readFileSync(output, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { id: string }).id);
+    assert.equal(ids.length, 5 + second.records);
+    assert.equal(new Set(ids).size, ids.length, "no record written twice");
+  });
+});
+
+describe("language server without workspace/configuration, manual checks", () => {
+  test("initializationOptions carry the settings; manual publishes nothing until steplens/scoreDocument", async () => {
+    const client = await TestClient.inProcess({ initializationOptions: { modelPath: DEMO_MODEL, settings: { gpu: "off", check: { frequency: "manual", debounceMs: 600 } } } });
+    try {
+      await client.waitFor<ServerStatus>("steplens/status", (s) => s.state === "ready");
+      const uri = fileUri(WRONG);
+      client.open(uri, wrongText);
+      client.change(uri, 2, wrongText.replace("$50 bill", "$60 bill"));
+      // A round trip after the open and the edit: a check would have gone busy by now.
+      assert.equal((await client.request<ServerStatus>("steplens/status")).state, "ready");
+      assert.equal(client.notifications("textDocument/publishDiagnostics").length, 0);
+      assert.equal(client.notifications("steplens/scores").length, 0);
+      assert.equal(client.notifications<ServerStatus>("steplens/status", (s) => s.state === "busy").length, 0);
+      const scores = await client.request<DocumentScores>("steplens/scoreDocument", { uri });
+      assert.equal(scores.version, 2);
+      assert.equal(scores.solutions[0]!.steps.length, 4);
+      await client.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", diagnosticsFor(uri, 2));
+      await client.request("steplens/clearScores", { uri });
+      const cleared = await client.waitFor<DocumentScores>("steplens/scores", (p) => p.uri === uri && p.solutions.length === 0);
+      assert.equal(cleared.uri, uri);
+      assert.deepEqual(client.notifications<PublishDiagnosticsParams>("textDocument/publishDiagnostics").at(-1)!.diagnostics, []);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe("steplens lsp --stdio with a missing model", () => {
+  test("status error names the path and the setting; the server keeps answering and exits cleanly", async () => {
+    const missing = path.join(tmp, "no-such-model.gguf");
+    const child = spawn(process.execPath, [CLI, "lsp", "--stdio"], { cwd: REPO, stdio: ["pipe", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    void exited.then((code) => assert.ok(client === undefined || code === 0, `server exited with ${code}: ${stderr}`));
+    const client = await TestClient.onStreams(child.stdout, child.stdin, { initializationOptions: { modelPath: missing } });
+    const status = await client.waitFor<ServerStatus>("steplens/status", (s) => s.state === "error");
+    assert.ok(status.message?.includes(missing), status.message ?? "no message");
+    assert.match(status.message!, /steplens\.modelPath/);
+    const shown = await client.waitFor<{ type: number; message: string }>("window/showMessage", (m) => m.type === 1);
+    assert.ok(shown.message.includes(missing));
+    const uri = fileUri(WRONG);
+    client.open(uri, wrongText);
+    assert.equal((await client.request<ServerStatus>("steplens/status")).state, "error");
+    await assert.rejects(client.request("steplens/scoreDocument", { uri }), (err: Error) => err.message.includes(missing));
+    assert.equal(await client.request("textDocument/hover", { textDocument: { uri }, position: { line: 5, character: 10 } }), null);
+    const lenses = await client.request<CodeLens[]>("textDocument/codeLens", { textDocument: { uri } });
+    assert.equal(lenses[0]?.command?.title, "StepLens: not scored yet — Score");
+    await client.request("shutdown");
+    await client.rpc.sendNotification("exit");
+    assert.equal(await exited, 0);
+    client.rpc.dispose();
+  });
+});
+
+writeFileSync(path.join(tmp, "README"), "scratch space of test/lsp.test.ts\n");
