@@ -44,7 +44,7 @@ export function hostTarget() {
 // the llama.cpp git bundle alone is 34 MB.
 const LLAMA_BUILD_ONLY = new Set(["gitRelease.bundle", "addon", "cmake", "toolchains", "xpack", "patches", "profiles", "CMakeLists.txt", "localBuilds", "llama.cpp"]);
 // Never loaded at run time, in any package.
-const DROP_FILE = /(\.map|\.d\.[mc]?ts|\.tsbuildinfo)$|^(README|CHANGELOG|HISTORY)(\.[a-z]+)?$/i;
+const DROP_FILE = /(\.map|\.d\.[mc]?ts|\.tsbuildinfo)$|^(README|CHANGELOG|HISTORY)(\.(md|markdown|txt))?$/i;
 
 function parseArgs(argv) {
   const args = { targets: undefined, out: path.join(root, "out", "vsix"), build: true };

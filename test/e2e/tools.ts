@@ -7,7 +7,7 @@
 // STEPLENS_E2E_CACHE moves the cache (default ~/.cache/steplens-e2e); delete it to start over.
 
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -30,29 +30,35 @@ function log(line: string): void {
   process.stderr.write(`[e2e tools] ${line}\n`);
 }
 
-/** npm install of `deps` into `prefix`, built in a scratch folder and renamed into place only when complete. */
-function npmInstallOnce(prefix: string, manifest: object, env: NodeJS.ProcessEnv): void {
+/**
+ * npm install of `manifest` into `prefix`, built in a scratch folder and renamed into place only when
+ * complete. The (long: native builds) output goes to `<prefix>.log`; its tail is shown on failure.
+ */
+function npmInstallOnce(prefix: string, manifest: { dependencies: Record<string, string>; allowScripts: Record<string, boolean> }, env: NodeJS.ProcessEnv): void {
   if (existsSync(path.join(prefix, ".complete"))) return;
+  const what = Object.entries(manifest.dependencies).map(([n, v]) => `${n}@${v}`).join(", ");
   const scratch = `${prefix}.partial-${process.pid}`;
+  const logFile = `${prefix}.log`;
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(scratch, { recursive: true });
   writeFileSync(path.join(scratch, "package.json"), JSON.stringify({ private: true, ...manifest }, null, 2));
+  log(`installing ${what} into ${prefix} (first run only; output in ${logFile})`);
   const started = Date.now();
+  const out = openSync(logFile, "w");
   try {
-    // --foreground-scripts: the build output of native modules lands in the log instead of vanishing.
-    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--foreground-scripts", "--loglevel=error"], {
-      cwd: scratch,
-      env,
-      stdio: ["ignore", "inherit", "inherit"],
-    });
+    // --foreground-scripts: the native builds' output lands in the log instead of vanishing.
+    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--foreground-scripts"], { cwd: scratch, env, stdio: ["ignore", out, out] });
   } catch (err) {
     rmSync(scratch, { recursive: true, force: true });
-    throw new Error(`npm install in ${scratch} failed (${(err as Error).message}); see the output above`);
+    const tail = readFileSync(logFile, "utf8").split("\n").slice(-40).join("\n");
+    throw new Error(`npm install of ${what} failed (${(err as Error).message.split("\n")[0]}); last lines of ${logFile}:\n${tail}`);
+  } finally {
+    closeSync(out);
   }
   writeFileSync(path.join(scratch, ".complete"), new Date().toISOString() + "\n");
   rmSync(prefix, { recursive: true, force: true });
   renameSync(scratch, prefix);
-  log(`installed ${Object.keys((manifest as { dependencies: object }).dependencies).join(", ")} in ${((Date.now() - started) / 1000).toFixed(0)} s → ${prefix}`);
+  log(`installed ${what} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
 /** Installs what is missing (minutes the first time, nothing after) and says where everything is. */
