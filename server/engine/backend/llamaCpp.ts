@@ -9,8 +9,10 @@ import {
   type ContinuationScore,
   type SampleOptions,
   type TokenCounters,
+  type TokenEntropies,
 } from "./types.js";
 import { NumberStop } from "./numberStop.js";
+import { answerLineDone } from "./answerStop.js";
 
 export type GpuSetting = "auto" | "off" | "cuda" | "vulkan" | "metal";
 
@@ -179,6 +181,7 @@ export class LlamaCppBackend implements Backend {
       counters: lane.sessionCounters,
       scoreContinuations: (prefix, continuations, signal) => lane.scoreContinuations(prefix, continuations, signal),
       sample: (prefix, options, signal) => lane.sample(prefix, options, signal),
+      tokenEntropies: (prefix, text, signal) => lane.tokenEntropies(prefix, text, signal),
       release: () => {
         if (released) return;
         released = true;
@@ -329,7 +332,12 @@ class Lane {
             generated[k]!.push(sampled);
             this.count(0, 1);
             const text = this.model.detokenize(generated[k]!);
-            const finished = options.stopAt === "number" ? stops[k]!.done(text) : options.stopAt === "line" && text.includes("\n");
+            const finished =
+              options.stopAt === "number"
+                ? stops[k]!.done(text)
+                : options.stopAt === "answer"
+                  ? answerLineDone(text)
+                  : options.stopAt === "line" && text.includes("\n");
             next[k] = finished ? undefined : sampled;
           }),
         );
@@ -337,6 +345,43 @@ class Lane {
       out.push(...generated.map((g) => this.model.detokenize(g)));
     }
     return out;
+  }
+
+  async tokenEntropies(prefix: string, text: string, signal?: AbortSignal): Promise<TokenEntropies> {
+    throwIfAborted(signal);
+    const prefixTokens = this.model.tokenize(prefix);
+    const full = this.model.tokenize(prefix + text);
+    const split = commonPrefixLength(prefixTokens, full);
+    if (split === 0 || split >= full.length) throw new BackendError("cannot split the text from its prefix after tokenizing", "backend");
+    const rest = full.slice(split);
+    const seq = this.branches[0]!;
+    const stem = await this.forkAt(seq, full.slice(0, split));
+    const inputs = [stem, ...rest.slice(0, -1)];
+    // The full distribution is needed for an entropy; a demo-sized vocabulary (1k) makes that cheap,
+    // a 150k one costs a copy per token, which is why only segmentation asks for it.
+    const items = inputs.map((token) => [token, { generateNext: { probabilities: true } }] as const);
+    this.count(items.length);
+    const out = await seq.controlledEvaluate(items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
+    const entropies: number[] = [];
+    const logprobs: number[] = [];
+    const lineBreakProbs: number[] = [];
+    const newline = this.model.tokenize("a\n").at(-1);
+    rest.forEach((target, j) => {
+      const probs = (out[j]?.next as { probabilities?: Map<Token, number> } | undefined)?.probabilities;
+      if (!probs) throw new BackendError("llama.cpp returned no probabilities", "backend");
+      let h = 0;
+      for (const p of probs.values()) if (p > 0) h -= p * Math.log(p);
+      entropies.push(h);
+      logprobs.push(Math.log(Math.max(probs.get(target) ?? 0, 1e-30)));
+      lineBreakProbs.push(newline != null ? (probs.get(newline) ?? 0) : 0);
+    });
+    // Offsets: detokenize growing token prefixes; the shift absorbs a leading space the tokenizer adds
+    // or drops, so that offsets index the caller's own string.
+    const whole = prefix + text;
+    const shift = whole.length - this.model.detokenize(full).length;
+    const at = (k: number): number => Math.min(text.length, Math.max(0, this.model.detokenize(full.slice(0, k)).length + shift - prefix.length));
+    const spans = rest.map((_, j) => ({ start: at(split + j), end: at(split + j + 1) }));
+    return { spans, entropies, logprobs, lineBreakProbs };
   }
 
   private async forkAll(seqs: readonly LlamaContextSequence[], tokenLists: readonly (readonly Token[])[]): Promise<Token[]> {

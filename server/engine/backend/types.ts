@@ -30,8 +30,21 @@ export interface SampleOptions {
   temperature: number;
   /** Base seed; sample k uses seed + k, so results are reproducible. */
   seed: number;
-  /** "number": stop a sample as soon as the first number in it is complete. */
-  stopAt?: "number" | "line";
+  /** "number": stop a sample as soon as the first number in it is complete. "answer": stop at the end
+   * of the first answer line (`The answer is N.`, `#### N`, ...): a Monte Carlo rollout to a final answer. */
+  stopAt?: "number" | "line" | "answer";
+}
+
+/** The model's uncertainty at each token of a text: what entropy-driven segmentation (EDU-PRM) cuts on. */
+export interface TokenEntropies {
+  /** Per token of the text: [start, end) UTF-16 offsets into the text (not the prefix). */
+  spans: { start: number; end: number }[];
+  /** Entropy (nats) of the next-token distribution that predicts each token. */
+  entropies: number[];
+  /** log p of each actual token (its surprisal, negated). */
+  logprobs: number[];
+  /** Probability that a line break comes instead of each token: where the model would end a step. */
+  lineBreakProbs: number[];
 }
 
 /** Token accounting, so cost can be compared with a from-scratch implementation. */
@@ -56,6 +69,12 @@ export interface BackendSession {
   scoreContinuations(prefix: string, continuations: readonly string[], signal?: AbortSignal): Promise<ContinuationScore[]>;
   /** Short samples after `prefix`, e.g. candidate answers after an answer cue. */
   sample(prefix: string, options: SampleOptions, signal?: AbortSignal): Promise<string[]>;
+  /**
+   * Entropy of the next-token distribution at every token of `text` written after `prefix` (which
+   * is evaluated from the lane's cached prefix like any other). Optional: a remote backend that
+   * returns no distributions cannot offer entropy segmentation.
+   */
+  tokenEntropies?(prefix: string, text: string, signal?: AbortSignal): Promise<TokenEntropies>;
   /** Gives the lane back to the backend. */
   release(): void;
 }
