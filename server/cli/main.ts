@@ -7,6 +7,8 @@ import { registerLabel } from "./commands/label.js";
 import { registerEval } from "./commands/evaluate.js";
 import { registerTemplates } from "./commands/templates.js";
 import { registerLsp } from "./commands/lsp.js";
+import { registerBench } from "./commands/bench.js";
+import { registerBon } from "./commands/bon.js";
 import { VERSION } from "../version.js";
 
 const program = new Command()
@@ -20,6 +22,8 @@ registerLabel(program);
 registerEval(program);
 registerTemplates(program);
 registerLsp(program);
+registerBench(program);
+registerBon(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);

@@ -1,0 +1,196 @@
+// The CPMI paper's Table 1 on your own model and data: every labeling method on the same records in
+// one run, with quality (step ROC-AUC, ProcessBench F1, Wasserstein) and cost (wall time, tokens
+// evaluated, tokens generated). Each method has its own backend (so no method profits from another's
+// KV cache or memo), and the records are processed in chunks with every method taking its turn on
+// each chunk: load from other processes on a shared machine then falls on all methods alike.
+
+import { LlamaCppBackend, type GpuSetting } from "../backend/llamaCpp.js";
+import type { TokenCounters } from "../backend/types.js";
+import { CpmiScorer } from "../cpmi/scorer.js";
+import { cpmiConfigFrom, type EngineOptions } from "../engineOptions.js";
+import { evaluateLabeled } from "../eval/metrics.js";
+import { stepLabels } from "../eval/processBench.js";
+import { MonteCarloScorer, DEFAULT_MC, type McConfig } from "../mc/monteCarlo.js";
+import { cpmiMerge, randMerge, seededRandom } from "../merge/merge.js";
+
+export const LABEL_METHODS = ["cpmi_naive", "cpmi", "mc", "cpmi_merge", "rand_merge"] as const;
+export type LabelMethod = (typeof LABEL_METHODS)[number];
+
+export interface BenchRecord {
+  id: string;
+  problem: string;
+  /** Step texts as the model sees them. */
+  steps: string[];
+  gold: string;
+  /** First wrong step, -1 if all right. */
+  label: number;
+}
+
+export interface MethodResult {
+  auc: number;
+  f1: number;
+  wasserstein: number;
+  seconds: number;
+  tokens_evaluated: number;
+  tokens_generated: number;
+}
+
+export interface BenchResult {
+  records: number;
+  steps: number;
+  methods: Record<string, MethodResult>;
+  /** Per method, per record, per step: the scores in [0, 1] the metrics were computed on. */
+  scores: Record<string, number[][]>;
+  /** The settings each method ran with, for the report. */
+  settings: Record<string, string>;
+}
+
+export interface BenchOptions {
+  modelPath: string;
+  gpu?: GpuSetting;
+  threads?: number;
+  /** Records per chunk, scored at the same time in parallel lanes (the same for every method). */
+  parallel?: number;
+  /** CPMI options (templates, negatives, samples, ...); `cpmi_naive` uses the same with naive = true. */
+  cpmi?: EngineOptions;
+  mc?: Partial<McConfig>;
+  methods?: readonly LabelMethod[];
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+interface Timed {
+  seconds: number;
+  tokens: TokenCounters;
+}
+
+export async function runLabelingBench(records: readonly BenchRecord[], options: BenchOptions): Promise<BenchResult> {
+  const methods = options.methods ?? LABEL_METHODS;
+  const parallel = Math.max(1, options.parallel ?? 4);
+  const cpmiOptions: EngineOptions = { ...options.cpmi };
+  const cpmiConfig = cpmiConfigFrom(cpmiOptions, options.modelPath);
+  const mcConfig: McConfig = { ...DEFAULT_MC, ...options.mc };
+  const branches = Math.max(cpmiConfig.samplesPerPrefix, cpmiConfig.negatives + 1, mcConfig.rollouts, 1);
+  const load = (naive: boolean): Promise<LlamaCppBackend> =>
+    LlamaCppBackend.load({
+      modelPath: options.modelPath,
+      gpu: options.gpu ?? "auto",
+      threads: options.threads,
+      reusePrefix: !naive,
+      branches,
+      walkers: cpmiConfig.templates.length,
+      parallel,
+    });
+
+  const need = (m: LabelMethod): boolean => methods.includes(m);
+  const backends: LlamaCppBackend[] = [];
+  const open = async (naive: boolean): Promise<LlamaCppBackend> => {
+    const b = await load(naive);
+    backends.push(b);
+    return b;
+  };
+  try {
+    const naiveScorer = need("cpmi_naive") ? new CpmiScorer(await open(true), cpmiConfig) : undefined;
+    const cpmiScorer = need("cpmi") ? new CpmiScorer(await open(false), cpmiConfig) : undefined;
+    const mcScorer = need("mc") ? new MonteCarloScorer(await open(false), mcConfig) : undefined;
+    const mergeBackend = need("cpmi_merge") || need("rand_merge") ? await open(false) : undefined;
+    const mergeCpmi = mergeBackend ? new CpmiScorer(mergeBackend, cpmiConfig) : undefined;
+    const mergeMc = mergeBackend ? new MonteCarloScorer(mergeBackend, mcConfig) : undefined;
+
+    const scores: Record<string, number[][]> = Object.fromEntries(methods.map((m) => [m, []]));
+    const cost: Record<string, Timed> = Object.fromEntries(methods.map((m) => [m, { seconds: 0, tokens: { evaluated: 0, generated: 0 } }]));
+    const add = (m: string, seconds: number, tokens: TokenCounters): void => {
+      const c = cost[m]!;
+      c.seconds += seconds;
+      c.tokens.evaluated += tokens.evaluated;
+      c.tokens.generated += tokens.generated;
+    };
+    const random = seededRandom(20240611);
+
+    const cpmiPass = async (scorer: CpmiScorer, chunk: readonly BenchRecord[]): Promise<{ soft: number[][]; seconds: number; tokens: TokenCounters }> => {
+      const t0 = performance.now();
+      const outs = await Promise.all(
+        chunk.map((r) => scorer.score({ problem: r.problem, steps: r.steps, gold: { value: r.gold, source: "record" }, signal: options.signal })),
+      );
+      return {
+        seconds: (performance.now() - t0) / 1000,
+        soft: outs.map((o) => o.steps.map((s) => s.softLabel)),
+        tokens: sumTokens(outs.map((o) => o.tokens)),
+      };
+    };
+    const mcPass = async (scorer: MonteCarloScorer, chunk: readonly BenchRecord[], limit?: number): Promise<{ values: number[][]; seconds: number; tokens: TokenCounters }> => {
+      const t0 = performance.now();
+      const outs = await Promise.all(
+        chunk.map((r) => scorer.score({ problem: r.problem, steps: r.steps, gold: r.gold, limit, signal: options.signal })),
+      );
+      return { seconds: (performance.now() - t0) / 1000, values: outs.map((o) => o.steps.map((s) => s.value)), tokens: sumTokens(outs.map((o) => o.tokens)) };
+    };
+
+    for (let start = 0; start < records.length; start += parallel) {
+      const chunk = records.slice(start, start + parallel);
+      if (naiveScorer) {
+        const p = await cpmiPass(naiveScorer, chunk);
+        scores.cpmi_naive!.push(...p.soft);
+        add("cpmi_naive", p.seconds, p.tokens);
+      }
+      if (cpmiScorer) {
+        const p = await cpmiPass(cpmiScorer, chunk);
+        scores.cpmi!.push(...p.soft);
+        add("cpmi", p.seconds, p.tokens);
+      }
+      if (mcScorer) {
+        const p = await mcPass(mcScorer, chunk);
+        scores.mc!.push(...p.values);
+        add("mc", p.seconds, p.tokens);
+      }
+      if (mergeMc && mergeCpmi) {
+        // The merge's two parts are timed apart: Rand_Merge costs the MC part alone.
+        const first = await mcPass(mergeMc, chunk, 1);
+        const rest = need("cpmi_merge") ? await cpmiPass(mergeCpmi, chunk) : undefined;
+        chunk.forEach((r, k) => {
+          if (rest) scores.cpmi_merge!.push(cpmiMerge({ mcValues: first.values[k]!, cpmiSoftLabels: rest.soft[k]! }));
+          if (need("rand_merge")) scores.rand_merge!.push(randMerge(first.values[k]!, r.steps.length, random));
+        });
+        if (rest) add("cpmi_merge", first.seconds + rest.seconds, sumTokens([first.tokens, rest.tokens]));
+        if (need("rand_merge")) add("rand_merge", first.seconds, first.tokens);
+      }
+      options.onProgress?.(Math.min(records.length, start + parallel), records.length);
+    }
+
+    const result: Record<string, MethodResult> = {};
+    for (const m of methods) {
+      const labeled = records.map((r, k) => ({ scores: scores[m]![k]!, label: r.label }));
+      const report = evaluateLabeled(labeled, { probabilityScores: labeled.map((x) => x.scores) });
+      result[m] = {
+        auc: report.auc,
+        f1: report.f1Best.f1,
+        wasserstein: report.wasserstein,
+        seconds: cost[m]!.seconds,
+        tokens_evaluated: cost[m]!.tokens.evaluated,
+        tokens_generated: cost[m]!.tokens.generated,
+      };
+    }
+    return {
+      records: records.length,
+      steps: records.reduce((a, r) => a + r.steps.length, 0),
+      methods: result,
+      scores,
+      settings: {
+        cpmi: `${cpmiConfig.templates.length} templates, M = ${cpmiConfig.negatives}, ${cpmiConfig.samplesPerPrefix} samples per prefix, ${cpmiConfig.negativeWeights} weights`,
+        mc: `${mcConfig.rollouts} rollouts per step, temperature ${mcConfig.temperature}, at most ${mcConfig.maxTokens} tokens, stop at the answer line`,
+        lanes: `${parallel} records at a time per method, ${options.threads ?? "all"} CPU threads`,
+      },
+    };
+  } finally {
+    for (const b of backends) await b.dispose();
+  }
+}
+
+function sumTokens(list: readonly TokenCounters[]): TokenCounters {
+  return list.reduce((a, t) => ({ evaluated: a.evaluated + t.evaluated, generated: a.generated + t.generated }), { evaluated: 0, generated: 0 });
+}
+
+/** Right (1) / wrong (0) per step, for the distribution charts. */
+export function stepTruth(records: readonly BenchRecord[]): (0 | 1)[][] {
+  return records.map((r) => stepLabels(r.label, r.steps.length));
+}

@@ -1,0 +1,182 @@
+// Best-of-N without a gold answer: which of N written solutions to the same problem is right?
+//
+// The method (chosen on ../shared/data/arith-bon-dev.jsonl; every variant tried is in BON_VARIANTS and
+// `steplens bench` reports them side by side): CPMI needs a target answer, and in real use there is
+// none. The model itself supplies one: a pseudo-gold answer from samples after the question alone
+// (the CPMI scorer's own fallback), voted among the candidates' answers, so that a noisy sample
+// cannot name an answer no candidate reached. Each candidate's steps are then scored with CPMI
+// against it, and the candidates are ranked by the aggregated soft labels (min by default: one
+// wrong step spoils a solution). A majority vote over the candidates' written answers is fooled
+// when the same wrong answer is written twice; the model's own answer is not, and CPMI then also
+// separates two candidates with the same answer when one of them reaches it by a wrong step.
+
+import type { BackendSession } from "../backend/types.js";
+import { firstNumber } from "../backend/numberStop.js";
+import { aggregate, type Aggregation } from "../cpmi/aggregate.js";
+import { sameAnswer } from "../cpmi/negatives.js";
+import { CpmiScorer, type GoldAnswer } from "../cpmi/scorer.js";
+import { prefixText } from "../cpmi/templates.js";
+import { parseDocument } from "../parse/index.js";
+
+export interface BonInputRecord {
+  id?: string | number;
+  problem?: string;
+  candidates: { text: string }[];
+  gold_answer?: string | number;
+  [field: string]: unknown;
+}
+
+export interface ParsedCandidate {
+  steps: string[];
+  /** The candidate's written final answer, normalised; undefined if it has no answer line. */
+  answer?: string;
+}
+
+export type BonTarget = "pseudo-gold" | "gold";
+export type BonNegatives = "sampled" | "candidates";
+
+export interface BonVariant {
+  name: string;
+  /** "cpmi": aggregated CPMI soft labels; "answer": 1 when the candidate's answer is the target. */
+  scorer: "cpmi" | "answer";
+  target: BonTarget;
+  negatives: BonNegatives;
+  aggregation: Aggregation;
+  /** Add the answer match (0/1) to the CPMI score: CPMI then only orders candidates with the same answer. */
+  answerFirst?: boolean;
+}
+
+export const DEFAULT_BON_VARIANT = "cpmi-pseudo-min";
+
+/** Every variant `steplens bench` compares; the first is the default of `steplens bon`. */
+export const BON_VARIANTS: readonly BonVariant[] = [
+  { name: "cpmi-pseudo-min", scorer: "cpmi", target: "pseudo-gold", negatives: "sampled", aggregation: "min" },
+  { name: "cpmi-pseudo-mean", scorer: "cpmi", target: "pseudo-gold", negatives: "sampled", aggregation: "mean" },
+  { name: "cpmi-pseudo-last", scorer: "cpmi", target: "pseudo-gold", negatives: "sampled", aggregation: "last" },
+  { name: "cpmi-pseudo-product", scorer: "cpmi", target: "pseudo-gold", negatives: "sampled", aggregation: "product" },
+  { name: "cpmi-pseudo-candneg-min", scorer: "cpmi", target: "pseudo-gold", negatives: "candidates", aggregation: "min" },
+  { name: "cpmi-pseudo-candneg-mean", scorer: "cpmi", target: "pseudo-gold", negatives: "candidates", aggregation: "mean" },
+  { name: "answer-pseudo", scorer: "answer", target: "pseudo-gold", negatives: "sampled", aggregation: "min" },
+  { name: "answer+cpmi-pseudo-min", scorer: "cpmi", target: "pseudo-gold", negatives: "sampled", aggregation: "min", answerFirst: true },
+  { name: "cpmi-gold-min", scorer: "cpmi", target: "gold", negatives: "sampled", aggregation: "min" },
+  { name: "cpmi-gold-mean", scorer: "cpmi", target: "gold", negatives: "sampled", aggregation: "mean" },
+];
+
+export function bonVariant(name: string): BonVariant {
+  const v = BON_VARIANTS.find((x) => x.name === name);
+  if (!v) throw new Error(`unknown Best-of-N method "${name}": use ${BON_VARIANTS.map((x) => x.name).join(", ")}`);
+  return v;
+}
+
+export function parseCandidates(record: BonInputRecord): { problem: string; candidates: ParsedCandidate[] } {
+  let problem = record.problem ?? "";
+  const candidates = record.candidates.map((c) => {
+    const doc = parseDocument(c.text);
+    if (!problem) problem = doc.problem;
+    const sol = doc.solutions[0];
+    return { steps: sol?.steps.map((s) => s.text).filter((t) => t.length > 0) ?? [], answer: sol?.finalAnswer?.value };
+  });
+  return { problem, candidates };
+}
+
+export interface BonResult {
+  scores: number[];
+  pick: number;
+  target: GoldAnswer;
+  answers: (string | undefined)[];
+}
+
+export interface BonOptions {
+  /** Samples from the question alone that vote for the pseudo-gold answer. */
+  pseudoGoldSamples?: number;
+  signal?: AbortSignal;
+}
+
+export class BestOfN {
+  constructor(readonly scorer: CpmiScorer) {}
+
+  /**
+   * The model's answer to the question alone: the candidates' answer that most of the samples
+   * produce; when no sample names any candidate's answer, the samples' own majority.
+   */
+  async pseudoGold(problem: string, answers: readonly (string | undefined)[], options: BonOptions = {}): Promise<GoldAnswer> {
+    const n = options.pseudoGoldSamples ?? this.scorer.config.fallbackSamples;
+    const t0 = this.scorer.config.templates[0]!;
+    const session: BackendSession = await this.scorer.backend.openSession();
+    let drawn: string[];
+    try {
+      drawn = await session.sample(
+        prefixText(t0, problem, [], 0) + t0.cue,
+        { n, maxTokens: this.scorer.config.sampleMaxTokens, temperature: this.scorer.config.temperature, seed: this.scorer.config.seed + 99, stopAt: "number" },
+        options.signal,
+      );
+    } finally {
+      session.release();
+    }
+    const votes = drawn.map(firstNumber).filter((x): x is string => x != null);
+    const count = (a: string): number => votes.filter((v) => sameAnswer(v, a)).length;
+    let best: string | undefined;
+    let bestCount = 0;
+    for (const a of answers) if (a != null && count(a) > bestCount) [best, bestCount] = [a, count(a)];
+    if (!best) for (const v of votes) if (count(v) > bestCount) [best, bestCount] = [v, count(v)];
+    if (!best) best = answers.find((a) => a != null) ?? "0";
+    return { value: best, source: "fallback", agreement: bestCount / Math.max(1, drawn.length) };
+  }
+
+  async pick(record: BonInputRecord, variant: BonVariant = bonVariant(DEFAULT_BON_VARIANT), options: BonOptions = {}): Promise<BonResult> {
+    const { problem, candidates } = parseCandidates(record);
+    const answers = candidates.map((c) => c.answer);
+    let target: GoldAnswer;
+    if (variant.target === "gold") {
+      if (record.gold_answer == null) throw new Error(`record ${record.id ?? "?"} has no gold_answer; use a pseudo-gold method`);
+      target = { value: String(record.gold_answer), source: "record" };
+    } else target = await this.pseudoGold(problem, answers, options);
+    const scores: number[] = [];
+    for (const c of candidates) {
+      const match = c.answer != null && sameAnswer(c.answer, target.value) ? 1 : 0;
+      if (variant.scorer === "answer" || c.steps.length === 0) {
+        scores.push(match);
+        continue;
+      }
+      const negatives =
+        variant.negatives === "candidates"
+          ? distinct(answers.filter((a): a is string => a != null && !sameAnswer(a, target.value)))
+          : undefined;
+      const out = await this.scorer.score({
+        problem,
+        steps: c.steps,
+        gold: target,
+        negatives: negatives && negatives.length > 0 ? negatives : undefined,
+        signal: options.signal,
+      });
+      const s = aggregate(
+        out.steps.map((x) => x.softLabel),
+        variant.aggregation,
+      );
+      scores.push((Number.isFinite(s) ? s : 0) + (variant.answerFirst ? match : 0));
+    }
+    let pick = 0;
+    scores.forEach((s, k) => {
+      if (s > scores[pick]!) pick = k;
+    });
+    return { scores, pick, target, answers };
+  }
+}
+
+function distinct(values: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const v of values) if (!out.some((o) => sameAnswer(o, v))) out.push(v);
+  return out;
+}
+
+/** Expected accuracy of a uniformly random pick and of a majority vote over written answers (ties split). */
+export function bonBaselines(candidates: readonly { answer?: string; correct: boolean }[]): { random: number; majority: number; best: number } {
+  const n = candidates.length;
+  const random = candidates.filter((c) => c.correct).length / Math.max(1, n);
+  const counts = new Map<string, number>();
+  for (const c of candidates) if (c.answer != null) counts.set(c.answer, (counts.get(c.answer) ?? 0) + 1);
+  const top = Math.max(0, ...counts.values());
+  const winners = [...counts.entries()].filter(([, k]) => k === top).map(([a]) => a);
+  const majority = winners.length ? winners.filter((a) => candidates.some((c) => c.answer === a && c.correct)).length / winners.length : 0;
+  return { random, majority, best: candidates.some((c) => c.correct) ? 1 : 0 };
+}
