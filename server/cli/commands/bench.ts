@@ -28,6 +28,8 @@ interface BenchFlags extends EngineFlagValues {
   rollouts: number;
   mcTemperature: number;
   mcMaxTokens: number;
+  naiveRecords?: number;
+  alsoSamples?: string;
 }
 
 const SHARED_DATA = (file: string): string => path.resolve(path.dirname(defaultModelPath()), "../data", file);
@@ -38,16 +40,18 @@ export function registerBench(program: Command): void {
       .command("bench")
       .description("compare labeling methods (naive CPMI, CPMI, MC-N, CPMI-Merge, Rand_Merge) on the same records: quality, time and tokens, with ratios against MC as in the CPMI paper's Table 1")
       .option("--data <file>", "ProcessBench-style JSONL with gold_answer and label (default: ../shared/data/arith-processbench-dev.jsonl)")
-      .option("--records <n>", "records to label with every method", parseIntStrict, 60)
+      .option("--records <n>", "records to label with every method", parseIntStrict, 40)
       .option("--bon-data <file>", "Best-of-N JSONL {problem, candidates: [{text, is_correct}]} (default: ../shared/data/arith-bon-dev.jsonl)")
-      .option("--bon-records <n>", "Best-of-N items to pick from with every method (0: skip)", parseIntStrict, 16)
+      .option("--bon-records <n>", "Best-of-N items to pick from with every method (0: skip)", parseIntStrict, 12)
       .option("--report-dir <dir>", "write report.md, distributions.svg, quality-cost.svg and results.json here")
       .option("--json", "print one JSON object {records, methods: {NAME: {auc, f1, wasserstein, seconds, tokens_evaluated, tokens_generated}}}")
       .option("--methods <names>", `comma-separated subset of ${LABEL_METHODS.join(", ")}`, LABEL_METHODS.join(","))
       .option("--parallel <n>", "records scored at the same time, per method", parseIntStrict, 4)
       .option("--rollouts <n>", "Monte Carlo rollouts per step", parseIntStrict, DEFAULT_MC.rollouts)
       .option("--mc-temperature <t>", "Monte Carlo sampling temperature", parseFloatStrict, DEFAULT_MC.temperature)
-      .option("--mc-max-tokens <n>", "Monte Carlo rollout length limit", parseIntStrict, DEFAULT_MC.maxTokens),
+      .option("--mc-max-tokens <n>", "Monte Carlo rollout length limit", parseIntStrict, DEFAULT_MC.maxTokens)
+      .option("--naive-records <n>", "label only the first n records with cpmi_naive (it computes cpmi's scores at far higher cost) and scale its cost (default: min(records, 10))", parseIntStrict)
+      .option("--also-samples <list>", "also measure CPMI with other settings in the same run: samples per prefix, optionally :templates (methods cpmi_sN or cpmi_sN_TEMPLATES), e.g. 0,1,0:question-answer-is"),
   ).action(async (flags: BenchFlags) => {
     try {
       await runBench(flags);
@@ -104,6 +108,15 @@ async function runBench(flags: BenchFlags): Promise<void> {
     cpmi: engine,
     mc,
     methods: methods as LabelMethod[],
+    naiveRecords: flags.naiveRecords ?? Math.min(records.length, 10),
+    extraCpmi: (flags.alsoSamples ?? "")
+      .split(",")
+      .filter((x) => x.trim() !== "")
+      .map((x) => {
+        const [n, templates] = x.trim().split(":");
+        const samples = parseIntStrict(n!);
+        return { name: `cpmi_s${samples}${templates ? `_${templates}` : ""}`, options: { ...engine, samples, ...(templates ? { templates } : {}) } };
+      }),
     onProgress: progress ? (done, total) => process.stderr.write(`\rlabeling ${done}/${total} records`) : undefined,
   });
   if (progress) process.stderr.write("\n");
@@ -124,7 +137,8 @@ async function runBench(flags: BenchFlags): Promise<void> {
   }
   if (flags.json) process.stdout.write(JSON.stringify({ ...summary(result), ...(bon ? { bon } : {}) }) + "\n");
   else {
-    process.stdout.write(`${result.records} records, ${result.steps} steps\n\n${ratioTable(result)}\n\n`);
+    process.stdout.write(`${result.records} records, ${result.steps} steps\n${Object.entries(result.settings).map(([k, v]) => `  ${k}: ${v}`).join("\n")}\n\n${ratioTable(result)}\n\n`);
+    if (result.naive) process.stdout.write(`cpmi_naive vs cpmi on the same ${result.naive.records} records: largest soft-label difference ${result.naive.maxDiffFromCpmi.toExponential(2)}\n\n`);
     if (bon) process.stdout.write(`${bonTable(bon)}\n\n`);
     if (flags.reportDir) report(`report written to ${path.join(flags.reportDir, "report.md")}`);
   }

@@ -43,6 +43,8 @@ export interface BenchResult {
   scores: Record<string, number[][]>;
   /** The settings each method ran with, for the report. */
   settings: Record<string, string>;
+  /** Records cpmi_naive was measured on, and the largest |soft label difference| from cpmi there. */
+  naive?: { records: number; maxDiffFromCpmi: number };
 }
 
 export interface BenchOptions {
@@ -55,6 +57,14 @@ export interface BenchOptions {
   cpmi?: EngineOptions;
   mc?: Partial<McConfig>;
   methods?: readonly LabelMethod[];
+  /**
+   * Records cpmi_naive labels (the first ones); its cost is scaled to all records. Naive CPMI computes
+   * the same scores as cpmi (only the cost differs; scoresMatch checks it), and it is by far the
+   * slowest method, so a default run that finishes in minutes measures it on a slice.
+   */
+  naiveRecords?: number;
+  /** More CPMI configurations measured in the same run, e.g. fewer samples per prefix. */
+  extraCpmi?: { name: string; options: EngineOptions }[];
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -91,14 +101,21 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
   };
   try {
     const naiveScorer = need("cpmi_naive") ? new CpmiScorer(await open(true), cpmiConfig) : undefined;
+    const naiveCount = Math.min(records.length, options.naiveRecords ?? records.length);
+    const extras: { name: string; scorer: CpmiScorer; config: ReturnType<typeof cpmiConfigFrom> }[] = [];
+    for (const x of options.extraCpmi ?? []) {
+      const config = cpmiConfigFrom({ ...cpmiOptions, ...x.options }, options.modelPath);
+      extras.push({ name: x.name, scorer: new CpmiScorer(await open(false), config), config });
+    }
     const cpmiScorer = need("cpmi") ? new CpmiScorer(await open(false), cpmiConfig) : undefined;
     const mcScorer = need("mc") ? new MonteCarloScorer(await open(false), mcConfig) : undefined;
     const mergeBackend = need("cpmi_merge") || need("rand_merge") ? await open(false) : undefined;
     const mergeCpmi = mergeBackend ? new CpmiScorer(mergeBackend, cpmiConfig) : undefined;
     const mergeMc = mergeBackend ? new MonteCarloScorer(mergeBackend, mcConfig) : undefined;
 
-    const scores: Record<string, number[][]> = Object.fromEntries(methods.map((m) => [m, []]));
-    const cost: Record<string, Timed> = Object.fromEntries(methods.map((m) => [m, { seconds: 0, tokens: { evaluated: 0, generated: 0 } }]));
+    const names: string[] = [...methods, ...extras.map((x) => x.name)];
+    const scores: Record<string, number[][]> = Object.fromEntries(names.map((m) => [m, []]));
+    const cost: Record<string, Timed> = Object.fromEntries(names.map((m) => [m, { seconds: 0, tokens: { evaluated: 0, generated: 0 } }]));
     const add = (m: string, seconds: number, tokens: TokenCounters): void => {
       const c = cost[m]!;
       c.seconds += seconds;
@@ -128,10 +145,16 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
 
     for (let start = 0; start < records.length; start += parallel) {
       const chunk = records.slice(start, start + parallel);
-      if (naiveScorer) {
-        const p = await cpmiPass(naiveScorer, chunk);
+      const naiveChunk = chunk.slice(0, Math.max(0, naiveCount - start));
+      if (naiveScorer && naiveChunk.length > 0) {
+        const p = await cpmiPass(naiveScorer, naiveChunk);
         scores.cpmi_naive!.push(...p.soft);
         add("cpmi_naive", p.seconds, p.tokens);
+      }
+      for (const x of extras) {
+        const p = await cpmiPass(x.scorer, chunk);
+        scores[x.name]!.push(...p.soft);
+        add(x.name, p.seconds, p.tokens);
       }
       if (cpmiScorer) {
         const p = await cpmiPass(cpmiScorer, chunk);
@@ -158,17 +181,26 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
     }
 
     const result: Record<string, MethodResult> = {};
-    for (const m of methods) {
-      const labeled = records.map((r, k) => ({ scores: scores[m]![k]!, label: r.label }));
+    for (const m of names) {
+      const done = scores[m]!.length;
+      const labeled = records.slice(0, done).map((r, k) => ({ scores: scores[m]![k]!, label: r.label }));
       const report = evaluateLabeled(labeled, { probabilityScores: labeled.map((x) => x.scores) });
+      // A method measured on fewer records (cpmi_naive) has its cost scaled to the whole set.
+      const scale = done > 0 ? records.length / done : NaN;
       result[m] = {
         auc: report.auc,
         f1: report.f1Best.f1,
         wasserstein: report.wasserstein,
-        seconds: cost[m]!.seconds,
-        tokens_evaluated: cost[m]!.tokens.evaluated,
-        tokens_generated: cost[m]!.tokens.generated,
+        seconds: cost[m]!.seconds * scale,
+        tokens_evaluated: Math.round(cost[m]!.tokens.evaluated * scale),
+        tokens_generated: Math.round(cost[m]!.tokens.generated * scale),
       };
+    }
+    let naive: BenchResult["naive"];
+    if (naiveScorer && scores.cpmi) {
+      let maxDiff = 0;
+      scores.cpmi_naive!.forEach((row, k) => row.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - scores.cpmi![k]![i]!)))));
+      naive = { records: scores.cpmi_naive!.length, maxDiffFromCpmi: maxDiff };
     }
     return {
       records: records.length,
@@ -179,7 +211,10 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
         cpmi: `${cpmiConfig.templates.length} templates, M = ${cpmiConfig.negatives}, ${cpmiConfig.samplesPerPrefix} samples per prefix, ${cpmiConfig.negativeWeights} weights`,
         mc: `${mcConfig.rollouts} rollouts per step, temperature ${mcConfig.temperature}, at most ${mcConfig.maxTokens} tokens, stop at the answer line`,
         lanes: `${parallel} records at a time per method, ${options.threads ?? "all"} CPU threads`,
+        ...Object.fromEntries(extras.map((x) => [x.name, `CPMI with ${x.config.templates.length} templates, ${x.config.samplesPerPrefix} samples per prefix`])),
+        ...(naive && naive.records < records.length ? { cpmi_naive: `measured on the first ${naive.records} records, cost scaled to ${records.length}` } : {}),
       },
+      naive,
     };
   } finally {
     for (const b of backends) await b.dispose();

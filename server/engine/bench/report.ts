@@ -156,6 +156,11 @@ export function benchMarkdown(result: BenchResult, opts: { command: string; bon?
     "AUC: step ROC-AUC (right steps as positives). PB F1: ProcessBench F1 at the best threshold (oracle, as the paper reports it).",
     "Wasserstein: between right and wrong steps' scores in [0, 1] (CPMI soft labels, MC values). Ratios are against MC, as in the CPMI paper's Table 1.",
     "cpmi_merge's cost is its MC first-step pass plus its CPMI pass; rand_merge's is the MC first-step pass alone.",
+    ...(result.naive
+      ? [
+          `cpmi_naive computes cpmi's scores from scratch: measured on ${result.naive.records} of the ${result.records} records (cost scaled to all), largest soft-label difference from cpmi there ${result.naive.maxDiffFromCpmi.toExponential(2)}.`,
+        ]
+      : []),
     "",
     "![score distributions](distributions.svg)",
     "",

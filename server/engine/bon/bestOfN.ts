@@ -1,16 +1,17 @@
 // Best-of-N without a gold answer: which of N written solutions to the same problem is right?
 //
 // The method (chosen on ../shared/data/arith-bon-dev.jsonl; every variant tried is in BON_VARIANTS and
-// `steplens bench` reports them side by side): CPMI needs a target answer, and in real use there is
-// none. The model itself supplies one: a pseudo-gold answer from samples after the question alone
-// (the CPMI scorer's own fallback), voted among the candidates' answers, so that a noisy sample
-// cannot name an answer no candidate reached. Each candidate's steps are then scored with CPMI
+// bench/bonVariants.ts reports them side by side): CPMI needs a target answer, and in real use there
+// is none. The model itself supplies one: it solves the problem a few times (self-consistency
+// rollouts) and the answers vote among the candidates' answers, so that a stray rollout cannot name
+// an answer no candidate reached. Each candidate's steps are then scored with CPMI
 // against it, and the candidates are ranked by the aggregated soft labels (min by default: one
 // wrong step spoils a solution). A majority vote over the candidates' written answers is fooled
 // when the same wrong answer is written twice; the model's own answer is not, and CPMI then also
 // separates two candidates with the same answer when one of them reaches it by a wrong step.
 
 import type { BackendSession } from "../backend/types.js";
+import { rolloutAnswer } from "../backend/answerStop.js";
 import { firstNumber } from "../backend/numberStop.js";
 import { aggregate, type Aggregation } from "../cpmi/aggregate.js";
 import { sameAnswer } from "../cpmi/negatives.js";
@@ -42,6 +43,7 @@ export interface BonVariant {
   target: BonTarget;
   negatives: BonNegatives;
   aggregation: Aggregation;
+  pseudoGold?: "rollouts" | "cue-samples";
   /** Add the answer match (0/1) to the CPMI score: CPMI then only orders candidates with the same answer. */
   answerFirst?: boolean;
 }
@@ -56,6 +58,8 @@ export const BON_VARIANTS: readonly BonVariant[] = [
   { name: "cpmi-pseudo-product", scorer: "cpmi", target: "pseudo-gold", negatives: "sampled", aggregation: "product" },
   { name: "cpmi-pseudo-candneg-min", scorer: "cpmi", target: "pseudo-gold", negatives: "candidates", aggregation: "min" },
   { name: "cpmi-pseudo-candneg-mean", scorer: "cpmi", target: "pseudo-gold", negatives: "candidates", aggregation: "mean" },
+  { name: "cpmi-cuesamples-min", scorer: "cpmi", target: "pseudo-gold", negatives: "sampled", aggregation: "min", pseudoGold: "cue-samples" },
+  { name: "answer-cuesamples", scorer: "answer", target: "pseudo-gold", negatives: "sampled", aggregation: "min", pseudoGold: "cue-samples" },
   { name: "answer-pseudo", scorer: "answer", target: "pseudo-gold", negatives: "sampled", aggregation: "min" },
   { name: "answer+cpmi-pseudo-min", scorer: "cpmi", target: "pseudo-gold", negatives: "sampled", aggregation: "min", answerFirst: true },
   { name: "cpmi-gold-min", scorer: "cpmi", target: "gold", negatives: "sampled", aggregation: "min" },
@@ -87,8 +91,10 @@ export interface BonResult {
 }
 
 export interface BonOptions {
-  /** Samples from the question alone that vote for the pseudo-gold answer. */
+  /** Votes for the pseudo-gold answer (8 rollouts; 16 cue samples). */
   pseudoGoldSamples?: number;
+  /** "rollouts": the model solves the problem (default). "cue-samples": answers sampled right after the answer cue. */
+  pseudoGold?: "rollouts" | "cue-samples";
   signal?: AbortSignal;
 }
 
@@ -96,24 +102,33 @@ export class BestOfN {
   constructor(readonly scorer: CpmiScorer) {}
 
   /**
-   * The model's answer to the question alone: the candidates' answer that most of the samples
-   * produce; when no sample names any candidate's answer, the samples' own majority.
+   * The model's own answer to the question (self-consistency): it solves the problem `n` times,
+   * writing steps up to an answer line as it learned to, and the answers vote. The vote is read
+   * among the candidates' answers, so a stray rollout cannot name an answer no candidate reached;
+   * when no rollout names any candidate's answer, the rollouts' own majority is used.
+   * (The CPMI scorer's fallback, 16 answers sampled right after the question's answer cue with no
+   * reasoning written, was tried first: it named a wrong answer on 3 of the first 40 items.)
    */
   async pseudoGold(problem: string, answers: readonly (string | undefined)[], options: BonOptions = {}): Promise<GoldAnswer> {
-    const n = options.pseudoGoldSamples ?? this.scorer.config.fallbackSamples;
+    const n = options.pseudoGoldSamples ?? 8;
     const t0 = this.scorer.config.templates[0]!;
     const session: BackendSession = await this.scorer.backend.openSession();
-    let drawn: string[];
+    let drawn: (string | undefined)[];
     try {
-      drawn = await session.sample(
-        prefixText(t0, problem, [], 0) + t0.cue,
-        { n, maxTokens: this.scorer.config.sampleMaxTokens, temperature: this.scorer.config.temperature, seed: this.scorer.config.seed + 99, stopAt: "number" },
-        options.signal,
-      );
+      const head = prefixText(t0, problem, [], 0);
+      const { temperature, seed, sampleMaxTokens } = this.scorer.config;
+      if (options.pseudoGold === "cue-samples") {
+        const texts = await session.sample(head + t0.cue, { n: options.pseudoGoldSamples ?? 16, maxTokens: sampleMaxTokens, temperature, seed: seed + 99, stopAt: "number" }, options.signal);
+        drawn = texts.map(firstNumber);
+      } else {
+        const room = this.scorer.backend.info.contextSize - (await this.scorer.backend.tokenize(head)).length - 2;
+        const texts = await session.sample(head, { n, maxTokens: Math.max(8, Math.min(256, room)), temperature, seed: seed + 99, stopAt: "answer" }, options.signal);
+        drawn = texts.map(rolloutAnswer);
+      }
     } finally {
       session.release();
     }
-    const votes = drawn.map(firstNumber).filter((x): x is string => x != null);
+    const votes = drawn.filter((x): x is string => x != null);
     const count = (a: string): number => votes.filter((v) => sameAnswer(v, a)).length;
     let best: string | undefined;
     let bestCount = 0;
@@ -130,7 +145,7 @@ export class BestOfN {
     if (variant.target === "gold") {
       if (record.gold_answer == null) throw new Error(`record ${record.id ?? "?"} has no gold_answer; use a pseudo-gold method`);
       target = { value: String(record.gold_answer), source: "record" };
-    } else target = await this.pseudoGold(problem, answers, options);
+    } else target = await this.pseudoGold(problem, answers, { ...options, pseudoGold: variant.pseudoGold ?? options.pseudoGold });
     const scores: number[] = [];
     for (const c of candidates) {
       const match = c.answer != null && sameAnswer(c.answer, target.value) ? 1 : 0;
