@@ -9,6 +9,7 @@ import { CpmiScorer, DEFAULT_CPMI, type CpmiConfig } from "./cpmi/scorer.js";
 import { NEUTRAL_CALIBRATION, type Calibration } from "./cpmi/softLabels.js";
 import { knownCalibration } from "./cpmi/calibrations.js";
 import { resolveTemplates } from "./cpmi/templates.js";
+import { isStepMethod, STEP_METHODS } from "./methods/stepMethods.js";
 
 export interface EngineOptions {
   modelPath?: string;
@@ -28,6 +29,8 @@ export interface EngineOptions {
   parallel?: number;
   /** Evaluate every prefix from scratch (cost baseline). */
   naive?: boolean;
+  /** How steps are scored: cpmi (default), mc, cpmi_merge or rand_merge (see methods/stepMethods.ts). */
+  method?: string;
 }
 
 export const GPU_SETTINGS: readonly GpuSetting[] = ["auto", "off", "cuda", "vulkan", "metal"];
@@ -78,6 +81,9 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const modelPath = options.modelPath ?? defaultModelPath();
   if (options.gpu && !GPU_SETTINGS.includes(options.gpu)) throw new OptionError(`unknown --gpu "${options.gpu}": use ${GPU_SETTINGS.join(", ")}`);
   const config = cpmiConfigFrom(options, modelPath);
+  if (options.method != null && !isStepMethod(options.method)) {
+    throw new OptionError(`unknown method "${options.method}": use ${STEP_METHODS.join(", ")}`);
+  }
   const backend = await LlamaCppBackend.load({
     modelPath,
     gpu: options.gpu ?? "auto",

@@ -13,3 +13,9 @@ export { calibrate, softLabel, NEUTRAL_CALIBRATION, type Calibration } from "./c
 export { aggregate, predictFirstError, AGGREGATIONS, type Aggregation } from "./cpmi/aggregate.js";
 export { scoreDocument, verdictOf, type DocumentScore, type ScoredSolution, type ScoredStep, type Verdict } from "./scoreDocument.js";
 export { createEngine, cpmiConfigFrom, OptionError, type Engine, type EngineOptions } from "./engineOptions.js";
+export { MonteCarloScorer, DEFAULT_MC, type McConfig, type McRequest, type McScore, type McStep } from "./mc/monteCarlo.js";
+export { cpmiMerge, randMerge, seededRandom, type MergeInput } from "./merge/merge.js";
+export { STEP_METHODS, isStepMethod, scoreStepsWith, type StepMethod, type StepMethodScorers, type StepMethodRequest } from "./methods/stepMethods.js";
+export { BestOfN, BON_VARIANTS, DEFAULT_BON_VARIANT, bonVariant, bonBaselines, parseCandidates, type BonInputRecord, type BonResult, type BonVariant, type BonOptions } from "./bon/bestOfN.js";
+export { parseDocumentSegmented, entropyCuts, cutsFrom, stepsAt, DEFAULT_SEGMENT, type Segmentation, type SegmentSignal, type EntropySegmentOptions, type SegmentedParseOptions } from "./segment/entropySegment.js";
+export type { TokenEntropies } from "./backend/types.js";

@@ -10,7 +10,8 @@ import { BestOfN, bonBaselines, parseCandidates, type BonInputRecord } from "../
 import { LABEL_METHODS, runLabelingBench, stepTruth, type BenchRecord, type BenchResult, type LabelMethod } from "../../engine/bench/labelingBench.js";
 import { benchMarkdown, distributionSvg, qualityCostSvg, ratioTable, bonTable, type BonSummary } from "../../engine/bench/report.js";
 import { MonteCarloScorer, DEFAULT_MC } from "../../engine/mc/monteCarlo.js";
-import { cpmiMerge, randMerge, seededRandom } from "../../engine/merge/merge.js";
+import { seededRandom } from "../../engine/merge/merge.js";
+import { scoreStepsWith, type StepMethod } from "../../engine/methods/stepMethods.js";
 import { stripStepPrefix } from "../../engine/parse/index.js";
 import { sameAnswer } from "../../engine/cpmi/negatives.js";
 import { addEngineFlags, engineOptionsFrom, parseFloatStrict, parseIntStrict, type EngineFlagValues } from "../engineFlags.js";
@@ -182,21 +183,16 @@ async function bestOfNByMethod(
       const target = await bon.pseudoGold(problem, candidates.map((c) => c.answer));
       const perMethod: Record<string, number[]> = {};
       for (const c of candidates) {
-        const needCpmi = methods.some((m) => m === "cpmi" || m === "cpmi_naive" || m === "cpmi_merge");
-        const needMc = methods.includes("mc");
-        const soft = needCpmi && c.steps.length ? (await cpmi.score({ problem, steps: c.steps, gold: target })).steps.map((s) => s.softLabel) : [];
-        const mcValues = c.steps.length && (needMc || methods.some((m) => m.endsWith("merge")))
-          ? (await mcScorer.score({ problem, steps: c.steps, gold: target.value, limit: needMc ? undefined : 1 })).steps.map((s) => s.value)
-          : [];
-        const steps: Record<string, number[]> = {
-          cpmi: soft,
-          cpmi_naive: soft,
-          mc: mcValues,
-          cpmi_merge: soft.length ? cpmiMerge({ mcValues, cpmiSoftLabels: soft }) : [],
-          rand_merge: mcValues.length ? randMerge(mcValues, c.steps.length, random) : [],
-        };
+        // cpmi_naive computes cpmi's scores (only slower), so it shares them here.
+        const memo = new Map<string, number[]>();
         for (const m of methods) {
-          const s = aggregate(steps[m] ?? [], "min");
+          const method: StepMethod = m === "cpmi_naive" ? "cpmi" : m;
+          let steps = memo.get(method);
+          if (!steps) {
+            steps = await scoreStepsWith(method, { cpmi, mc: mcScorer, random }, { problem, steps: c.steps, gold: target });
+            memo.set(method, steps);
+          }
+          const s = aggregate(steps, "min");
           (perMethod[m] ??= []).push(Number.isFinite(s) ? s : 0);
         }
       }
