@@ -170,12 +170,12 @@ function shippedManifest(pkg, llamaVersion) {
 }
 
 async function packageTarget(target, { out, vsce, ownFiles, manifest, llamaVersion }) {
+  const binary = binaryPackageDir(TARGETS[target], llamaVersion, path.join(root, "out", "binaries"));
+  if (typeof binary === "object") return { target, skipped: `no prebuilt llama.cpp binary: ${binary.missing}` };
+
   const staging = path.join(out, ".staging", target);
   fs.rmSync(staging, { recursive: true, force: true });
   fs.mkdirSync(staging, { recursive: true });
-
-  const binary = binaryPackageDir(TARGETS[target], llamaVersion, path.join(root, "out", "binaries"));
-  if (typeof binary === "object") return { target, skipped: `no prebuilt llama.cpp binary: ${binary.missing}` };
 
   for (const file of ownFiles) {
     if (file === "package.json") continue; // written below, trimmed
@@ -198,7 +198,7 @@ async function packageTarget(target, { out, vsce, ownFiles, manifest, llamaVersi
     rewriteRelativeLinks: false, // the README's relative links point into the repository, which has no public URL yet
     allowMissingRepository: true,
   });
-  fs.rmSync(staging, { recursive: true, force: true });
+  fs.rmSync(path.dirname(staging), { recursive: true, force: true });
   return { target, packagePath, bytes: fs.statSync(packagePath).size };
 }
 
