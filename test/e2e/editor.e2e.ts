@@ -172,8 +172,11 @@ describe("StepLens in code-server", { timeout: 10 * 60_000 }, () => {
       const hover = await hoverOver(page, WRONG_STEP);
       assert.match(hover.text, /StepLens · step 2/);
       assert.ok(hover.tables >= 1, `no table in the hover: ${hover.text}`);
+      // The table's columns: the gold answer, each hard negative, their mean, the reward; the verdict below.
       assert.match(hover.text, /gold 24/);
+      assert.match(hover.text, /neg \d+/);
       assert.match(hover.text, /reward/i);
+      assert.match(hover.text, /verdict\s*wrong/);
       await screenshot("hover");
       await page.keyboard.press("Escape");
     }),
