@@ -99,6 +99,9 @@ export interface BonOptions {
 }
 
 export class BestOfN {
+  /** The pseudo-gold of a problem and its candidates' answers, so variants compared on one set share it. */
+  private readonly targets = new Map<string, Promise<GoldAnswer>>();
+
   constructor(readonly scorer: CpmiScorer) {}
 
   /**
@@ -145,7 +148,18 @@ export class BestOfN {
     if (variant.target === "gold") {
       if (record.gold_answer == null) throw new Error(`record ${record.id ?? "?"} has no gold_answer; use a pseudo-gold method`);
       target = { value: String(record.gold_answer), source: "record" };
-    } else target = await this.pseudoGold(problem, answers, { ...options, pseudoGold: variant.pseudoGold ?? options.pseudoGold });
+    } else {
+      const opts = { ...options, pseudoGold: variant.pseudoGold ?? options.pseudoGold };
+      const key = JSON.stringify([problem, answers, opts.pseudoGold ?? "rollouts", opts.pseudoGoldSamples ?? 0]);
+      let pending = this.targets.get(key);
+      if (!pending) {
+        if (this.targets.size > 10_000) this.targets.clear();
+        pending = this.pseudoGold(problem, answers, opts);
+        this.targets.set(key, pending);
+        pending.catch(() => this.targets.delete(key));
+      }
+      target = await pending;
+    }
     const scores: number[] = [];
     for (const c of candidates) {
       const match = c.answer != null && sameAnswer(c.answer, target.value) ? 1 : 0;
