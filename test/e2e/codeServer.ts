@@ -16,17 +16,21 @@ export interface Sandbox {
   extensions: string;
 }
 
-/** The workspace holds the repository's examples/*.md and a settings file naming the demo model. */
+/** A workspace of the repository's examples/*.md, with a settings file naming the model (CPU only). */
+export function writeExamplesWorkspace(repo: string, workspace: string, modelPath: string): void {
+  mkdirSync(path.join(workspace, ".vscode"), { recursive: true });
+  for (const f of readdirSync(path.join(repo, "examples")).filter((f) => f.endsWith(".md") && f !== "README.md")) {
+    copyFileSync(path.join(repo, "examples", f), path.join(workspace, f));
+  }
+  writeFileSync(path.join(workspace, ".vscode", "settings.json"), JSON.stringify({ "steplens.modelPath": modelPath, "steplens.gpu": "off" }, null, 2));
+}
+
 export function makeSandbox(repo: string, modelPath: string): Sandbox {
   const root = mkdtempSync(path.join(os.tmpdir(), "steplens-e2e-"));
   const sandbox = { root, workspace: path.join(root, "workspace"), userData: path.join(root, "user-data"), extensions: path.join(root, "extensions") };
-  mkdirSync(path.join(sandbox.workspace, ".vscode"), { recursive: true });
+  writeExamplesWorkspace(repo, sandbox.workspace, modelPath);
   mkdirSync(path.join(sandbox.userData, "User"), { recursive: true });
   mkdirSync(sandbox.extensions, { recursive: true });
-  for (const f of readdirSync(path.join(repo, "examples")).filter((f) => f.endsWith(".md") && f !== "README.md")) {
-    copyFileSync(path.join(repo, "examples", f), path.join(sandbox.workspace, f));
-  }
-  writeFileSync(path.join(sandbox.workspace, ".vscode", "settings.json"), JSON.stringify({ "steplens.modelPath": modelPath, "steplens.gpu": "off" }, null, 2));
   // Quiet, predictable workbench: no welcome page, tips, update checks or trust prompt (the
   // workspace is trusted, so its steplens.modelPath applies).
   writeFileSync(

@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { DEMO_MODEL, REPO } from "../helpers.js";
 import { ensureTools } from "./tools.js";
 import { installExtension, makeSandbox, startCodeServer, type RunningCodeServer, type Sandbox } from "./codeServer.js";
 import {
@@ -30,8 +31,6 @@ import {
   until,
 } from "./workbench.js";
 
-const REPO = path.resolve(import.meta.dirname, "../..");
-const DEMO_MODEL = path.resolve(REPO, "../shared/models/arith-demo-15m-f16.gguf");
 const OUT = path.join(REPO, "test-output", "e2e");
 const manifest = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
 const VSIX = path.join(REPO, "out", "vsix", `${manifest.name}-${process.platform}-${process.arch}-${manifest.version}.vsix`);

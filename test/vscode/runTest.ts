@@ -6,14 +6,13 @@
 // The suite runs inside VS Code's extension host, which loads it with require(): esbuild bundles
 // test/vscode/suite/index.ts to out/vscode-test/suite.cjs first.
 
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { build } from "esbuild";
 import { runTests } from "@vscode/test-electron";
-
-const REPO = path.resolve(import.meta.dirname, "../..");
-const DEMO_MODEL = path.resolve(REPO, "../shared/models/arith-demo-15m-f16.gguf");
+import { DEMO_MODEL, REPO } from "../helpers.js";
+import { writeExamplesWorkspace } from "../e2e/codeServer.js";
 
 async function main(): Promise<void> {
   const suite = path.join(REPO, "out", "vscode-test", "suite.cjs");
@@ -28,13 +27,8 @@ async function main(): Promise<void> {
     logLevel: "warning",
   });
 
-  // A workspace of the examples, with the demo model named in its settings.
   const workspace = mkdtempSync(path.join(os.tmpdir(), "steplens-vscode-"));
-  for (const f of readdirSync(path.join(REPO, "examples")).filter((f) => f.endsWith(".md") && f !== "README.md")) {
-    cpSync(path.join(REPO, "examples", f), path.join(workspace, f));
-  }
-  mkdirSync(path.join(workspace, ".vscode"));
-  writeFileSync(path.join(workspace, ".vscode", "settings.json"), JSON.stringify({ "steplens.modelPath": DEMO_MODEL, "steplens.gpu": "off" }, null, 2));
+  writeExamplesWorkspace(REPO, workspace, DEMO_MODEL);
 
   await runTests({
     version: process.env.VSCODE_TEST_VERSION ?? "stable",

@@ -5,19 +5,9 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import * as vscode from "vscode";
+import { SCORING_TIMEOUT, until } from "../../e2e/workbench.js";
 
 const EXTENSION_ID = "steplens.steplens";
-const SCORING_TIMEOUT = 180_000;
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeout = SCORING_TIMEOUT): Promise<T> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 function workspaceFile(name: string): vscode.Uri {
   const root = process.env.STEPLENS_TEST_WORKSPACE ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
@@ -42,10 +32,10 @@ const checks: [string, () => Promise<void>][] = [
     "the wrong step of wrong-step.md gets an error diagnostic on its line",
     async () => {
       const uri = workspaceFile("wrong-step.md");
-      const diags = await until("StepLens diagnostics", () => {
+      const diags = await until("StepLens diagnostics", async () => {
         const d = vscode.languages.getDiagnostics(uri).filter((x) => /steplens/i.test(String(x.source)));
         return d.length > 0 ? d : undefined;
-      });
+      }, SCORING_TIMEOUT);
       const wrong = diags.find((d) => d.range.start.line === 6);
       assert.ok(wrong, `no diagnostic on line 7: ${JSON.stringify(diags.map((d) => [d.range.start.line, d.message]))}`);
       assert.equal(wrong.severity, vscode.DiagnosticSeverity.Error);
