@@ -17,7 +17,7 @@ describe("steplens bench", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "steplens-bench-"));
     const r = spawnSync(
       process.execPath,
-      [CLI, "bench", "--records", "3", "--naive-records", "1", "--bon-records", "1", "--json", "--report-dir", dir, "--threads", "1", "--parallel", "3"],
+      [CLI, "bench", "--records", "3", "--naive-records", "2", "--bon-records", "0", "--json", "--report-dir", dir, "--threads", "1", "--parallel", "3"],
       { cwd: REPO, encoding: "utf8", timeout: 400_000 },
     );
     assert.equal(r.status, 0, r.stderr);
@@ -25,7 +25,7 @@ describe("steplens bench", () => {
     assert.equal(lines.length, 1, "one JSON object");
     const out = JSON.parse(lines[0]!) as { records: number; methods: Record<string, Record<string, number>>; bon?: { accuracy: Record<string, number> } };
     assert.equal(out.records, 3);
-    for (const name of ["cpmi", "cpmi_naive", "mc", "cpmi_merge", "rand_merge"]) {
+    for (const name of ["cpmi", "cpmi_naive", "mc", "cpmi_merge", "rand_merge", "cpmi_lean"]) {
       const m = out.methods[name];
       assert.ok(m, `method ${name} missing`);
       for (const key of ["auc", "f1", "wasserstein", "seconds", "tokens_evaluated", "tokens_generated"]) {
@@ -33,9 +33,10 @@ describe("steplens bench", () => {
       }
     }
     assert.ok(out.methods.cpmi!.tokens_generated! < out.methods.mc!.tokens_generated!);
+    assert.equal(out.methods.cpmi_lean!.tokens_generated, 0);
     // Prefix reuse: the naive baseline evaluates far more tokens for the same scores.
     assert.ok(out.methods.cpmi_naive!.tokens_evaluated! > 2 * out.methods.cpmi!.tokens_evaluated!);
-    assert.ok(out.bon && Number.isFinite(out.bon.accuracy.cpmi));
+    assert.equal(out.bon, undefined, "--bon-records 0 skips Best-of-N");
     const md = readFileSync(path.join(dir, "report.md"), "utf8");
     assert.match(md, /\| cpmi \|/);
     assert.match(md, /time \/ mc/);

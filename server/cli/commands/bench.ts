@@ -7,11 +7,12 @@ import { aggregate } from "../../engine/cpmi/aggregate.js";
 import { CpmiScorer } from "../../engine/cpmi/scorer.js";
 import { cpmiConfigFrom, OptionError } from "../../engine/engineOptions.js";
 import { BestOfN, bonBaselines, parseCandidates, type BonInputRecord } from "../../engine/bon/bestOfN.js";
-import { LABEL_METHODS, runLabelingBench, stepTruth, type BenchRecord, type BenchResult, type LabelMethod } from "../../engine/bench/labelingBench.js";
+import { LABEL_METHODS, LEAN_CPMI, runLabelingBench, stepTruth, type BenchRecord, type BenchResult, type LabelMethod } from "../../engine/bench/labelingBench.js";
 import { benchMarkdown, distributionSvg, qualityCostSvg, ratioTable, bonTable, type BonSummary } from "../../engine/bench/report.js";
 import { MonteCarloScorer, DEFAULT_MC } from "../../engine/mc/monteCarlo.js";
 import { seededRandom } from "../../engine/merge/merge.js";
-import { scoreStepsWith, type StepMethod } from "../../engine/methods/stepMethods.js";
+import { scoreStepsWith } from "../../engine/methods/stepMethods.js";
+import { trajectoryNegatives } from "../../engine/methods/trajectoryNegatives.js";
 import { stripStepPrefix } from "../../engine/parse/index.js";
 import { sameAnswer } from "../../engine/cpmi/negatives.js";
 import { addEngineFlags, engineOptionsFrom, parseFloatStrict, parseIntStrict, type EngineFlagValues } from "../engineFlags.js";
@@ -172,6 +173,7 @@ async function bestOfNByMethod(
     const cpmi = new CpmiScorer(backend, config);
     const mcScorer = new MonteCarloScorer(backend, { ...DEFAULT_MC, ...opts.mc });
     const bon = new BestOfN(cpmi);
+    const lean = new CpmiScorer(backend, cpmiConfigFrom({ ...opts.engine, ...LEAN_CPMI }, opts.modelPath));
     const random = seededRandom(99);
     const right: Record<string, number> = {};
     let base = { random: 0, majority: 0, best: 0 };
@@ -186,10 +188,15 @@ async function bestOfNByMethod(
         // cpmi_naive computes cpmi's scores (only slower), so it shares them here.
         const memo = new Map<string, number[]>();
         for (const m of methods) {
-          const method: StepMethod = m === "cpmi_naive" ? "cpmi" : m;
+          const method = m === "cpmi_naive" ? "cpmi" : m;
           let steps = memo.get(method);
           if (!steps) {
-            steps = await scoreStepsWith(method, { cpmi, mc: mcScorer, random }, { problem, steps: c.steps, gold: target });
+            steps =
+              method === "cpmi_lean"
+                ? c.steps.length
+                  ? (await lean.score({ problem, steps: c.steps, gold: target, negatives: trajectoryNegatives(c.steps, target.value, lean.config.negatives) })).steps.map((x) => x.softLabel)
+                  : []
+                : await scoreStepsWith(method, { cpmi, mc: mcScorer, random }, { problem, steps: c.steps, gold: target });
             memo.set(method, steps);
           }
           const s = aggregate(steps, "min");

@@ -12,8 +12,17 @@ import { evaluateLabeled } from "../eval/metrics.js";
 import { stepLabels } from "../eval/processBench.js";
 import { MonteCarloScorer, DEFAULT_MC, type McConfig } from "../mc/monteCarlo.js";
 import { cpmiMerge, randMerge, seededRandom } from "../merge/merge.js";
+import { trajectoryNegatives } from "../methods/trajectoryNegatives.js";
 
-export const LABEL_METHODS = ["cpmi_naive", "cpmi", "mc", "cpmi_merge", "rand_merge"] as const;
+export const LABEL_METHODS = ["cpmi_naive", "cpmi", "mc", "cpmi_merge", "rand_merge", "cpmi_lean"] as const;
+
+/**
+ * cpmi_lean: CPMI tuned for cost. One template, no sampling, and M = 1 negative read from the
+ * solution itself (methods/trajectoryNegatives.ts): the paper's Appendix E.1 finds M = 1 (the single
+ * hardest negative) as good as larger M, and the hardest negative of an erroneous solution is the
+ * wrong result it carries forward. No token is generated.
+ */
+export const LEAN_CPMI: EngineOptions = { templates: "question-answer-is", negatives: 1, samples: 0 };
 export type LabelMethod = (typeof LABEL_METHODS)[number];
 
 export interface BenchRecord {
@@ -109,6 +118,8 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
     }
     const cpmiScorer = need("cpmi") ? new CpmiScorer(await open(false), cpmiConfig) : undefined;
     const mcScorer = need("mc") ? new MonteCarloScorer(await open(false), mcConfig) : undefined;
+    const leanConfig = cpmiConfigFrom({ ...cpmiOptions, ...LEAN_CPMI }, options.modelPath);
+    const leanScorer = need("cpmi_lean") ? new CpmiScorer(await open(false), leanConfig) : undefined;
     const mergeBackend = need("cpmi_merge") || need("rand_merge") ? await open(false) : undefined;
     const mergeCpmi = mergeBackend ? new CpmiScorer(mergeBackend, cpmiConfig) : undefined;
     const mergeMc = mergeBackend ? new MonteCarloScorer(mergeBackend, mcConfig) : undefined;
@@ -124,10 +135,18 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
     };
     const random = seededRandom(20240611);
 
-    const cpmiPass = async (scorer: CpmiScorer, chunk: readonly BenchRecord[]): Promise<{ soft: number[][]; seconds: number; tokens: TokenCounters }> => {
+    const cpmiPass = async (scorer: CpmiScorer, chunk: readonly BenchRecord[], lean = false): Promise<{ soft: number[][]; seconds: number; tokens: TokenCounters }> => {
       const t0 = performance.now();
       const outs = await Promise.all(
-        chunk.map((r) => scorer.score({ problem: r.problem, steps: r.steps, gold: { value: r.gold, source: "record" }, signal: options.signal })),
+        chunk.map((r) =>
+          scorer.score({
+            problem: r.problem,
+            steps: r.steps,
+            gold: { value: r.gold, source: "record" },
+            negatives: lean ? trajectoryNegatives(r.steps, r.gold, scorer.config.negatives) : undefined,
+            signal: options.signal,
+          }),
+        ),
       );
       return {
         seconds: (performance.now() - t0) / 1000,
@@ -150,6 +169,11 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
         const p = await cpmiPass(naiveScorer, naiveChunk);
         scores.cpmi_naive!.push(...p.soft);
         add("cpmi_naive", p.seconds, p.tokens);
+      }
+      if (leanScorer) {
+        const p = await cpmiPass(leanScorer, chunk, true);
+        scores.cpmi_lean!.push(...p.soft);
+        add("cpmi_lean", p.seconds, p.tokens);
       }
       for (const x of extras) {
         const p = await cpmiPass(x.scorer, chunk);
@@ -210,6 +234,7 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
       settings: {
         cpmi: `${cpmiConfig.templates.length} templates, M = ${cpmiConfig.negatives}, ${cpmiConfig.samplesPerPrefix} samples per prefix, ${cpmiConfig.negativeWeights} weights`,
         mc: `${mcConfig.rollouts} rollouts per step, temperature ${mcConfig.temperature}, at most ${mcConfig.maxTokens} tokens, stop at the answer line`,
+        ...(leanScorer ? { cpmi_lean: "1 template (question-answer-is), M = 1 negative read from the solution's own results, no sampling" } : {}),
         lanes: `${parallel} records at a time per method, ${options.threads ?? "all"} CPU threads`,
         ...Object.fromEntries(extras.map((x) => [x.name, `CPMI with ${x.config.templates.length} templates, ${x.config.samplesPerPrefix} samples per prefix`])),
         ...(naive && naive.records < records.length ? { cpmi_naive: `measured on the first ${naive.records} records, cost scaled to ${records.length}` } : {}),
