@@ -44,7 +44,7 @@ export function registerBench(program: Command): void {
       .option("--data <file>", "ProcessBench-style JSONL with gold_answer and label (default: ../shared/data/arith-processbench-dev.jsonl)")
       .option("--records <n>", "records to label with every method", parseIntStrict, 40)
       .option("--bon-data <file>", "Best-of-N JSONL {problem, candidates: [{text, is_correct}]} (default: ../shared/data/arith-bon-dev.jsonl)")
-      .option("--bon-records <n>", "Best-of-N items to pick from with every method (0: skip)", parseIntStrict, 12)
+      .option("--bon-records <n>", "Best-of-N items to pick from with every method (0: skip)", parseIntStrict, 8)
       .option("--report-dir <dir>", "write report.md, distributions.svg, quality-cost.svg and results.json here")
       .option("--json", "print one JSON object {records, methods: {NAME: {auc, f1, wasserstein, seconds, tokens_evaluated, tokens_generated}}}")
       .option("--methods <names>", `comma-separated subset of ${LABEL_METHODS.join(", ")}`, LABEL_METHODS.join(","))
