@@ -3,6 +3,7 @@
 
 import type { CpmiScorer, GoldAnswer, SolutionScore, StepScore } from "./cpmi/scorer.js";
 import type { ParsedDocument, Solution, Step } from "./parse/types.js";
+import { BestOfN } from "./bon/bestOfN.js";
 
 export type Verdict = "ok" | "weak" | "wrong" | "not scored";
 
@@ -44,6 +45,9 @@ export interface ScoreDocumentOptions {
   onProgress?: (stepsDone: number, stepsTotal: number) => void;
 }
 
+// One per scorer, so re-checking a file while its author types does not re-run the rollouts.
+const pseudoGolds = new WeakMap<CpmiScorer, BestOfN>();
+
 export async function scoreDocument(scorer: CpmiScorer, doc: ParsedDocument, options: ScoreDocumentOptions = {}): Promise<DocumentScore> {
   const warnings = doc.warnings.map((w) => w.message);
   let gold: GoldAnswer | undefined = options.gold
@@ -51,6 +55,21 @@ export async function scoreDocument(scorer: CpmiScorer, doc: ParsedDocument, opt
     : doc.goldAnswer
       ? { value: doc.goldAnswer.value, source: doc.goldAnswer.source }
       : undefined;
+  if (!gold && doc.problem.trim()) {
+    // The model's own answer, from solutions it writes to the question (self-consistency), rather
+    // than the scorer's fallback of answers sampled right after the answer cue: on the Best-of-N dev
+    // set the latter named a wrong answer 7.5% of the time, the former never (bench/README.md).
+    // With several candidates the vote is read among their answers; a single solution's own answer
+    // gets no say, or a wrong solution would be judged against itself.
+    const answers = doc.solutions.length > 1 ? doc.solutions.map((s) => s.finalAnswer?.value) : [];
+    let bon = pseudoGolds.get(scorer);
+    if (!bon) pseudoGolds.set(scorer, (bon = new BestOfN(scorer)));
+    gold = await bon.pseudoGoldOf(doc.problem, answers, { signal: options.signal });
+    warnings.push(
+      `no gold answer given: using the model's majority answer ${gold.value} ` +
+        `(${Math.round((gold.agreement ?? 0) * 100)}% of the solutions it wrote to the question); name the right one in front matter (answer: N) or % answer: N`,
+    );
+  }
   if (!doc.problem.trim()) warnings.push("no problem statement found: start the file with `Question: ...` (or a `## Problem` section) so the model knows what is being solved");
   const solutions: ScoredSolution[] = [];
   const stepsTotal = doc.solutions.reduce((n, s) => n + s.steps.length, 0);

@@ -141,6 +141,19 @@ export class BestOfN {
     return { value: best, source: "fallback", agreement: bestCount / Math.max(1, drawn.length) };
   }
 
+  /** `pseudoGold`, memoised by problem and answers (an aborted or failed draw is not kept). */
+  pseudoGoldOf(problem: string, answers: readonly (string | undefined)[], options: BonOptions = {}): Promise<GoldAnswer> {
+    const key = JSON.stringify([problem, answers, options.pseudoGold ?? "rollouts", options.pseudoGoldSamples ?? 0]);
+    let pending = this.targets.get(key);
+    if (!pending) {
+      if (this.targets.size > 10_000) this.targets.clear();
+      pending = this.pseudoGold(problem, answers, options);
+      this.targets.set(key, pending);
+      pending.catch(() => this.targets.delete(key));
+    }
+    return pending;
+  }
+
   async pick(record: BonInputRecord, variant: BonVariant = bonVariant(DEFAULT_BON_VARIANT), options: BonOptions = {}): Promise<BonResult> {
     const { problem, candidates } = parseCandidates(record);
     const answers = candidates.map((c) => c.answer);
@@ -149,16 +162,7 @@ export class BestOfN {
       if (record.gold_answer == null) throw new Error(`record ${record.id ?? "?"} has no gold_answer; use a pseudo-gold method`);
       target = { value: String(record.gold_answer), source: "record" };
     } else {
-      const opts = { ...options, pseudoGold: variant.pseudoGold ?? options.pseudoGold };
-      const key = JSON.stringify([problem, answers, opts.pseudoGold ?? "rollouts", opts.pseudoGoldSamples ?? 0]);
-      let pending = this.targets.get(key);
-      if (!pending) {
-        if (this.targets.size > 10_000) this.targets.clear();
-        pending = this.pseudoGold(problem, answers, opts);
-        this.targets.set(key, pending);
-        pending.catch(() => this.targets.delete(key));
-      }
-      target = await pending;
+      target = await this.pseudoGoldOf(problem, answers, { ...options, pseudoGold: variant.pseudoGold ?? options.pseudoGold });
     }
     const scores: number[] = [];
     for (const c of candidates) {
