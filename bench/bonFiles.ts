@@ -5,45 +5,20 @@
 // steplens/bestOfN picks a correct candidate.
 // Usage: node --import tsx bench/bonFiles.ts [--records 3] [--out DIR]
 
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { Hover, MarkupContent, PublishDiagnosticsParams } from "vscode-languageserver/node";
 import type { BestOfNResult, DocumentScores } from "../protocol/index.js";
-import { parseDocument } from "../server/engine/parse/index.js";
-import { DATA, DEMO_MODEL } from "../test/helpers.js";
+import { DEMO_MODEL } from "../test/helpers.js";
+import { bonItems, bonLatex, bonMarkdown } from "../test/bonFixtures.js";
 import { fileUri, TestClient } from "../test/lsp-client.js";
 
-interface Candidate { text: string; answer: string; is_correct: boolean; label: number }
-interface Item { id: string; problem: string; gold_answer: string; candidates: Candidate[] }
-
 const { values } = parseArgs({ options: { records: { type: "string", default: "3" }, out: { type: "string", default: "test-output/bon-files" } } });
-const items = readFileSync(path.join(DATA, "arith-bon-dev.jsonl"), "utf8").split("\n").filter(Boolean).slice(1, 1 + Number(values.records)).map((l) => JSON.parse(l) as Item);
+const items = bonItems(Number(values.records));
 mkdirSync(values.out!, { recursive: true });
-
-function stepsOf(c: Candidate): { steps: string[]; answer: string } {
-  const sol = parseDocument(c.text, { format: "plain" }).solutions[0]!;
-  return { steps: sol.steps.map((s) => s.text), answer: sol.finalAnswer!.value };
-}
-
-function markdown(item: Item): string {
-  const parts = [`Question: ${item.problem}`, ""];
-  item.candidates.forEach((c, i) => {
-    const { steps, answer } = stepsOf(c);
-    parts.push(`## Candidate ${i + 1}`, "", ...steps.map((s, k) => `Step ${k + 1}: ${s}`), `The answer is ${answer}.`, "");
-  });
-  return parts.join("\n");
-}
-
-function latex(item: Item): string {
-  const parts = ["\\documentclass{article}", "\\begin{document}", "\\section*{Problem}", item.problem.replace(/\$/g, "\\$"), ""];
-  item.candidates.forEach((c, i) => {
-    const { steps, answer } = stepsOf(c);
-    parts.push(`\\section*{Candidate ${i + 1}}`, "\\begin{enumerate}", ...steps.map((s) => `  \\item ${s}`), "\\end{enumerate}", `Therefore, the answer is $\\boxed{${answer}}$.`, "");
-  });
-  parts.push("\\end{document}", "");
-  return parts.join("\n");
-}
+const markdown = bonMarkdown;
+const latex = bonLatex;
 
 const client = await TestClient.inProcess({ configuration: { modelPath: DEMO_MODEL, gpu: "off", check: { frequency: "edit", debounceMs: 50 } } });
 let allOk = true;

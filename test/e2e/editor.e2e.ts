@@ -10,7 +10,8 @@
 
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { bonItems, bonLatex, bonMarkdown } from "../bonFixtures.js";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { DEMO_MODEL, REPO } from "../helpers.js";
@@ -34,6 +35,9 @@ import {
 const OUT = path.join(REPO, "test-output", "e2e");
 const manifest = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
 const VSIX = path.join(REPO, "out", "vsix", `${manifest.name}-${process.platform}-${process.arch}-${manifest.version}.vsix`);
+
+/** Three Best-of-N items of the dev set, written as Markdown and LaTeX files with no gold answer. */
+const BON_ITEMS = bonItems(3);
 
 /** The wrong step of examples/wrong-step.md and a good one before it. */
 const WRONG_STEP = "The mugs cost 2 * 7 = 18 dollars.";
@@ -74,6 +78,10 @@ describe("StepLens in code-server", { timeout: 10 * 60_000 }, () => {
     const tools = ensureTools();
     assert.ok(existsSync(VSIX), `${VSIX} is missing: run npm run package (npm run test:e2e does)`);
     sandbox = makeSandbox(REPO, DEMO_MODEL);
+    for (const item of BON_ITEMS) {
+      writeFileSync(path.join(sandbox.workspace, `${item.id}.md`), bonMarkdown(item));
+      writeFileSync(path.join(sandbox.workspace, `${item.id}.tex`), bonLatex(item));
+    }
     const installed = installExtension(tools, sandbox, VSIX);
     assert.match(installed, /successfully installed/, installed);
     server = await startCodeServer(tools, sandbox, path.join(OUT, "code-server.log"));
@@ -193,4 +201,22 @@ describe("StepLens in code-server", { timeout: 10 * 60_000 }, () => {
       await page.keyboard.press("Escape");
     }),
   );
+  for (const item of BON_ITEMS) {
+    for (const ext of ["md", "tex"]) {
+      const file = `${item.id}.${ext}`;
+      test(
+        `${file} (no gold answer): wrong candidates are underlined and Pick Best of N puts a correct one first`,
+        step(`best of n ${item.id} ${ext}`, async () => {
+          await openFile(page, file);
+          await until(`a squiggle in ${file}`, async () => ((await squiggles(page)).length > 0 ? true : undefined), SCORING_TIMEOUT);
+          await runCommand(page, "StepLens: Pick Best of N");
+          const pick = await quickPickRows(page, item.candidates.length);
+          assert.equal(pick.rows.length, item.candidates.length, JSON.stringify(pick.rows));
+          assert.match(pick.rows[0]!, new RegExp(`answer ${item.gold_answer}\\b`), `the first row should be a correct candidate (gold ${item.gold_answer}): ${JSON.stringify(pick.rows)}`);
+          await screenshot(`${item.id}-${ext}-best-of-${item.candidates.length}`);
+          await page.keyboard.press("Escape");
+        }),
+      );
+    }
+  }
 });
