@@ -106,6 +106,17 @@ describe("language server on the demo model", () => {
     assert.ok(after.diagnostics.length < published.diagnostics.length, "the ignored step's diagnostic is gone, the others stay");
   });
 
+  test("a code lens asked for while the file is being checked answers with the score, not 'not scored yet'", async () => {
+    // VS Code asks for lenses right after opening a file and does not redraw them on refresh alone.
+    const uri = fileUri(path.join(tmp, "lens-while-checking.md"));
+    client.open(uri, readFileSync(path.join(REPO, "examples/shopping.md"), "utf8"));
+    const lenses = await client.request<CodeLens[]>("textDocument/codeLens", { textDocument: { uri } });
+    const scores = await client.waitFor<DocumentScores>("steplens/scores", scoresFor(uri, 1));
+    const titles = lenses.map((l) => l.command?.title);
+    assert.ok(titles.includes(`StepLens: score ${scores.solutions[0]!.score!.toFixed(2)} (min of 4 steps) · no error found`), JSON.stringify(titles));
+    assert.ok(!titles.some((t) => /not scored yet/.test(t ?? "")), JSON.stringify(titles));
+  });
+
   test("re-scoring unchanged text costs no model evaluation (content cache)", async () => {
     const first = await client.waitFor<DocumentScores>("steplens/scores", scoresFor(wrongUri, 1));
     assert.ok(first.tokens!.evaluated > 0);

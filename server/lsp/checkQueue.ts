@@ -19,6 +19,7 @@ export class CheckQueue {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly queue: string[] = [];
   private readonly waiters = new Map<string, Waiter[]>();
+  private readonly idleWaiters = new Map<string, (() => void)[]>();
   private current: { uri: string; controller: AbortController } | undefined;
   private pumping = false;
 
@@ -66,12 +67,39 @@ export class CheckQueue {
     if (at >= 0) this.queue.splice(at, 1);
     this.supersede(uri);
     this.settle(uri, (w) => w.resolve(undefined));
+    if (this.current?.uri !== uri) this.notifyIdle(uri);
   }
 
   /** Aborts the running check and forgets the queue, e.g. before the model is reloaded. */
   cancelAll(): void {
     for (const uri of [...this.timers.keys(), ...this.queue]) this.cancel(uri);
     if (this.current) this.cancel(this.current.uri);
+  }
+
+  /** Whether a check of `uri` is waiting out its debounce, queued or running. */
+  pending(uri: string): boolean {
+    return this.timers.has(uri) || this.queue.includes(uri) || this.current?.uri === uri;
+  }
+
+  /**
+   * Resolves once nothing is pending for `uri`. Code lenses wait on this: VS Code does not redraw
+   * lenses on workspace/codeLens/refresh alone (seen in code-server 1.139: lenses kept "not scored
+   * yet" after the scores arrived), but it does show the answer to a request that waited.
+   */
+  idle(uri: string): Promise<void> {
+    if (!this.pending(uri)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const list = this.idleWaiters.get(uri) ?? [];
+      list.push(resolve);
+      this.idleWaiters.set(uri, list);
+    });
+  }
+
+  private notifyIdle(uri: string): void {
+    if (this.pending(uri)) return;
+    const list = this.idleWaiters.get(uri);
+    this.idleWaiters.delete(uri);
+    list?.forEach((r) => r());
   }
 
   get running(): string | undefined {
@@ -115,6 +143,7 @@ export class CheckQueue {
           }
         } finally {
           this.current = undefined;
+          this.notifyIdle(uri);
         }
       }
     } finally {

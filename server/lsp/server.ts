@@ -351,7 +351,17 @@ export function startLanguageServer(connection: Connection): ServerHandle {
     return { contents: { kind: "markdown", value: stepHover(found.step, found.solution, found.scores) }, range: found.step.range };
   });
 
-  connection.onCodeLens((params) => {
+  connection.onCodeLens(async (params, token) => {
+    const uri = params.textDocument.uri;
+    if (queue.pending(uri)) {
+      await new Promise<void>((resolve) => {
+        const sub = token.onCancellationRequested(() => resolve());
+        void queue.idle(uri).then(() => {
+          sub.dispose();
+          resolve();
+        });
+      });
+    }
     const parsed = parsedNow(params.textDocument.uri);
     return parsed ? codeLenses(params.textDocument.uri, parsed, states.get(params.textDocument.uri)?.scores) : [];
   });

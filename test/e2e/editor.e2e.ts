@@ -209,6 +209,8 @@ describe("StepLens in code-server", { timeout: 10 * 60_000 }, () => {
         step(`best of n ${item.id} ${ext}`, async () => {
           await openFile(page, file);
           await until(`a squiggle in ${file}`, async () => ((await squiggles(page)).length > 0 ? true : undefined), SCORING_TIMEOUT);
+          // Each candidate's code lens shows its score once the check is done.
+          await until(`${item.candidates.length} score lenses in ${file}`, async () => ((await page.locator(".codelens-decoration", { hasText: "StepLens: score" }).count()) >= item.candidates.length ? true : undefined), SCORING_TIMEOUT);
           await runCommand(page, "StepLens: Pick Best of N");
           const pick = await quickPickRows(page, item.candidates.length);
           assert.equal(pick.rows.length, item.candidates.length, JSON.stringify(pick.rows));
