@@ -11,18 +11,10 @@ import {
   wasserstein1,
   type LabeledRecord,
 } from "../server/engine/eval/metrics.js";
+import { seededRandom } from "../server/engine/merge/merge.js";
 
-/** Deterministic PRNG (mulberry32), so a failing random case can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (the engine's mulberry32), so a failing random case can be replayed. */
+const rng = seededRandom;
 
 function bruteAuc(scores: number[], labels: (0 | 1)[]): number {
   let wins = 0;
