@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { readJsonl } from "../../engine/data/jsonl.js";
-import { evaluateLabeled, formatEvalReport } from "../../engine/eval/metrics.js";
+import { evaluateLabeledFile } from "../../engine/data/labelDataset.js";
+import { formatEvalReport } from "../../engine/eval/metrics.js";
 import { DEFAULT_CPMI } from "../../engine/cpmi/scorer.js";
 import { parseFloatStrict } from "../engineFlags.js";
 import { fail, report } from "../report.js";
@@ -21,22 +21,13 @@ export function registerEval(program: Command): void {
     .option("--json", "print the report as JSON")
     .action(async (file: string, flags: EvalFlags) => {
       try {
-        const records: { scores: number[]; label: number }[] = [];
-        const soft: number[][] = [];
         let skipped = 0;
-        for await (const item of readJsonl(file)) {
-          const v = item.value as Record<string, unknown> | undefined;
-          const scores = v?.[flags.scoreField];
-          if (item.error != null || !v || !Array.isArray(scores) || typeof v.label !== "number") {
-            skipped++;
-            if (skipped <= 5) report(`${file}:${item.lineNumber}: ${item.error ?? `no \`${flags.scoreField}\` array or numeric \`label\`; skipped`}`);
-            continue;
-          }
-          records.push({ scores: scores.map((x) => (typeof x === "number" ? x : NaN)), label: v.label });
-          soft.push(Array.isArray(v.soft_label) ? v.soft_label.map((x) => (typeof x === "number" ? x : NaN)) : []);
-        }
-        if (records.length === 0) fail(new Error(`${file} has no records with \`${flags.scoreField}\` scores and a gold \`label\`; label it with \`steplens label\` first`));
-        const evalReport = evaluateLabeled(records, { threshold: flags.threshold ?? DEFAULT_CPMI.threshold, probabilityScores: soft });
+        const threshold = flags.threshold ?? DEFAULT_CPMI.threshold;
+        const evalReport = await evaluateLabeledFile(file, threshold, flags.scoreField, (line, reason) => {
+          skipped++;
+          if (skipped <= 5) report(`${file}:${line}: ${reason}`);
+        });
+        if (!evalReport) fail(new Error(`${file} has no records with \`${flags.scoreField}\` scores and a gold \`label\`; label it with \`steplens label\` first`));
         if (flags.json) process.stdout.write(JSON.stringify(evalReport, null, 2) + "\n");
         else process.stdout.write(formatEvalReport(evalReport) + "\n");
         if (skipped > 0) report(`${skipped} lines without scores or labels were skipped`);

@@ -116,16 +116,7 @@ export async function labelDataset(engine: Engine, input: string, output: string
         break;
       }
       if (options.limit != null && seen >= options.limit) break;
-      if (item.error != null) {
-        stats.malformed++;
-        say(`${input}:${item.lineNumber}: ${item.error}${options.strict ? "" : " (skipped)"}`);
-        if (options.strict) {
-          stoppedAtMalformed = true;
-          break;
-        }
-        continue;
-      }
-      const checked = validateProcessBenchRecord(item.value);
+      const checked = item.error != null ? ({ ok: false, error: item.error } as const) : validateProcessBenchRecord(item.value);
       if (!checked.ok) {
         stats.malformed++;
         say(`${input}:${item.lineNumber}: ${checked.error}${options.strict ? "" : " (skipped)"}`);
@@ -218,13 +209,21 @@ function outputRecord(s: Scored, calibration: Calibration, threshold: number, fo
  * `steplens eval` on a labeled output: undefined when no record carries both scores and a gold
  * `label` (an unlabeled dataset, or the TRL format).
  */
-export async function evaluateLabeledFile(file: string, threshold: number, scoreField = "cpmi"): Promise<EvalReport | undefined> {
+export async function evaluateLabeledFile(
+  file: string,
+  threshold: number,
+  scoreField = "cpmi",
+  onSkip?: (lineNumber: number, reason: string) => void,
+): Promise<EvalReport | undefined> {
   const records: { scores: number[]; label: number }[] = [];
   const soft: number[][] = [];
   for await (const item of readJsonl(file)) {
     const v = item.value as Record<string, unknown> | undefined;
     const scores = v?.[scoreField];
-    if (item.error != null || !v || !Array.isArray(scores) || typeof v.label !== "number") continue;
+    if (item.error != null || !v || !Array.isArray(scores) || typeof v.label !== "number") {
+      onSkip?.(item.lineNumber, item.error ?? `no \`${scoreField}\` array or numeric \`label\`; skipped`);
+      continue;
+    }
     records.push({ scores: scores.map((x) => (typeof x === "number" ? x : NaN)), label: v.label });
     soft.push(Array.isArray(v.soft_label) ? v.soft_label.map((x) => (typeof x === "number" ? x : NaN)) : []);
   }
