@@ -17,13 +17,11 @@ import { fileUri, TestClient } from "../test/lsp-client.js";
 const { values } = parseArgs({ options: { records: { type: "string", default: "3" }, out: { type: "string", default: "test-output/bon-files" } } });
 const items = bonItems(Number(values.records));
 mkdirSync(values.out!, { recursive: true });
-const markdown = bonMarkdown;
-const latex = bonLatex;
 
 const client = await TestClient.inProcess({ configuration: { modelPath: DEMO_MODEL, gpu: "off", check: { frequency: "edit", debounceMs: 50 } } });
 let allOk = true;
 for (const item of items) {
-  for (const [ext, lang, body] of [["md", "markdown", markdown(item)], ["tex", "latex", latex(item)]] as const) {
+  for (const [ext, lang, body] of [["md", "markdown", bonMarkdown(item)], ["tex", "latex", bonLatex(item)]] as const) {
     const file = path.resolve(values.out!, `${item.id}.${ext}`);
     writeFileSync(file, body);
     const uri = fileUri(file);

@@ -164,7 +164,7 @@ export function startLanguageServer(connection: Connection): ServerHandle {
     const key = `${doc.version}:${settingsGeneration}`;
     if (!forced && state.scoredFor === key && state.scores) return state.scores;
     const version = doc.version;
-    const parsed = parseText(uri, doc.getText(), doc.languageId);
+    const parsed = parsedNow(uri)!;
     const { doc: capped, note } = capSteps(parsed);
     const goldSetting = settings().goldAnswer;
     const useSetting = !parsed.goldAnswer && goldSetting !== "";
