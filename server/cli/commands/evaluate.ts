@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { DatasetError } from "../../engine/data/datasetError.js";
 import { evaluateLabeledFile } from "../../engine/data/labelDataset.js";
 import { formatEvalReport } from "../../engine/eval/metrics.js";
 import { DEFAULT_CPMI } from "../../engine/cpmi/scorer.js";
@@ -27,7 +28,7 @@ export function registerEval(program: Command): void {
           skipped++;
           if (skipped <= 5) report(`${file}:${line}: ${reason}`);
         });
-        if (!evalReport) fail(new Error(`${file} has no records with \`${flags.scoreField}\` scores and a gold \`label\`; label it with \`steplens label\` first`));
+        if (!evalReport) fail(new DatasetError(`${file} has no records with \`${flags.scoreField}\` scores and a gold \`label\`; label it with \`steplens label\` first`));
         if (flags.json) process.stdout.write(JSON.stringify(evalReport, null, 2) + "\n");
         else process.stdout.write(formatEvalReport(evalReport) + "\n");
         if (skipped > 0) report(`${skipped} lines without scores or labels were skipped`);
