@@ -1,7 +1,8 @@
 // The options every front end (CLI, language server, benchmarks) passes to build an engine, with the
 // defaults in one place so that the CLI flags and the editor settings cannot drift apart.
 
-import { LlamaCppBackend, type GpuSetting } from "./backend/llamaCpp.js";
+import type { GpuSetting } from "./backend/llamaCpp.js";
+import { BACKEND_KINDS, isBackendKind, openBackend } from "./backend/create.js";
 import { defaultModelPath } from "./backend/modelPath.js";
 import type { Backend } from "./backend/types.js";
 import { isAggregation, type Aggregation } from "./cpmi/aggregate.js";
@@ -31,6 +32,16 @@ export interface EngineOptions {
   naive?: boolean;
   /** How steps are scored: cpmi (default), mc, cpmi_merge or rand_merge (see methods/stepMethods.ts). */
   method?: string;
+  /** Where the model runs: local (default), remote (steplens serve), openai, llama-server. */
+  backend?: string;
+  /** Server backends: base URLs; several spread the work over them. */
+  endpoints?: string[];
+  /** Server backends: bearer token / API key. */
+  token?: string;
+  /** Server backends: per-request timeout in milliseconds. */
+  timeoutMs?: number;
+  /** GPU layers to offload: "auto" or a count (0 = CPU only). */
+  gpuLayers?: number | "auto";
 }
 
 export const GPU_SETTINGS: readonly GpuSetting[] = ["auto", "off", "cuda", "vulkan", "metal"];
@@ -84,9 +95,19 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   if (options.method != null && !isStepMethod(options.method)) {
     throw new OptionError(`unknown method "${options.method}": use ${STEP_METHODS.join(", ")}`);
   }
-  const backend = await LlamaCppBackend.load({
+  const kind = options.backend ?? "local";
+  if (!isBackendKind(kind)) throw new OptionError(`unknown backend "${kind}": use ${BACKEND_KINDS.join(", ")}`);
+  if (kind !== "local" && !(options.endpoints && options.endpoints.length > 0)) {
+    throw new OptionError(`backend "${kind}" needs the server's address: pass --endpoint URL (or set steplens.remote.url)`);
+  }
+  const backend = await openBackend({
+    kind,
     modelPath,
+    endpoints: options.endpoints,
+    token: options.token,
+    timeoutMs: options.timeoutMs,
     gpu: options.gpu ?? "auto",
+    gpuLayers: options.gpuLayers,
     threads: options.threads,
     contextSize: options.contextSize,
     reusePrefix: !options.naive,

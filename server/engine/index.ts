@@ -19,3 +19,4 @@ export { STEP_METHODS, isStepMethod, scoreStepsWith, type StepMethod, type StepM
 export { BestOfN, BON_VARIANTS, DEFAULT_BON_VARIANT, bonVariant, bonBaselines, parseCandidates, type BonInputRecord, type BonResult, type BonVariant, type BonOptions } from "./bon/bestOfN.js";
 export { parseDocumentSegmented, entropyCuts, cutsFrom, stepsAt, DEFAULT_SEGMENT, type Segmentation, type SegmentSignal, type EntropySegmentOptions, type SegmentedParseOptions } from "./segment/entropySegment.js";
 export type { TokenEntropies } from "./backend/types.js";
+export { openBackend, BACKEND_KINDS, isBackendKind, type BackendKind, type BackendSpec } from "./backend/create.js";

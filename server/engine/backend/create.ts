@@ -1,0 +1,54 @@
+// Where the model runs is decided here and nowhere else: the CLI, the language server and `steplens
+// serve` all call openBackend, and everything above it sees only the Backend interface (types.ts).
+// Each kind lives in its own file; a kind that talks to servers gets its endpoint list from
+// EngineOptions.endpoints (several endpoints: the records are spread over them, see pool.ts).
+
+import { LlamaCppBackend, type GpuSetting } from "./llamaCpp.js";
+import type { Backend } from "./types.js";
+
+export const BACKEND_KINDS = ["local", "remote", "openai", "llama-server"] as const;
+export type BackendKind = (typeof BACKEND_KINDS)[number];
+
+export function isBackendKind(s: string): s is BackendKind {
+  return (BACKEND_KINDS as readonly string[]).includes(s);
+}
+
+/** What openBackend needs; the engine fills in branches/walkers from its scoring configuration. */
+export interface BackendSpec {
+  kind: BackendKind;
+  /** local: the GGUF file. Server kinds: the model name to ask for (OpenAI `model`), if any. */
+  modelPath: string;
+  /** Server kinds: base URLs (steplens serve: http://host:port; OpenAI-compatible: http://host:port/v1). */
+  endpoints?: readonly string[];
+  /** Server kinds: bearer token / API key. Never read from settings files by the editor (SecretStorage). */
+  token?: string;
+  /** Server kinds: per-request timeout in milliseconds. */
+  timeoutMs?: number;
+  gpu?: GpuSetting;
+  /** Layers to offload to the GPU: "auto" (llama.cpp decides), or a count; 0 = CPU only. */
+  gpuLayers?: number | "auto";
+  threads?: number;
+  contextSize?: number;
+  reusePrefix?: boolean;
+  branches?: number;
+  walkers?: number;
+  parallel?: number;
+}
+
+export async function openBackend(spec: BackendSpec): Promise<Backend> {
+  switch (spec.kind) {
+    case "local":
+      return await LlamaCppBackend.load({
+        modelPath: spec.modelPath,
+        gpu: spec.gpu ?? "auto",
+        threads: spec.threads,
+        contextSize: spec.contextSize,
+        reusePrefix: spec.reusePrefix,
+        branches: spec.branches,
+        walkers: spec.walkers,
+        parallel: spec.parallel,
+      });
+    default:
+      throw new Error(`backend "${spec.kind}" is not built yet`);
+  }
+}
