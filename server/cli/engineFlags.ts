@@ -17,7 +17,23 @@ export function addEngineFlags(cmd: Command): Command {
     .addOption(new Option("--negative-weights <how>", "average the negatives' gains by how often the model sampled them (frequency) or uniformly, as the reference implementation does").choices(["frequency", "uniform"]).default("frequency"))
     .option("--threshold <p>", "soft label under which a step counts as an error", parseFloatStrict)
     .option("--aggregation <how>", "solution score from step soft labels: min, mean, last, product", "min")
-    .option("--naive", "evaluate every prefix from scratch (the cost baseline; same scores, slower)");
+    .option("--naive", "evaluate every prefix from scratch (the cost baseline; same scores, slower)")
+    .addOption(new Option("--backend <kind>", "where the model runs: local (llama.cpp here), remote (steplens serve), openai (OpenAI-compatible server, e.g. vLLM), llama-server").choices(["local", "remote", "openai", "llama-server"]).default("local"))
+    .option("--endpoint <url>", "server address for a server backend; repeat to spread the work over several", collect, [] as string[])
+    .option("--token <token>", "bearer token / API key for a server backend (default: $STEPLENS_TOKEN)")
+    .option("--timeout <ms>", "per-request timeout for a server backend, in milliseconds", parseIntStrict)
+    .option("--gpu-layers <n>", "model layers to offload to the GPU: a number, or auto (default)", parseGpuLayers);
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseGpuLayers(value: string): number | "auto" {
+  if (value === "auto") return "auto";
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a layer count (0 or more) or auto, got "${value}"`);
+  return n;
 }
 
 export interface EngineFlagValues {
@@ -33,6 +49,11 @@ export interface EngineFlagValues {
   threshold?: number;
   aggregation: string;
   naive?: boolean;
+  backend: string;
+  endpoint: string[];
+  token?: string;
+  timeout?: number;
+  gpuLayers?: number | "auto";
 }
 
 export function engineOptionsFrom(flags: EngineFlagValues): EngineOptions {
@@ -49,6 +70,11 @@ export function engineOptionsFrom(flags: EngineFlagValues): EngineOptions {
     threshold: flags.threshold,
     aggregation: flags.aggregation,
     naive: flags.naive,
+    backend: flags.backend,
+    endpoints: flags.endpoint,
+    token: flags.token ?? process.env.STEPLENS_TOKEN,
+    timeoutMs: flags.timeout,
+    gpuLayers: flags.gpuLayers,
   };
 }
 
