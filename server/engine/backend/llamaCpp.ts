@@ -13,6 +13,7 @@ import {
 } from "./types.js";
 import { NumberStop } from "./numberStop.js";
 import { answerLineDone } from "./answerStop.js";
+import { GPU_NAMES, gpuUnavailableMessage, surveyGpus, whyNoGpu, type GpuType } from "./gpu.js";
 
 export type GpuSetting = "auto" | "off" | "cuda" | "vulkan" | "metal";
 
@@ -20,6 +21,8 @@ export interface LlamaCppOptions {
   modelPath: string;
   /** "auto" uses a GPU when llama.cpp finds one; "off" forces CPU. */
   gpu?: GpuSetting;
+  /** Layers to offload to the GPU: "auto" (llama.cpp fits what the free VRAM holds) or a count; 0 = CPU only. */
+  gpuLayers?: number | "auto";
   /** CPU threads. Defaults to os.availableParallelism(): node-llama-cpp's own default (4) oversubscribes
    * 2-core machines and was measured 20-100x slower there. */
   threads?: number;
@@ -89,6 +92,17 @@ async function getSharedLlama(gpu: GpuSetting, threads: number): Promise<Llama> 
   return sharedLlama;
 }
 
+/** Which GPU runs the model and how much of it, or why it runs on the CPU. */
+async function deviceNote(llama: Llama, requested: GpuSetting, offloaded: number): Promise<string> {
+  if (llama.gpu === false) {
+    if (requested === "off") return "CPU (GPU off by setting)";
+    return `CPU: ${whyNoGpu(await surveyGpus())}`;
+  }
+  const names = await llama.getGpuDeviceNames().catch(() => [] as string[]);
+  const name = GPU_NAMES[llama.gpu as GpuType] ?? llama.gpu;
+  return `${name}${names.length ? ` (${names.join(", ")})` : ""}, ${offloaded} layers offloaded`;
+}
+
 export class LlamaCppBackend implements Backend {
   readonly counters: TokenCounters = { evaluated: 0, generated: 0 };
   readonly parallel: number;
@@ -114,14 +128,21 @@ export class LlamaCppBackend implements Backend {
       llama = await getSharedLlama(gpu, threads);
     } catch (err) {
       sharedLlama = undefined;
-      throw new BackendError(
-        `could not start llama.cpp with gpu=${gpu}: ${errorText(err)}. Try --gpu off to use the CPU build.`,
-        "backend",
-      );
+      if (gpu === "auto" || gpu === "off") {
+        throw new BackendError(`could not start llama.cpp with gpu=${gpu}: ${errorText(err)}. Try --gpu off to use the CPU build.`, "backend");
+      }
+      throw new BackendError(gpuUnavailableMessage(gpu, await surveyGpus().catch(() => undefined), errorText(err)), "backend");
     }
+    // node-llama-cpp quietly falls back to the CPU for a GPU type the platform lacks (metal on Linux);
+    // a setting that names one GPU must not end up somewhere else without saying so.
+    if (gpu !== "auto" && gpu !== "off" && llama.gpu !== gpu) {
+      sharedLlama = undefined;
+      throw new BackendError(gpuUnavailableMessage(gpu, await surveyGpus().catch(() => undefined)), "backend");
+    }
+    const gpuLayers = gpu === "off" || llama.gpu === false ? 0 : (options.gpuLayers ?? "auto");
     let model: LlamaModel;
     try {
-      model = await llama.loadModel({ modelPath: options.modelPath, gpuLayers: gpu === "off" ? 0 : "auto" });
+      model = await llama.loadModel({ modelPath: options.modelPath, gpuLayers });
     } catch (err) {
       throw new BackendError(
         `could not load model ${options.modelPath}: ${errorText(err)}. The file may be truncated or corrupt; download or convert it again.`,
@@ -149,6 +170,7 @@ export class LlamaCppBackend implements Backend {
       kind: "llama.cpp",
       model: options.modelPath,
       device: llama.gpu === false ? "cpu" : llama.gpu,
+      deviceNote: await deviceNote(llama, gpu, model.gpuLayers),
       contextSize: context.contextSize,
       threads,
     };

@@ -9,6 +9,8 @@ export interface BackendInfo {
   model: string;
   /** Where the math runs: "cpu", "cuda", "vulkan", "metal" or "remote". */
   device: string;
+  /** For people: which GPU and how many layers, or why the CPU (e.g. no CUDA driver found). */
+  deviceNote?: string;
   /** Tokens of context one sequence can hold. */
   contextSize: number;
   threads?: number;
