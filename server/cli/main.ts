@@ -9,6 +9,7 @@ import { registerTemplates } from "./commands/templates.js";
 import { registerLsp } from "./commands/lsp.js";
 import { registerBench } from "./commands/bench.js";
 import { registerBon } from "./commands/bon.js";
+import { registerServe } from "./commands/serve.js";
 import { VERSION } from "../version.js";
 
 const program = new Command()
@@ -24,6 +25,7 @@ registerTemplates(program);
 registerLsp(program);
 registerBench(program);
 registerBon(program);
+registerServe(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);

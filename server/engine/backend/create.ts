@@ -4,6 +4,7 @@
 // EngineOptions.endpoints (several endpoints: the records are spread over them, see pool.ts).
 
 import { LlamaCppBackend, type GpuSetting } from "./llamaCpp.js";
+import { connectRemote } from "./remote.js";
 import type { Backend } from "./types.js";
 
 export const BACKEND_KINDS = ["local", "remote", "openai", "llama-server"] as const;
@@ -48,6 +49,9 @@ export async function openBackend(spec: BackendSpec): Promise<Backend> {
         walkers: spec.walkers,
         parallel: spec.parallel,
       });
+    case "remote":
+      if (!spec.endpoints?.[0]) throw new Error('backend "remote" needs the address of a steplens serve: pass --endpoint URL');
+      return await connectRemote(spec.endpoints[0], { token: spec.token, timeoutMs: spec.timeoutMs });
     default:
       throw new Error(`backend "${spec.kind}" is not built yet`);
   }

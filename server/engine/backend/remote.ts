@@ -1,0 +1,454 @@
+// The "remote" backend: the model runs in `steplens serve` on another machine (or another process),
+// and every engine feature (CPMI, Monte Carlo, Best-of-N, segmentation) runs here unchanged, calling
+// the server's low-level endpoints through the Backend interface of types.ts.
+//
+// Client API (stable; the editor imports it, see docs/serve.md):
+//
+//   connectRemote(url, { token?, timeoutMs?, retries?, signal? }): Promise<Backend>
+//     Checks the server (GET /v1/model: reachable, token accepted, same API version) and returns a
+//     Backend. Throws BackendError with a message naming the URL and what to do.
+//   connectRemotePool(urls, options): Promise<Backend>
+//     Several servers with the same model: each session sticks to one server (its KV cache), new
+//     sessions go to the server with the fewest open sessions per lane.
+//   probeRemote(url, token?, { timeoutMs? }): Promise<RemoteProbe>
+//     Never throws: { state: "reachable", model } | { state: "unauthorized" | "unreachable" |
+//     "incompatible", message } — what a status bar shows.
+//   REMOTE_API_VERSION, and the wire types (RemoteModelInfo, ...) both ends share.
+//
+// Transport: Node's fetch, JSON bodies, `Authorization: Bearer <token>`. Each request has a timeout
+// (AbortSignal.timeout combined with the caller's signal). Connection errors, 429 (honouring
+// Retry-After) and 502/503/504 are retried with exponential backoff and full jitter; 400, 401, 413
+// and other answers are not: retrying cannot change them. Every backend request is a pure function
+// of its body, so a retry after a lost connection is safe.
+
+import {
+  BackendError,
+  type Backend,
+  type BackendInfo,
+  type BackendSession,
+  type ContinuationScore,
+  type SampleOptions,
+  type TokenCounters,
+  type TokenEntropies,
+} from "./types.js";
+
+/** Bumped when a request or response changes incompatibly; both ends must agree. */
+export const REMOTE_API_VERSION = 1;
+
+/** GET /v1/model */
+export interface RemoteModelInfo {
+  api_version: number;
+  /** The steplens version of the server. */
+  version: string;
+  /** Model file name (no directory: the server's layout is not the client's business). */
+  name: string;
+  kind: string;
+  device: string;
+  context_size: number;
+  threads?: number;
+  /** Lanes: backend sessions the server runs at the same time. */
+  parallel: number;
+  /** The server's engine settings, for `steplens serve`'s own /v1/score, /v1/label and /v1/bon. */
+  engine: {
+    templates: string[];
+    negatives: number;
+    samples: number;
+    seed: number;
+    threshold: number;
+    aggregation: string;
+    negative_weights: string;
+  };
+  limits: RemoteLimits;
+}
+
+export interface RemoteLimits {
+  max_body_bytes: number;
+  max_steps: number;
+  max_chars: number;
+  max_queue: number;
+  max_label_records: number;
+}
+
+/** Token accounting every model-running response carries. */
+export interface RemoteTokens {
+  evaluated: number;
+  generated: number;
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+export interface TokenizeRequest {
+  text: string;
+}
+export interface TokenizeResponse {
+  tokens: number[];
+}
+export interface ContinuationsRequest {
+  prefix: string;
+  continuations: string[];
+}
+export interface ContinuationsResponse {
+  scores: ContinuationScore[];
+  tokens: RemoteTokens;
+}
+export interface SampleRequest {
+  prefix: string;
+  options: SampleOptions;
+}
+export interface SampleResponse {
+  texts: string[];
+  tokens: RemoteTokens;
+}
+export interface EntropiesRequest {
+  prefix: string;
+  text: string;
+}
+export interface EntropiesResponse {
+  entropies: TokenEntropies;
+  tokens: RemoteTokens;
+}
+
+export interface RemoteOptions {
+  token?: string;
+  /** Per request, milliseconds (default 120000). */
+  timeoutMs?: number;
+  /** Retries after the first attempt for retryable failures (default 4). */
+  retries?: number;
+  /** First backoff in milliseconds; doubles each retry, with full jitter (default 250). */
+  retryBaseMs?: number;
+  /** Aborts connecting. */
+  signal?: AbortSignal;
+}
+
+export type RemoteProbe =
+  | { state: "reachable"; url: string; model: RemoteModelInfo }
+  | { state: "unauthorized" | "unreachable" | "incompatible"; url: string; message: string };
+
+const DEFAULT_TIMEOUT_MS = 120_000;
+const MAX_BACKOFF_MS = 10_000;
+const MAX_RETRY_AFTER_MS = 30_000;
+
+/** Statuses a retry can fix: the server is busy, restarting, or behind a proxy that lost it. */
+const RETRYABLE = new Set([429, 502, 503, 504]);
+
+/** One server: the HTTP part, shared by the backend and the probe. */
+export class RemoteClient {
+  readonly url: string;
+  private readonly base: URL;
+
+  constructor(
+    url: string,
+    private readonly options: RemoteOptions = {},
+  ) {
+    this.base = parseServerUrl(url);
+    this.url = this.base.toString().replace(/\/$/, "");
+  }
+
+  async get<T>(path: string, signal?: AbortSignal): Promise<T> {
+    return this.request<T>("GET", path, undefined, signal);
+  }
+
+  async post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    return this.request<T>("POST", path, body, signal);
+  }
+
+  private async request<T>(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    const retries = this.options.retries ?? 4;
+    const base = this.options.retryBaseMs ?? 250;
+    const timeoutMs = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const target = new URL(path.replace(/^\//, ""), this.base.toString().endsWith("/") ? this.base : `${this.base.toString()}/`);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    for (let attempt = 0; ; attempt++) {
+      if (signal?.aborted) throw new BackendError("scoring was cancelled", "cancelled");
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+      let res: Response;
+      try {
+        res = await fetch(target, {
+          method,
+          headers: {
+            accept: "application/json",
+            ...(payload !== undefined ? { "content-type": "application/json" } : {}),
+            ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}),
+          },
+          body: payload,
+          signal: combined,
+        });
+      } catch (err) {
+        if (signal?.aborted) throw new BackendError("scoring was cancelled", "cancelled");
+        if (timeout.aborted) {
+          throw tagged(
+            new BackendError(`steplens serve at ${this.url} did not answer ${path} within ${timeoutMs} ms; the server may be overloaded (raise --timeout) or stuck`, "backend"),
+            { retryable: true },
+          );
+        }
+        if (attempt < retries) {
+          await sleep(backoff(base, attempt), signal);
+          continue;
+        }
+        throw tagged(
+          new BackendError(`cannot reach steplens serve at ${this.url}: ${networkCode(err)}; is it running? start it with \`steplens serve\``, "backend"),
+          { retryable: true },
+        );
+      }
+      if (res.ok) return await this.readJson<T>(res, path);
+      const detail = await errorDetail(res);
+      if (RETRYABLE.has(res.status) && attempt < retries) {
+        const after = retryAfterMs(res.headers.get("retry-after"));
+        await sleep(after ?? backoff(base, attempt), signal);
+        continue;
+      }
+      throw tagged(this.statusError(res.status, path, detail), { status: res.status, retryable: RETRYABLE.has(res.status) });
+    }
+  }
+
+  private statusError(status: number, path: string, detail: string): BackendError {
+    const tail = detail ? `: ${detail}` : "";
+    switch (status) {
+      case 401:
+        return new BackendError(`steplens serve at ${this.url} refused the token${tail}; set it with --token or $STEPLENS_TOKEN`, "backend");
+      case 404:
+        return new BackendError(`steplens serve at ${this.url} has no ${path}: is the URL the server's base address (http://host:port) and the server a steplens serve of the same version?`, "backend");
+      case 413:
+        return new BackendError(`steplens serve at ${this.url} refused the request as too large${tail}; shorten the solution or raise the server's limits (--max-body, --max-steps, --max-chars)`, "backend");
+      case 429:
+        return new BackendError(`steplens serve at ${this.url} is busy (its queue is full)${tail}; try again later or raise the server's --max-queue`, "backend");
+      case 503:
+        return new BackendError(`steplens serve at ${this.url} is not taking work${tail}; it may be shutting down, try again once it is back`, "backend");
+      default:
+        return new BackendError(`steplens serve at ${this.url} answered ${path} with HTTP ${status}${tail}`, status === 400 && /context/.test(detail) ? "context-overflow" : "backend");
+    }
+  }
+
+  private async readJson<T>(res: Response, path: string): Promise<T> {
+    const text = await res.text();
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new BackendError(
+        `steplens serve at ${this.url} sent a malformed response to ${path} (not JSON: ${JSON.stringify(text.slice(0, 80))}); is the URL a steplens serve and not another web server?`,
+        "backend",
+      );
+    }
+  }
+}
+
+/** Checks the URL a user typed before any request is made. */
+export function parseServerUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new BackendError(`"${url}" is not a valid server URL; use the address steplens serve printed, e.g. http://127.0.0.1:8734`, "backend");
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new BackendError(`"${url}" is not an http:// or https:// URL; use the address steplens serve printed, e.g. http://127.0.0.1:8734`, "backend");
+  }
+  return parsed;
+}
+
+function isModelInfo(v: unknown): v is RemoteModelInfo {
+  const o = v as Partial<RemoteModelInfo> | null;
+  return !!o && typeof o === "object" && typeof o.api_version === "number" && typeof o.name === "string" && typeof o.context_size === "number";
+}
+
+async function fetchModelInfo(client: RemoteClient, signal?: AbortSignal): Promise<RemoteModelInfo> {
+  const info = await client.get<unknown>("/v1/model", signal);
+  if (!isModelInfo(info)) {
+    throw new BackendError(`${client.url} answered /v1/model, but not as steplens serve does; check the URL (and the port)`, "backend");
+  }
+  if (info.api_version !== REMOTE_API_VERSION) {
+    throw new BackendError(
+      `steplens serve at ${client.url} speaks API v${info.api_version} (steplens ${info.version}), this client speaks v${REMOTE_API_VERSION}; run the same steplens version on both ends`,
+      "backend",
+    );
+  }
+  return info;
+}
+
+class RemoteSession implements BackendSession {
+  readonly counters: TokenCounters = { evaluated: 0, generated: 0 };
+  private released = false;
+
+  constructor(
+    private readonly server: PooledServer,
+    private readonly owner: RemoteBackend,
+  ) {}
+
+  async scoreContinuations(prefix: string, continuations: readonly string[], signal?: AbortSignal): Promise<ContinuationScore[]> {
+    const body: ContinuationsRequest = { prefix, continuations: [...continuations] };
+    const res = await this.server.client.post<ContinuationsResponse>("/v1/backend/continuations", body, signal);
+    if (!Array.isArray(res.scores) || res.scores.length !== continuations.length) {
+      throw new BackendError(`steplens serve at ${this.server.client.url} sent ${Array.isArray(res.scores) ? res.scores.length : "no"} scores for ${continuations.length} continuations`, "backend");
+    }
+    this.count(res.tokens);
+    return res.scores;
+  }
+
+  async sample(prefix: string, options: SampleOptions, signal?: AbortSignal): Promise<string[]> {
+    const body: SampleRequest = { prefix, options };
+    const res = await this.server.client.post<SampleResponse>("/v1/backend/sample", body, signal);
+    if (!Array.isArray(res.texts)) throw new BackendError(`steplens serve at ${this.server.client.url} sent no samples`, "backend");
+    this.count(res.tokens);
+    return res.texts;
+  }
+
+  async tokenEntropies(prefix: string, text: string, signal?: AbortSignal): Promise<TokenEntropies> {
+    const body: EntropiesRequest = { prefix, text };
+    const res = await this.server.client.post<EntropiesResponse>("/v1/backend/entropies", body, signal);
+    if (!res.entropies || !Array.isArray(res.entropies.entropies)) throw new BackendError(`steplens serve at ${this.server.client.url} sent no entropies`, "backend");
+    this.count(res.tokens);
+    return res.entropies;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.server.open--;
+  }
+
+  private count(tokens: RemoteTokens | undefined): void {
+    const evaluated = tokens?.evaluated ?? 0;
+    const generated = tokens?.generated ?? 0;
+    this.counters.evaluated += evaluated;
+    this.counters.generated += generated;
+    this.owner.counters.evaluated += evaluated;
+    this.owner.counters.generated += generated;
+  }
+}
+
+interface PooledServer {
+  client: RemoteClient;
+  info: RemoteModelInfo;
+  open: number;
+}
+
+class RemoteBackend implements Backend {
+  readonly counters: TokenCounters = { evaluated: 0, generated: 0 };
+  readonly info: BackendInfo;
+  readonly parallel: number;
+  /** The scorer tokenizes the same prefixes many times (context checks, cost accounting). */
+  private readonly tokenCache = new Map<string, number[]>();
+
+  constructor(private readonly servers: PooledServer[]) {
+    const first = servers[0]!.info;
+    this.info = {
+      kind: "remote",
+      model: first.name,
+      device: "remote",
+      contextSize: Math.min(...servers.map((s) => s.info.context_size)),
+      threads: first.threads,
+    };
+    this.parallel = servers.reduce((n, s) => n + Math.max(1, s.info.parallel), 0);
+  }
+
+  async tokenize(text: string): Promise<number[]> {
+    const hit = this.tokenCache.get(text);
+    if (hit) return hit;
+    const body: TokenizeRequest = { text };
+    const res = await this.servers[0]!.client.post<TokenizeResponse>("/v1/backend/tokenize", body);
+    if (!Array.isArray(res.tokens)) throw new BackendError(`steplens serve at ${this.servers[0]!.client.url} sent no tokens`, "backend");
+    if (this.tokenCache.size >= 20_000) this.tokenCache.delete(this.tokenCache.keys().next().value as string);
+    this.tokenCache.set(text, res.tokens);
+    return res.tokens;
+  }
+
+  async openSession(): Promise<BackendSession> {
+    // The least loaded server per lane; the server's own queue does the waiting.
+    const server = this.servers.reduce((a, b) => (b.open / Math.max(1, b.info.parallel) < a.open / Math.max(1, a.info.parallel) ? b : a));
+    server.open++;
+    return new RemoteSession(server, this);
+  }
+
+  async dispose(): Promise<void> {
+    this.tokenCache.clear();
+  }
+}
+
+export async function connectRemote(url: string, options: RemoteOptions = {}): Promise<Backend> {
+  return connectRemotePool([url], options);
+}
+
+export async function connectRemotePool(urls: readonly string[], options: RemoteOptions = {}): Promise<Backend> {
+  if (urls.length === 0) throw new BackendError("the remote backend needs the server's address: pass --endpoint URL", "backend");
+  const servers = await Promise.all(
+    urls.map(async (url) => {
+      const client = new RemoteClient(url, options);
+      return { client, info: await fetchModelInfo(client, options.signal), open: 0 };
+    }),
+  );
+  const names = new Set(servers.map((s) => s.info.name));
+  if (names.size > 1) {
+    throw new BackendError(`the endpoints serve different models (${[...names].join(", ")}); scores would mix models, so point every --endpoint at the same model`, "backend");
+  }
+  return new RemoteBackend(servers);
+}
+
+/** For a status bar: never throws. */
+export async function probeRemote(url: string, token?: string, options: { timeoutMs?: number } = {}): Promise<RemoteProbe> {
+  let client: RemoteClient;
+  try {
+    client = new RemoteClient(url, { token, timeoutMs: options.timeoutMs ?? 5000, retries: 0 });
+  } catch (err) {
+    return { state: "unreachable", url, message: (err as Error).message };
+  }
+  try {
+    return { state: "reachable", url: client.url, model: await fetchModelInfo(client) };
+  } catch (err) {
+    const message = (err as Error).message;
+    if (/refused the token/.test(message)) return { state: "unauthorized", url: client.url, message };
+    if (/speaks API v|not as steplens serve|malformed response|has no \//.test(message)) return { state: "incompatible", url: client.url, message };
+    return { state: "unreachable", url: client.url, message };
+  }
+}
+
+/** What pool.ts reads to decide whether another endpoint may take the work. */
+function tagged(err: BackendError, extra: { status?: number; retryable: boolean }): BackendError {
+  return Object.assign(err, extra);
+}
+
+function backoff(baseMs: number, attempt: number): number {
+  // Full jitter: clients that failed together do not come back together.
+  return Math.random() * Math.min(MAX_BACKOFF_MS, baseMs * 2 ** attempt);
+}
+
+function retryAfterMs(header: string | null): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(MAX_RETRY_AFTER_MS, seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isFinite(date) ? Math.min(MAX_RETRY_AFTER_MS, Math.max(0, date - Date.now())) : undefined;
+}
+
+async function errorDetail(res: Response): Promise<string> {
+  const text = await res.text().catch(() => "");
+  try {
+    const body = JSON.parse(text) as Partial<ErrorBody>;
+    if (body.error && typeof body.error.message === "string") return body.error.message;
+  } catch {
+    // not JSON: a proxy's error page
+  }
+  return text.slice(0, 200).trim();
+}
+
+function networkCode(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (err as Error).message ?? String(err);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new BackendError("scoring was cancelled", "cancelled"));
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new BackendError("scoring was cancelled", "cancelled"));
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

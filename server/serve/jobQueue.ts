@@ -1,0 +1,165 @@
+// The bounded work queue of `steplens serve`. At most `concurrency` jobs run (one per backend lane:
+// more would only wait for a lane inside the engine, invisible to the limits), at most `maxWaiting`
+// wait; beyond that a request is refused at once with 429 and a Retry-After, instead of piling up
+// latency nobody asked for. A waiting job whose client goes away leaves the queue; a running one
+// gets its AbortSignal fired, which the engine checks between model calls.
+
+import { HttpError } from "./http.js";
+
+export interface QueueStats {
+  concurrency: number;
+  max_waiting: number;
+  running: number;
+  waiting: number;
+  accepted: number;
+  completed: number;
+  failed: number;
+  /** Jobs whose client went away (waiting or running). */
+  cancelled: number;
+  /** Refused with 429. */
+  rejected: number;
+  /** Failed with 503 because the server shut down before they could finish. */
+  shut_down: number;
+}
+
+interface Waiter {
+  start: () => void;
+  fail: (err: Error) => void;
+}
+
+export class JobQueue {
+  private running = 0;
+  private readonly waiting: Waiter[] = [];
+  private closed = false;
+  private readonly idleWaiters: (() => void)[] = [];
+  private readonly counts = { accepted: 0, completed: 0, failed: 0, cancelled: 0, rejected: 0, shut_down: 0 };
+  /** Recent job durations, for the Retry-After estimate. */
+  private meanMs = 1000;
+
+  constructor(
+    readonly concurrency: number,
+    readonly maxWaiting: number,
+  ) {}
+
+  stats(): QueueStats {
+    return { concurrency: this.concurrency, max_waiting: this.maxWaiting, running: this.running, waiting: this.waiting.length, ...this.counts };
+  }
+
+  /**
+   * Runs `job` when a slot is free. `signal` is the request's (client gone or server shutting down);
+   * the job receives it to pass on to the engine.
+   */
+  async run<T>(signal: AbortSignal, job: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (this.closed) throw shuttingDown();
+    if (this.running >= this.concurrency && this.waiting.length >= this.maxWaiting) {
+      this.counts.rejected++;
+      const seconds = Math.max(1, Math.ceil(((this.waiting.length / this.concurrency + 1) * this.meanMs) / 1000));
+      throw new HttpError(429, "queue-full", `the server is busy: ${this.running} jobs running and ${this.waiting.length} waiting (--max-queue ${this.maxWaiting}); retry after ${seconds} s`, {
+        "retry-after": String(seconds),
+      });
+    }
+    this.counts.accepted++;
+    if (this.running >= this.concurrency) await this.wait(signal);
+    else this.running++;
+    const started = Date.now();
+    try {
+      if (signal.aborted) throw new JobCancelled();
+      const result = await job(signal);
+      this.counts.completed++;
+      return result;
+    } catch (err) {
+      if (signal.aborted) {
+        if (this.closed) this.counts.shut_down++;
+        else this.counts.cancelled++;
+      } else this.counts.failed++;
+      throw err;
+    } finally {
+      this.meanMs = 0.8 * this.meanMs + 0.2 * (Date.now() - started);
+      this.release();
+    }
+  }
+
+  private wait(signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        start: () => {
+          signal.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        fail: (err) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(err);
+        },
+      };
+      const onAbort = (): void => {
+        const i = this.waiting.indexOf(waiter);
+        if (i >= 0) this.waiting.splice(i, 1);
+        if (this.closed) this.counts.shut_down++;
+        else this.counts.cancelled++;
+        this.notifyIdle();
+        reject(this.closed ? shuttingDown() : new JobCancelled());
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.waiting.push(waiter);
+    });
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    // The slot passes straight to the next job, so `running` never drops below a waiting job's need.
+    if (next) next.start();
+    else this.running--;
+    this.notifyIdle();
+  }
+
+  private notifyIdle(): void {
+    if (this.running === 0 && this.waiting.length === 0) for (const f of this.idleWaiters.splice(0)) f();
+  }
+
+  /** Refuses new jobs from now on (503). */
+  close(): void {
+    this.closed = true;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Resolves true when every running and waiting job is done, false if `ms` pass first. */
+  whenIdle(ms: number): Promise<boolean> {
+    if (this.running === 0 && this.waiting.length === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const i = this.idleWaiters.indexOf(done);
+        if (i >= 0) this.idleWaiters.splice(i, 1);
+        resolve(false);
+      }, ms);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.idleWaiters.push(done);
+    });
+  }
+
+  /** After the grace period: jobs still waiting fail with 503 (running ones are aborted by the caller). */
+  failWaiting(): void {
+    for (const w of this.waiting.splice(0)) {
+      this.counts.shut_down++;
+      w.fail(shuttingDown());
+    }
+    this.notifyIdle();
+  }
+}
+
+/** The client went away; nobody reads the answer. */
+export class JobCancelled extends Error {
+  constructor() {
+    super("the client went away");
+    this.name = "JobCancelled";
+  }
+}
+
+export function shuttingDown(): HttpError {
+  return new HttpError(503, "shutting-down", "the server is shutting down and takes no new work; retry once it is back", { "retry-after": "5" });
+}

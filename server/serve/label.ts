@@ -1,0 +1,97 @@
+// POST /v1/label: a batch of `steplens label` input records, labeled by the engine's own labelDataset
+// (so the records equal `steplens label`'s output), with progress streamed as NDJSON while it runs.
+// Soft labels are normalised against the batch's own rewards (as `steplens label` does against the
+// first --calibration-records records), so the labeled records can only be sent once those are in;
+// every finished record is announced by a progress line as soon as it is scored.
+
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { ServerResponse } from "node:http";
+import { labelDataset, type LabelFormat } from "../engine/data/labelDataset.js";
+import { HttpError, readBody } from "./http.js";
+import type { ServeContext } from "./context.js";
+import type { IncomingMessage } from "node:http";
+
+/** Reads either {records: [...], options?} as JSON or the records themselves as NDJSON lines. */
+export async function readLabelBatch(req: IncomingMessage, ctx: ServeContext): Promise<{ lines: string[]; options: Record<string, unknown> }> {
+  const text = await readBody(req, ctx.limits.maxBodyBytes);
+  const type = String(req.headers["content-type"] ?? "");
+  let lines: string[];
+  let options: Record<string, unknown> = {};
+  if (/ndjson|jsonl|jsonlines/i.test(type)) {
+    lines = text.split("\n").filter((l) => l.trim());
+  } else {
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (err) {
+      throw new HttpError(400, "invalid-json", `the request body is not valid JSON: ${(err as Error).message} (send {"records": [...]} or NDJSON with content-type application/x-ndjson)`);
+    }
+    const records = (body as { records?: unknown })?.records;
+    if (!Array.isArray(records)) throw new HttpError(400, "invalid-request", 'send {"records": [...]}: records in the format of `steplens label` input ({id, problem, steps, gold_answer})');
+    lines = records.map((r) => JSON.stringify(r));
+    const o = (body as { options?: unknown }).options;
+    if (o && typeof o === "object") options = o as Record<string, unknown>;
+  }
+  if (lines.length === 0) throw new HttpError(400, "invalid-request", "the batch has no records");
+  if (lines.length > ctx.limits.maxLabelRecords) {
+    throw new HttpError(413, "too-many-records", `the batch has ${lines.length} records; the server labels at most ${ctx.limits.maxLabelRecords} per request (--max-label-records): split it`);
+  }
+  for (const [i, l] of lines.entries()) {
+    const steps = (safeParse(l) as { steps?: unknown } | undefined)?.steps;
+    if (Array.isArray(steps) && steps.length > ctx.limits.maxSteps) {
+      throw new HttpError(413, "too-many-steps", `record ${i} has ${steps.length} steps; the server scores at most ${ctx.limits.maxSteps} (--max-steps)`);
+    }
+    if (l.length > ctx.limits.maxChars) throw new HttpError(413, "solution-too-long", `record ${i} is ${l.length} characters; the server scores at most ${ctx.limits.maxChars} (--max-chars)`);
+  }
+  return { lines, options };
+}
+
+function safeParse(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+}
+
+export async function handleLabel(ctx: ServeContext, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  const { lines, options } = await readLabelBatch(req, ctx);
+  const format = (options.format ?? "jsonl") as LabelFormat;
+  if (format !== "jsonl" && format !== "trl") throw new HttpError(400, "invalid-request", `unknown options.format "${String(format)}": use jsonl or trl`);
+  const useNegatives = typeof options.use_negatives === "string" ? options.use_negatives : undefined;
+  const calibrationRecords = typeof options.calibration_records === "number" ? options.calibration_records : undefined;
+  await ctx.queue.run(signal, async (s) => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "steplens-serve-label-"));
+    try {
+      const input = path.join(dir, "input.jsonl");
+      const output = path.join(dir, "output.jsonl");
+      await writeFile(input, lines.join("\n") + "\n");
+      res.writeHead(200, { "content-type": "application/x-ndjson; charset=utf-8", "cache-control": "no-store" });
+      const line = (obj: unknown): void => {
+        if (!res.destroyed) res.write(JSON.stringify(obj) + "\n");
+      };
+      const run = await labelDataset(
+        ctx.engine,
+        input,
+        output,
+        { format, useNegatives, calibrationRecords, overwrite: true },
+        {
+          signal: s,
+          onMessage: (message) => line({ event: "message", message: message.replace(input, "batch") }),
+          onProgress: (p) => {
+            if (p.labeled > 0) line({ event: "progress", done: p.done, total: p.total, labeled: p.labeled });
+          },
+        },
+      );
+      const text = await readFile(output, "utf8").catch(() => "");
+      for (const l of text.split("\n")) if (l.trim()) line({ event: "record", record: JSON.parse(l) as unknown });
+      line({ event: "summary", stats: run.stats, interrupted: run.interrupted });
+      res.end();
+      if (run.interrupted && s.aborted) throw new Error("label batch interrupted");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+}
