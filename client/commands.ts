@@ -14,6 +14,9 @@ export const COMMANDS = {
   showStepReport: ShowStepReportCommand,
   restartServer: "steplens.restartServer",
   showOutput: "steplens.showOutput",
+  setRemoteToken: "steplens.setRemoteToken",
+  clearRemoteToken: "steplens.clearRemoteToken",
+  retryRemote: "steplens.retryRemote",
 } as const;
 
 export type CommandKey = keyof typeof COMMANDS;

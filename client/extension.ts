@@ -9,11 +9,12 @@ import { COMMANDS, type CommandId } from "./commands.js";
 import { StepDecorations } from "./decorations.js";
 import { labelDataset } from "./labelDataset.js";
 import { isStepLensLanguage } from "./languages.js";
+import { clearRemoteToken, retryRemote, setRemoteToken } from "./remoteToken.js";
 import { ReportPanel } from "./reportPanel.js";
 import { ScoreStore } from "./scoreStore.js";
 import { selectModel } from "./selectModel.js";
 import { ServerNotRunningError, StepLensServer, message } from "./languageClient.js";
-import { MODEL_PATH, SECTION } from "./settings.js";
+import { SECTION, TRUST_RESTRICTED } from "./settings.js";
 import { StatusBar } from "./statusBar.js";
 import { asIndex, fileName, openDocument, targetUri } from "./uriArgs.js";
 
@@ -84,6 +85,9 @@ export function activate(context: vscode.ExtensionContext): void {
       if (server.running) void vscode.window.setStatusBarMessage("StepLens: language server restarted", 3000);
     },
     [COMMANDS.showOutput]: () => output.show(true),
+    [COMMANDS.setRemoteToken]: () => setRemoteToken(context, server),
+    [COMMANDS.clearRemoteToken]: () => clearRemoteToken(context, server),
+    [COMMANDS.retryRemote]: () => retryRemote(server),
   };
 
   context.subscriptions.push(output, status, decorations, report, server);
@@ -96,7 +100,7 @@ export function activate(context: vscode.ExtensionContext): void {
   );
 
   activeServer = server;
-  void noticeUntrustedModelPath(context, output);
+  void noticeUntrustedSettings(context, output);
   void server.start();
 }
 
@@ -121,13 +125,17 @@ async function runCommand(id: string, handler: Handler, args: unknown[], output:
   }
 }
 
-/** Says once per workspace why its own model path is not used while it is untrusted. */
-async function noticeUntrustedModelPath(context: vscode.ExtensionContext, output: vscode.LogOutputChannel): Promise<void> {
+/** Says once per workspace why its own model path or server URL is not used while it is untrusted. */
+async function noticeUntrustedSettings(context: vscode.ExtensionContext, output: vscode.LogOutputChannel): Promise<void> {
   if (vscode.workspace.isTrusted) return;
-  const inspected = vscode.workspace.getConfiguration(SECTION).inspect<string>(MODEL_PATH);
-  if (!inspected?.workspaceValue && !inspected?.workspaceFolderValue) return;
-  const text = `StepLens ignores this workspace's steplens.modelPath while the workspace is not trusted (a workspace could point it at any file); it uses ${
-    inspected.globalValue ? "your user setting" : "the demo model"
+  const config = vscode.workspace.getConfiguration(SECTION);
+  const ignored = TRUST_RESTRICTED.filter((key) => {
+    const inspected = config.inspect<string>(key);
+    return inspected?.workspaceValue || inspected?.workspaceFolderValue;
+  });
+  if (ignored.length === 0) return;
+  const text = `StepLens ignores this workspace's ${ignored.map((k) => `steplens.${k}`).join(" and ")} while the workspace is not trusted (a workspace could point them at any file or server); it uses your user settings${
+    ignored.includes("modelPath") ? " (or the demo model)" : ""
   } instead.`;
   output.info(text);
   if (context.workspaceState.get<boolean>(UNTRUSTED_NOTICE_KEY)) return;

@@ -19,15 +19,17 @@ import {
 } from "vscode-languageclient/node";
 import {
   ScoresNotification,
+  SetTokenNotification,
   StatusNotification,
   StatusRequest,
   type DocumentScores,
   type InitializationOptions,
   type ServerStatus,
+  type SetTokenParams,
   type StepLensSettings,
 } from "../protocol/index.js";
 import { documentSelector } from "./languages.js";
-import { MODEL_PATH, SECTION, restrictForTrust } from "./settings.js";
+import { SECTION, TOKEN_SECRET_KEY, TRUST_RESTRICTED, restrictForTrust, type GlobalValues } from "./settings.js";
 
 /** More crashes than this within RESTART_WINDOW_MS and the client stops retrying. */
 const MAX_RESTARTS = 4;
@@ -47,6 +49,8 @@ export class StepLensServer implements vscode.Disposable {
   private crashes: number[] = [];
   private starting: Promise<void> | undefined;
   private readonly disposables: vscode.Disposable[] = [];
+  /** The model server's token as last read from SecretStorage; held in memory only. */
+  private token: string | undefined;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -55,6 +59,31 @@ export class StepLensServer implements vscode.Disposable {
   ) {
     // A workspace granted trust may now use its own model path: push the settings again.
     this.disposables.push(vscode.workspace.onDidGrantWorkspaceTrust(() => void this.pushSettings()));
+    // Set or cleared by our commands, or in another window: the server gets it by notification.
+    this.disposables.push(
+      context.secrets.onDidChange((e) => {
+        if (e.key === TOKEN_SECRET_KEY) void this.sendToken();
+      }),
+    );
+  }
+
+  /** Reads the token again and hands it to the running server (it restarts the engine if it differs). */
+  async sendToken(): Promise<void> {
+    this.token = await this.readToken();
+    const client = this.client;
+    if (client?.state !== State.Running) return;
+    const params: SetTokenParams = { token: this.token ?? null };
+    await client.sendNotification(SetTokenNotification, params);
+  }
+
+  private async readToken(): Promise<string | undefined> {
+    try {
+      return (await this.context.secrets.get(TOKEN_SECRET_KEY)) || undefined;
+    } catch (err) {
+      // A keyring that cannot be opened (no secret service on a Linux box) must not stop the extension.
+      this.output.warn(`cannot read the model server's token from VS Code's secret storage: ${message(err)}`);
+      return undefined;
+    }
   }
 
   get running(): boolean {
@@ -113,6 +142,7 @@ export class StepLensServer implements vscode.Disposable {
       run: { module, transport: TransportKind.ipc, args: ["lsp"] },
       debug: { module, transport: TransportKind.ipc, args: ["lsp"], options: { execArgv: ["--nolazy", "--inspect=6011"] } },
     };
+    this.token = await this.readToken();
     const client = new LanguageClient("steplens", "StepLens", serverOptions, this.clientOptions());
     this.client = client;
     client.onNotification(ScoresNotification, (scores: DocumentScores) => this.events.onScores(scores));
@@ -143,7 +173,8 @@ export class StepLensServer implements vscode.Disposable {
     return {
       documentSelector: [...documentSelector],
       // For servers that read settings before their first workspace/configuration pull.
-      initializationOptions: (): InitializationOptions => ({ settings: currentSettings() }),
+      // The token travels over the IPC pipe only; it is never written to settings or disk.
+      initializationOptions: (): InitializationOptions => ({ settings: currentSettings(), ...(this.token ? { token: this.token } : {}) }),
       outputChannel: this.output,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
       synchronize: { configurationSection: SECTION },
@@ -153,8 +184,8 @@ export class StepLensServer implements vscode.Disposable {
           configuration: async (params, token, next) => {
             const result = await next(params, token);
             if (vscode.workspace.isTrusted || result instanceof ResponseError) return result;
-            const globalModelPath = globalModel();
-            return result.map((value, i) => restrictForTrust(params.items[i]?.section, value, false, globalModelPath));
+            const globals = globalValues();
+            return result.map((value, i) => restrictForTrust(params.items[i]?.section, value, false, globals));
           },
           // The push goes through the same filter: the library's own push would read workspace values.
           didChangeConfiguration: async (sections, next) => {
@@ -197,11 +228,18 @@ export class StepLensServer implements vscode.Disposable {
 export function currentSettings(): Partial<StepLensSettings> {
   const plain: unknown = JSON.parse(JSON.stringify(vscode.workspace.getConfiguration(SECTION)));
   // VS Code checks the values against the schema contributed in package.json.
-  return restrictForTrust(SECTION, plain, vscode.workspace.isTrusted, globalModel()) as Partial<StepLensSettings>;
+  return restrictForTrust(SECTION, plain, vscode.workspace.isTrusted, globalValues()) as Partial<StepLensSettings>;
 }
 
-export function globalModel(): string | undefined {
-  return vscode.workspace.getConfiguration(SECTION).inspect<string>(MODEL_PATH)?.globalValue;
+/** The user's own values of the settings an untrusted workspace may not set. */
+export function globalValues(): GlobalValues {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  const values: GlobalValues = {};
+  for (const key of TRUST_RESTRICTED) {
+    const v = config.inspect<string>(key)?.globalValue;
+    if (typeof v === "string") values[key] = v;
+  }
+  return values;
 }
 
 export function message(err: unknown): string {

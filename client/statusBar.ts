@@ -34,6 +34,7 @@ export class StatusBar implements vscode.Disposable {
     this.item.text = view.text;
     this.item.tooltip = view.tooltip;
     this.item.backgroundColor = view.error ? new vscode.ThemeColor("statusBarItem.warningBackground") : undefined;
+    this.item.command = view.click ? COMMANDS[view.click] : COMMANDS.selectModel;
   }
 
   dispose(): void {

@@ -1,6 +1,6 @@
 // The status bar's words for a ServerStatus, vscode-free so they can be tested.
 
-import type { ServerStatus } from "../protocol/index.js";
+import type { RemoteStatus, ServerStatus } from "../protocol/index.js";
 
 /** `arith-demo-15m-f16.gguf` → `arith-demo-15m`: the quantisation tag says little in a status bar. */
 export function shortModelName(model: string): string {
@@ -14,6 +14,60 @@ export interface StatusView {
   tooltip: string;
   /** Show the warning background. */
   error: boolean;
+  /** What a click does, when not the default (Select Model): retry the server, set its token. */
+  click?: "retryRemote" | "setRemoteToken";
+}
+
+const KIND_NAMES: Record<string, string> = { remote: "steplens serve", openai: "OpenAI-compatible server", "llama-server": "llama-server" };
+
+function remoteDetail(remote: RemoteStatus): string {
+  return [`Server: ${remote.url || "(no steplens.remote.url)"} (${KIND_NAMES[remote.kind] ?? remote.kind})`, `Token: ${remote.hasToken ? "set" : "not set"}`].join("\n");
+}
+
+function inSeconds(ms: number): string {
+  return ms < 1000 ? "in a moment" : `in ${Math.round(ms / 1000)} s`;
+}
+
+/** Status through a model server: its own words, whatever the state. */
+function remoteView(status: ServerStatus, remote: RemoteStatus): StatusView | undefined {
+  const detail = remoteDetail(remote);
+  const label = remote.kind === "remote" ? "remote" : (KIND_NAMES[remote.kind] ?? remote.kind);
+  switch (status.state) {
+    case "loading":
+      return { text: `$(sync~spin) StepLens: connecting to ${label}…`, tooltip: [`Connecting to ${remote.url}.`, detail].join("\n"), error: false };
+    case "unreachable": {
+      const next = remote.retryInMs !== undefined ? `Next attempt ${inSeconds(remote.retryInMs)}; click to try now.` : "Click to try again.";
+      return {
+        text: `$(debug-disconnect) StepLens: ${label} unreachable`,
+        tooltip: [status.message ?? `Cannot reach ${remote.url}.`, detail, next].join("\n"),
+        error: true,
+        click: "retryRemote",
+      };
+    }
+    case "unauthorized":
+      return {
+        text: `$(lock) StepLens: ${label} unauthorized`,
+        tooltip: [status.message ?? `${remote.url} refused the token.`, detail, "Click to set the token."].join("\n"),
+        error: true,
+        click: "setRemoteToken",
+      };
+    case "error":
+      return {
+        text: `$(warning) StepLens: ${label} error`,
+        tooltip: [status.message ?? "The StepLens server reported an error.", detail, "Click to try again."].join("\n"),
+        error: true,
+        click: "retryRemote",
+      };
+    case "ready":
+      if (status.busy > 0) return undefined;
+      return {
+        text: `$(remote) StepLens: ${label}${status.model ? ` · ${shortModelName(status.model)}` : ""}`,
+        tooltip: [`Scoring on ${status.model ?? "the server's model"} at ${remote.url}.`, detail, "Click to select a model."].join("\n"),
+        error: false,
+      };
+    default:
+      return undefined;
+  }
 }
 
 export function statusView(status: ServerStatus | undefined): StatusView {
@@ -23,12 +77,16 @@ export function statusView(status: ServerStatus | undefined): StatusView {
     .filter(Boolean)
     .join("\n");
   const click = "Click to select a model.";
+  const remote = status?.remote ? remoteView(status, status.remote) : undefined;
+  if (remote) return remote;
   if (!status || status.state === "starting") {
     return { text: "$(sync~spin) StepLens: starting…", tooltip: `StepLens language server is starting.\n${click}`, error: false };
   }
   switch (status.state) {
     case "loading":
       return { text: "$(sync~spin) StepLens: loading model…", tooltip: [`Loading ${model ?? "the model"}.`, detail, click].filter(Boolean).join("\n"), error: false };
+    case "unreachable":
+    case "unauthorized":
     case "error":
       return {
         text: "$(warning) StepLens: error",

@@ -87,7 +87,26 @@ export interface DocumentScores {
 /** Sent after each check, and with `solutions: []` when scores are cleared. */
 export const ScoresNotification = "steplens/scores";
 
-export type ServerState = "starting" | "loading" | "ready" | "busy" | "error";
+/**
+ * "unreachable" and "unauthorized" are a server backend's (steplens.backend remote, openai,
+ * llama-server): the server cannot be reached or refuses the token. Scores already shown stay; the
+ * language server keeps answering and tries the server again (see `remote.retryInMs`).
+ */
+export type ServerState = "starting" | "loading" | "ready" | "busy" | "error" | "unreachable" | "unauthorized";
+
+/** The model server a server backend talks to, and how the connection stands. */
+export interface RemoteStatus {
+  /** The URL from steplens.remote.url. */
+  url: string;
+  /** The backend kind: "remote", "openai" or "llama-server". */
+  kind: string;
+  /** Whether a token is set (never the token itself). */
+  hasToken: boolean;
+  /** Failed connection attempts in a row (0 when connected). */
+  failures: number;
+  /** Milliseconds until the next automatic attempt; absent when none is scheduled. */
+  retryInMs?: number;
+}
 
 export interface ServerStatus {
   state: ServerState;
@@ -98,8 +117,10 @@ export interface ServerStatus {
   backend?: string;
   /** Documents being scored right now. */
   busy: number;
-  /** What went wrong and what to do, for state "error". */
+  /** What went wrong and what to do, for states "error", "unreachable" and "unauthorized". */
   message?: string;
+  /** Set when the model runs behind a server (steplens.backend other than local). */
+  remote?: RemoteStatus;
 }
 
 export const StatusNotification = "steplens/status";
@@ -173,13 +194,32 @@ export const StatusRequest = "steplens/status";
 /** Restart the engine after a settings change or an error (reloads the model). */
 export const ReloadRequest = "steplens/reload";
 
+/**
+ * Try the model server again now instead of waiting for the next automatic attempt. Answers the
+ * status after the attempt. Does nothing while the server is connected or the backend is local.
+ */
+export const RetryRemoteRequest = "steplens/retryRemote";
+
+/**
+ * The token for a server backend changed (client → server notification). VS Code keeps it in
+ * SecretStorage and hands it over only this way and in InitializationOptions.token, never through
+ * settings; `null` clears it. A different token restarts the engine.
+ */
+export const SetTokenNotification = "steplens/setToken";
+export interface SetTokenParams {
+  token: string | null;
+}
+
 // ---- settings (section `steplens`) ----
 
 export type CheckFrequency = "edit" | "save" | "manual";
 
+/** local: llama.cpp here; remote: `steplens serve`; openai: an OpenAI-compatible server (vLLM…); llama-server: llama.cpp's server. */
+export type BackendSetting = "local" | "remote" | "openai" | "llama-server";
+
 export interface StepLensSettings {
   modelPath: string;
-  backend: "local" | "remote";
+  backend: BackendSetting;
   gpu: "auto" | "off" | "cuda" | "vulkan" | "metal";
   templates: string;
   negatives: number;
@@ -187,6 +227,8 @@ export interface StepLensSettings {
   aggregation: "min" | "mean" | "last" | "product";
   check: { frequency: CheckFrequency; debounceMs: number };
   goldAnswer: string;
+  /** Server backends: the server's base URL (http or https) and the per-request timeout. */
+  remote: { url: string; timeoutMs: number };
 }
 
 export const DEFAULT_SETTINGS: StepLensSettings = {
@@ -199,7 +241,31 @@ export const DEFAULT_SETTINGS: StepLensSettings = {
   aggregation: "min",
   check: { frequency: "edit", debounceMs: 600 },
   goldAnswer: "",
+  remote: { url: "", timeoutMs: 30_000 },
 };
+
+/**
+ * Why `url` cannot be a server backend's address, or undefined when it can: an http(s) URL with a
+ * host and no user name or password in it (the token goes through SecretStorage, not the URL). Both
+ * sides use it, so the editor can warn before the server tries to connect.
+ */
+export function remoteUrlProblem(url: string): string | undefined {
+  const example = "such as http://127.0.0.1:8734 (steplens serve) or http://gpu-box:8000/v1 (OpenAI-compatible)";
+  let parsed: URL;
+  try {
+    parsed = new URL(url.trim());
+  } catch {
+    return `steplens.remote.url must be an http:// or https:// address ${example}, got ${JSON.stringify(url)}`;
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    return `steplens.remote.url must start with http:// or https://, got ${JSON.stringify(url)} (${parsed.protocol.replace(/:$/, "")}); use an address ${example}`;
+  }
+  if (!parsed.hostname) return `steplens.remote.url has no host name: ${JSON.stringify(url)}; use an address ${example}`;
+  if (parsed.username || parsed.password) {
+    return `steplens.remote.url must not carry a user name or password; remove them and run "StepLens: Set Remote Token" instead`;
+  }
+  return undefined;
+}
 
 /**
  * What a client may pass as `initializationOptions` (clients without workspace/configuration, e.g.
@@ -209,6 +275,8 @@ export interface InitializationOptions {
   settings?: Partial<StepLensSettings>;
   /** Shorthand for `settings.modelPath`. */
   modelPath?: string;
+  /** Server backends' token (kept out of settings; see SetTokenNotification). */
+  token?: string;
 }
 
 // ---- commands named by code lenses and code actions ----

@@ -12,6 +12,7 @@ import { inflateSync } from "node:zlib";
 import {
   DEFAULT_SETTINGS,
   IgnoreStepCommand,
+  remoteUrlProblem,
   PickBestOfNCommand,
   ScoreFileCommand,
   ShowStepReportCommand,
@@ -29,7 +30,8 @@ import { LANGUAGES, documentSelector, isStepLensLanguage } from "../client/langu
 import { besideExtensionDirs, dedupeModels, formatBytes, ggufFilesIn, DEMO_MODEL_FILE } from "../client/modelFiles.js";
 import { buildReportBody, buildReportHtml, contentSecurityPolicy, escapeHtml, makeNonce } from "../client/reportHtml.js";
 import { ScoreStore } from "../client/scoreStore.js";
-import { CLIENT_SETTINGS, LIBRARY_SETTINGS, MODEL_PATH, SECTION, restrictForTrust } from "../client/settings.js";
+import { CLIENT_SETTINGS, LIBRARY_SETTINGS, MODEL_PATH, SECTION, TOKEN_SECRET_KEY, TRUST_RESTRICTED, restrictForTrust } from "../client/settings.js";
+import { afterTokenHint, tokenInputProblem, tokenPrompt } from "../client/remoteText.js";
 import { shortModelName, statusView, stoppedView } from "../client/statusFormat.js";
 
 const REPO = path.resolve(import.meta.dirname, "..");
@@ -148,8 +150,6 @@ describe("manifest: settings", () => {
         assert.ok(s.enum.includes(s.default as string), `${key} default is one of its values`);
       }
     }
-    assert.deepEqual(settings["steplens.backend"]!.enum, ["local", "remote"]);
-    assert.match(settings["steplens.backend"]!.markdownDescription!, /later release/);
     assert.deepEqual(settings["steplens.gpu"]!.enum, ["auto", "off", "cuda", "vulkan", "metal"]);
     assert.deepEqual(settings["steplens.aggregation"]!.enum, ["min", "mean", "last", "product"]);
     assert.deepEqual(settings["steplens.check.frequency"]!.enum, ["edit", "save", "manual"]);
@@ -417,15 +417,117 @@ describe("Label Dataset paths and summary", () => {
 });
 
 describe("workspace trust filter", () => {
-  const section = { modelPath: "/workspace/evil.gguf", gpu: "auto", check: { frequency: "edit", debounceMs: 600 } };
-  test("untrusted: the whole section, one key or the root get the user's model path", () => {
-    assert.deepEqual(restrictForTrust("steplens", section, false, "/home/me/m.gguf"), { ...section, modelPath: "/home/me/m.gguf" });
-    assert.equal(restrictForTrust("steplens.modelPath", "/workspace/evil.gguf", false, undefined), "");
-    assert.deepEqual(restrictForTrust(undefined, { steplens: section, editor: {} }, false, undefined), { steplens: { ...section, modelPath: "" }, editor: {} });
-    assert.equal(restrictForTrust("steplens.gpu", "cuda", false, undefined), "cuda");
+  const remote = { url: "http://evil.example:8734", timeoutMs: 5000 };
+  const section = { modelPath: "/workspace/evil.gguf", gpu: "auto", check: { frequency: "edit", debounceMs: 600 }, backend: "remote", remote };
+  test("untrusted: the whole section, one key or the root get the user's model path and server URL", () => {
+    const mine = { modelPath: "/home/me/m.gguf", "remote.url": "http://127.0.0.1:8734" };
+    assert.deepEqual(restrictForTrust("steplens", section, false, mine), { ...section, modelPath: "/home/me/m.gguf", remote: { ...remote, url: "http://127.0.0.1:8734" } });
+    assert.equal(restrictForTrust("steplens.modelPath", "/workspace/evil.gguf", false, {}), "");
+    assert.equal(restrictForTrust("steplens.remote.url", remote.url, false, {}), "");
+    assert.equal(restrictForTrust("steplens.remote.url", remote.url, false, mine), "http://127.0.0.1:8734");
+    assert.deepEqual(restrictForTrust("steplens.remote", remote, false, {}), { ...remote, url: "" });
+    assert.deepEqual(restrictForTrust(undefined, { steplens: section, editor: {} }, false, {}), { steplens: { ...section, modelPath: "", remote: { ...remote, url: "" } }, editor: {} });
+    // Clients that send dotted keys get the same treatment.
+    assert.deepEqual(restrictForTrust("steplens", { "remote.url": remote.url, gpu: "off" }, false, {}), { "remote.url": "", gpu: "off", modelPath: "" });
+    assert.equal(restrictForTrust("steplens.gpu", "cuda", false, {}), "cuda");
+    assert.equal(restrictForTrust("steplens.remote.timeoutMs", 5000, false, {}), 5000);
+    // The backend itself is not restricted: without the user's URL a workspace's "remote" goes nowhere.
+    assert.equal((restrictForTrust("steplens", section, false, {}) as typeof section).backend, "remote");
   });
   test("trusted: unchanged", () => {
-    assert.equal(restrictForTrust("steplens", section, true, "/home/me/m.gguf"), section);
+    assert.equal(restrictForTrust("steplens", section, true, { modelPath: "/home/me/m.gguf" }), section);
+  });
+  test("every setting restricted in code is restricted in the manifest, and the other way round", () => {
+    assert.deepEqual(
+      [...(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations ?? [])].sort(),
+      TRUST_RESTRICTED.map((k) => `${SECTION}.${k}`).sort(),
+    );
+  });
+});
+
+describe("model server: settings, token and status", () => {
+  test("steplens.remote.url is machine-overridable, restricted, and its pattern agrees with remoteUrlProblem", () => {
+    const url = settings["steplens.remote.url"]!;
+    assert.equal(url.scope, "machine-overridable");
+    const pattern = new RegExp((url as SettingSchema & { pattern: string }).pattern);
+    for (const ok of ["", "http://127.0.0.1:8734", "https://gpu.example.org/v1", "HTTP://LOCALHOST:1"]) {
+      assert.ok(pattern.test(ok), `pattern accepts ${ok}`);
+      if (ok) assert.equal(remoteUrlProblem(ok), undefined, ok);
+    }
+    for (const bad of ["ftp://host", "127.0.0.1:8734", "gpu-box"]) {
+      assert.ok(!pattern.test(bad), `pattern rejects ${bad}`);
+      assert.ok(remoteUrlProblem(bad), bad);
+    }
+  });
+
+  test("remoteUrlProblem names the setting and what to do", () => {
+    assert.match(remoteUrlProblem("gpu-box:8734")!, /^steplens\.remote\.url must start with http:\/\/ or https:\/\/, got "gpu-box:8734"/);
+    assert.match(remoteUrlProblem("not a url")!, /steplens\.remote\.url must be an http:\/\/ or https:\/\/ address such as http:\/\/127\.0\.0\.1:8734/);
+    assert.match(remoteUrlProblem("ftp://box/")!, /\(ftp\)/);
+    assert.match(remoteUrlProblem("http://me:secret@box:8734")!, /must not carry a user name or password.*Set Remote Token/);
+    assert.equal(remoteUrlProblem(" http://box:8734 "), undefined, "surrounding spaces are trimmed");
+  });
+
+  test("the backend setting offers every kind the protocol knows, and none is 'planned' any more", () => {
+    const backend = settings["steplens.backend"]!;
+    assert.deepEqual(backend.enum, ["local", "remote", "openai", "llama-server"]);
+    assert.doesNotMatch(JSON.stringify(backend), /planned|later release|not available/);
+    assert.equal(settings["steplens.remote.timeoutMs"]!.type, "integer");
+  });
+
+  test("token commands are contributed; the token is never a setting", () => {
+    const contributed = pkg.contributes.commands.map((c) => c.command);
+    for (const id of [COMMANDS.setRemoteToken, COMMANDS.clearRemoteToken, COMMANDS.retryRemote]) assert.ok(contributed.includes(id), id);
+    assert.ok(!Object.keys(settings).some((k) => /token|secret|password|apikey/i.test(k)), "no setting holds a token");
+    assert.match(TOKEN_SECRET_KEY, /^steplens\./);
+    assert.match(clientSource["remoteToken.ts"]!, /password: true/);
+    assert.match(clientSource["remoteToken.ts"]!, /secrets\.store\(TOKEN_SECRET_KEY/);
+    assert.match(clientSource["languageClient.ts"]!, /secrets\.onDidChange/);
+    assert.match(clientSource["languageClient.ts"]!, /SetTokenNotification/);
+  });
+
+  test("token input and the hint after saving it", () => {
+    assert.match(tokenInputProblem("  ")!, /paste the server's token/);
+    assert.match(tokenInputProblem("abc def")!, /no spaces/);
+    assert.equal(tokenInputProblem(" 0123abcd\n"), undefined, "a trailing newline from a copy is fine");
+    assert.match(afterTokenHint("local", "")!, /"steplens\.backend" is remote, openai or llama-server \(now: local\)/);
+    assert.match(afterTokenHint("remote", "")!, /Set "steplens\.remote\.url"/);
+    assert.match(afterTokenHint("remote", "box:1")!, /must start with http/);
+    assert.equal(afterTokenHint("remote", "http://127.0.0.1:8734"), undefined);
+    assert.match(tokenPrompt("http://127.0.0.1:8734"), /model server at http:\/\/127\.0\.0\.1:8734.*secret storage/);
+  });
+
+  const remote = { url: "http://127.0.0.1:8734", kind: "remote", hasToken: true, failures: 0 };
+  test("status: connected names the server's model; connecting spins", () => {
+    const ready = statusView({ state: "ready", busy: 0, model: "arith-demo-15m-f16.gguf", backend: "remote", remote });
+    assert.equal(ready.text, "$(remote) StepLens: remote · arith-demo-15m");
+    assert.equal(ready.error, false);
+    assert.match(ready.tooltip, /at http:\/\/127\.0\.0\.1:8734/);
+    assert.match(ready.tooltip, /Token: set/);
+    assert.equal(ready.click, undefined, "a click selects a model as before");
+    assert.equal(statusView({ state: "ready", busy: 2, backend: "remote", remote }).text, "$(sync~spin) StepLens: scoring…");
+    assert.equal(statusView({ state: "loading", busy: 0, remote }).text, "$(sync~spin) StepLens: connecting to remote…");
+    assert.equal(statusView({ state: "ready", busy: 0, model: "Qwen/Qwen2.5-Math-7B", remote: { ...remote, kind: "openai" } }).text, "$(remote) StepLens: OpenAI-compatible server · Qwen2.5-Math-7B");
+  });
+
+  test("status: unreachable and unauthorized warn, name the URL and what a click does", () => {
+    const message = "StepLens cannot reach the model server at http://127.0.0.1:8734 (ECONNREFUSED). Start it";
+    const down = statusView({ state: "unreachable", busy: 0, message, remote: { ...remote, failures: 3, retryInMs: 4000 } });
+    assert.equal(down.text, "$(debug-disconnect) StepLens: remote unreachable");
+    assert.equal(down.error, true);
+    assert.equal(down.click, "retryRemote");
+    assert.match(down.tooltip, /http:\/\/127\.0\.0\.1:8734/);
+    assert.match(down.tooltip, /Next attempt in 4 s; click to try now\./);
+    const refused = statusView({ state: "unauthorized", busy: 0, message: "The model server at http://127.0.0.1:8734 refused the token.", remote: { ...remote, failures: 1 } });
+    assert.equal(refused.text, "$(lock) StepLens: remote unauthorized");
+    assert.equal(refused.error, true);
+    assert.equal(refused.click, "setRemoteToken");
+    assert.match(refused.tooltip, /Click to set the token/);
+    const noUrl = statusView({ state: "error", busy: 0, message: "steplens.remote.url is not set", remote: { ...remote, url: "" } });
+    assert.equal(noUrl.text, "$(warning) StepLens: remote error");
+    assert.match(noUrl.tooltip, /\(no steplens\.remote\.url\)/);
+    // Without remote details (an older server) the states still warn.
+    assert.equal(statusView({ state: "unreachable", busy: 0, message: "x" }).error, true);
   });
 });
 

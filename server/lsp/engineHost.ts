@@ -2,13 +2,20 @@
 // that shapes it changes, and never disposed while a check still uses it. A model that cannot be
 // loaded leaves the host in state "error" with a message naming the path and the setting; the
 // server keeps running and a reload (request or settings change) tries again.
+//
+// With a server backend (steplens.backend remote / openai / llama-server) the model may go away and
+// come back: a server that cannot be reached or refuses the token puts the host in state
+// "unreachable" / "unauthorized", and the host tries again by itself with backoff (remoteState.ts)
+// until it connects, the settings change or the server shuts down. Callers get
+// EngineUnavailableError meanwhile, so what the editor already shows stays.
 
 import os from "node:os";
 import path from "node:path";
-import type { ServerState, ServerStatus, StepLensSettings } from "../../protocol/index.js";
+import type { RemoteStatus, ServerState, ServerStatus, StepLensSettings } from "../../protocol/index.js";
 import { createEngine, type Engine, type EngineOptions } from "../engine/engineOptions.js";
 import { BackendError } from "../engine/backend/types.js";
 import { defaultModelPath } from "../engine/backend/modelPath.js";
+import { classifyRemoteFailure, isServerBackend, missingUrlMessage, retryDelayMs, unauthorizedMessage, unreachableMessage, type RemoteFailure } from "./remoteState.js";
 
 /** Thrown to callers while the model is unavailable; the message is the one shown to the user. */
 export class EngineUnavailableError extends Error {
@@ -37,9 +44,24 @@ export function serverThreads(): number {
   return Math.max(1, Math.floor(os.availableParallelism() / 2));
 }
 
-export function engineOptionsOf(settings: StepLensSettings): EngineOptions {
+/** The model's name as scores and hovers show it: the GGUF file here, the served model's name remotely. */
+export function modelNameOf(engine: Engine): string {
+  return path.basename(isServerBackend(engine.backend.info.kind) ? engine.backend.info.model : engine.modelPath || engine.backend.info.model);
+}
+
+export function engineOptionsOf(settings: StepLensSettings, token?: string): EngineOptions {
+  const server = isServerBackend(settings.backend)
+    ? {
+        backend: settings.backend,
+        endpoints: settings.remote.url ? [settings.remote.url] : [],
+        token: token || undefined,
+        timeoutMs: settings.remote.timeoutMs,
+      }
+    : {};
   return {
-    modelPath: modelPathOf(settings),
+    ...server,
+    // A server backend names its model itself; steplens.modelPath is then the model to ask for (OpenAI `model`), if any.
+    modelPath: isServerBackend(settings.backend) ? settings.modelPath : modelPathOf(settings),
     threads: serverThreads(),
     gpu: settings.gpu,
     templates: settings.templates,
@@ -57,6 +79,31 @@ function loadFailureMessage(modelPath: string, err: unknown): string {
   return `StepLens cannot load the model ${modelPath}: ${why} Check the setting "steplens.modelPath", then reload.`;
 }
 
+export interface EngineHostEvents {
+  onStatus(status: ServerStatus): void;
+  /** A server backend connected again after failures, on an automatic retry or in `use`. */
+  onRecovered?(): void;
+}
+
+/** Backoff of the automatic reconnection; tests shorten it. */
+export interface RetryPolicy {
+  firstMs: number;
+  maxMs: number;
+}
+
+interface RemoteConnection {
+  url: string;
+  kind: string;
+  hasToken: boolean;
+  failures: number;
+  retryAt?: number;
+}
+
+function remoteFailureMessage(url: string, err: unknown): string {
+  const why = err instanceof Error ? err.message : String(err);
+  return `StepLens cannot use the model server at ${url}: ${why.replace(/\.$/, "")}. Check "steplens.backend" and "steplens.remote.url", then run "StepLens: Retry Remote Connection".`;
+}
+
 export class EngineHost {
   private engine: Engine | undefined;
   private loading: Promise<void> | undefined;
@@ -66,12 +113,26 @@ export class EngineHost {
   private users = 0;
   private idleWaiters: (() => void)[] = [];
   private disposed = false;
+  private options: EngineOptions | undefined;
+  private remote: RemoteConnection | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly events: EngineHostEvents;
 
-  constructor(private readonly onStatus: (status: ServerStatus) => void) {}
+  constructor(
+    events: EngineHostEvents | ((status: ServerStatus) => void),
+    private readonly retry: RetryPolicy = { firstMs: 1000, maxMs: 30_000 },
+  ) {
+    this.events = typeof events === "function" ? { onStatus: events } : events;
+  }
 
   status(): ServerStatus {
     const s: ServerStatus = { state: this.state, busy: this.users };
-    if (this.modelPath) {
+    if (this.remote) {
+      const r: RemoteStatus = { url: this.remote.url, kind: this.remote.kind, hasToken: this.remote.hasToken, failures: this.remote.failures };
+      if (this.remote.retryAt !== undefined) r.retryInMs = Math.max(0, this.remote.retryAt - Date.now());
+      s.remote = r;
+      if (this.engine) s.model = modelNameOf(this.engine);
+    } else if (this.modelPath) {
       s.modelPath = this.modelPath;
       s.model = path.basename(this.modelPath);
     }
@@ -82,8 +143,20 @@ export class EngineHost {
 
   /** Loads (or reloads) the model. Callers abort their checks first; this waits for them to finish. */
   load(options: EngineOptions): Promise<void> {
+    this.cancelRetry();
+    return this.enqueueLoad(options, false);
+  }
+
+  /** Tries the model server again now (the Retry command); a no-op unless it is unreachable or unauthorized. */
+  retryNow(): Promise<void> {
+    if (!this.options || (this.state !== "unreachable" && this.state !== "unauthorized")) return this.loading ?? Promise.resolve();
+    this.cancelRetry();
+    return this.enqueueLoad(this.options, true);
+  }
+
+  private enqueueLoad(options: EngineOptions, isRetry: boolean): Promise<void> {
     const previous = this.loading ?? Promise.resolve();
-    const next = previous.then(() => this.doLoad(options));
+    const next = previous.then(() => this.doLoad(options, isRetry));
     this.loading = next;
     void next.finally(() => {
       if (this.loading === next) this.loading = undefined;
@@ -91,22 +164,68 @@ export class EngineHost {
     return next;
   }
 
-  private async doLoad(options: EngineOptions): Promise<void> {
+  private async doLoad(options: EngineOptions, isRetry: boolean): Promise<void> {
     if (this.disposed) return;
+    this.options = options;
     this.modelPath = options.modelPath;
-    this.setState("loading");
+    const server = isServerBackend(options.backend);
+    const url = options.endpoints?.[0] ?? "";
+    const sameServer = server && this.remote?.url === url && this.remote.kind === options.backend;
+    this.remote = server
+      ? { url, kind: options.backend!, hasToken: !!options.token, failures: sameServer && isRetry ? this.remote!.failures : 0 }
+      : undefined;
+    // An automatic retry keeps "unreachable" on the status bar instead of flashing "loading".
+    if (!isRetry) this.setState("loading");
     await this.idle();
     const old = this.engine;
     this.engine = undefined;
     await old?.dispose();
+    if (this.disposed) return;
+    if (server && !url) {
+      this.message = missingUrlMessage(options.backend!);
+      this.setState("error");
+      return;
+    }
     try {
       this.engine = await createEngine(options);
+      const recovered = (this.remote?.failures ?? 0) > 0;
+      if (this.remote) this.remote.failures = 0;
       this.message = undefined;
       this.setState("ready");
+      if (recovered) this.events.onRecovered?.();
     } catch (err) {
-      this.message = loadFailureMessage(options.modelPath ?? "", err);
-      this.setState("error");
+      const failure = server ? classifyRemoteFailure(err) : undefined;
+      if (failure) this.remoteFailed(failure, err);
+      else {
+        this.message = server ? remoteFailureMessage(url, err) : loadFailureMessage(options.modelPath ?? "", err);
+        this.setState("error");
+      }
     }
+  }
+
+  /** Records a connection failure, says what to do, and schedules the next attempt. */
+  private remoteFailed(failure: RemoteFailure, err: unknown): void {
+    const remote = this.remote!;
+    remote.failures++;
+    const delay = retryDelayMs(remote.failures, this.retry.firstMs, this.retry.maxMs);
+    remote.retryAt = Date.now() + delay;
+    const why = err instanceof Error ? err.message : String(err);
+    this.message = failure === "unauthorized" ? unauthorizedMessage(remote.url, remote.hasToken) : unreachableMessage(remote.url, why, delay);
+    this.cancelRetry();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      remote.retryAt = undefined;
+      if (this.options && !this.disposed) void this.enqueueLoad(this.options, true);
+    }, delay);
+    // The timer alone must not keep a process (CLI, tests) alive.
+    this.retryTimer.unref();
+    this.setState(failure);
+  }
+
+  private cancelRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (this.remote) this.remote.retryAt = undefined;
   }
 
   /** Runs `fn` with the engine; waits for a load in progress. The busy count covers the call. */
@@ -118,6 +237,17 @@ export class EngineHost {
     this.setState("busy");
     try {
       return await fn(engine);
+    } catch (err) {
+      // The server went away (or started refusing the token) in the middle of the work.
+      const failure = this.remote ? classifyRemoteFailure(err) : undefined;
+      if (!failure) throw err;
+      // The first caller to fail takes the engine down; the others running on it fail the same way.
+      if (this.engine === engine) {
+        this.engine = undefined;
+        this.remoteFailed(failure, err);
+        void this.idle().then(() => engine.dispose());
+      }
+      throw new EngineUnavailableError(this.message ?? "the model server is not available");
     } finally {
       this.users--;
       if (this.users === 0) {
@@ -133,11 +263,12 @@ export class EngineHost {
 
   private setState(state: ServerState): void {
     this.state = state;
-    this.onStatus(this.status());
+    this.events.onStatus(this.status());
   }
 
   async dispose(): Promise<void> {
     this.disposed = true;
+    this.cancelRetry();
     await this.loading?.catch(() => {});
     await this.idle();
     const engine = this.engine;

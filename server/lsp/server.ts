@@ -27,8 +27,10 @@ import {
   IgnoreStepCommand,
   LabelDatasetRequest,
   ReloadRequest,
+  RetryRemoteRequest,
   ScoreDocumentRequest,
   ScoresNotification,
+  SetTokenNotification,
   ShowStepReportCommand,
   StatusNotification,
   StatusRequest,
@@ -42,6 +44,7 @@ import {
   type LabelDatasetResult,
   type ScoreDocumentParams,
   type ServerStatus,
+  type SetTokenParams,
   type StepLensSettings,
   type StepReportArgs,
   type WireRange,
@@ -53,7 +56,7 @@ import { bestOfN } from "./bestOfN.js";
 import { CheckQueue } from "./checkQueue.js";
 import { buildDiagnostics, SOURCE, type ExtraNote } from "./diagnostics.js";
 import { capSteps, displayName, parseText, type DocState } from "./documents.js";
-import { EngineHost, EngineUnavailableError, engineOptionsOf } from "./engineHost.js";
+import { EngineHost, EngineUnavailableError, engineOptionsOf, type RetryPolicy } from "./engineHost.js";
 import { stepHover } from "./hover.js";
 import { runLabelRequest } from "./labelRequest.js";
 import { codeLenses } from "./lenses.js";
@@ -80,11 +83,28 @@ export interface ServerHandle {
   started: Promise<void>;
 }
 
-export function startLanguageServer(connection: Connection): ServerHandle {
+export interface ServerOptions {
+  /** Backoff of the reconnection to a model server (default 1 s doubling to 30 s). */
+  retry?: RetryPolicy;
+}
+
+export function startLanguageServer(connection: Connection, options: ServerOptions = {}): ServerHandle {
   const documents = new TextDocuments(TextDocument);
   const states = new Map<string, DocState>();
-  const host = new EngineHost((status) => void connection.sendNotification(StatusNotification, status));
+  const host = new EngineHost(
+    {
+      onStatus: (status) => void connection.sendNotification(StatusNotification, status),
+      // Documents edited while the server was away are checked now; unchanged ones keep their scores.
+      onRecovered: () => {
+        if (settings().check.frequency !== "manual") for (const doc of documents.all()) queue.schedule(doc.uri, 0);
+      },
+    },
+    options.retry,
+  );
   let initOptions: InitializationOptions = {};
+  /** A server backend's token: from initializationOptions and steplens/setToken, never from settings. */
+  let token = "";
+  let loadedKey: string | undefined;
   let pushedSettings: unknown;
   let resolved: ResolvedSettings = resolveSettings([]);
   let settingsGeneration = 0;
@@ -134,7 +154,7 @@ export function startLanguageServer(connection: Connection): ServerHandle {
     queue.cancelAll();
     for (const job of jobs) job.abort();
     for (const s of states.values()) s.scoredFor = undefined;
-    await host.load(engineOptionsOf(settings()));
+    await host.load(engineOptionsOf(settings(), token));
     const status = host.status();
     if (status.state === "error" && status.message) {
       connection.console.error(status.message);
@@ -148,7 +168,9 @@ export function startLanguageServer(connection: Connection): ServerHandle {
     const before = resolved.settings;
     resolved = await readSettings();
     announceProblems(resolved.problems);
-    const reload = forceReload || engineKey(before) !== engineKey(resolved.settings);
+    const key = engineKey(resolved.settings, token);
+    const reload = forceReload || key !== loadedKey;
+    loadedKey = key;
     if (reload || before.goldAnswer !== resolved.settings.goldAnswer) settingsGeneration++;
     if (reload) await loadModel();
     for (const doc of documents.all()) if (settings().check.frequency !== "manual") queue.schedule(doc.uri, 0);
@@ -250,6 +272,7 @@ export function startLanguageServer(connection: Connection): ServerHandle {
     caps.configurationRegistration = c.workspace?.didChangeConfiguration?.dynamicRegistration === true;
     caps.codeLensRefresh = c.workspace?.codeLens?.refreshSupport === true;
     if (isObject(params.initializationOptions)) initOptions = params.initializationOptions as InitializationOptions;
+    if (typeof initOptions.token === "string") token = initOptions.token;
     const folder = params.workspaceFolders?.[0]?.uri ?? params.rootUri;
     if (folder?.startsWith("file:")) baseDir = fileURLToPath(folder);
     return {
@@ -278,6 +301,12 @@ export function startLanguageServer(connection: Connection): ServerHandle {
   connection.onDidChangeConfiguration((change) => {
     const s = isObject(change.settings) ? change.settings.steplens : undefined;
     if (isObject(s)) pushedSettings = s;
+    void started.then(() => applySettings(false));
+  });
+
+  connection.onNotification(SetTokenNotification, (params: SetTokenParams) => {
+    token = typeof params?.token === "string" ? params.token : "";
+    // engineKey covers the token for server backends only: a local model does not restart.
     void started.then(() => applySettings(false));
   });
 
@@ -454,6 +483,14 @@ export function startLanguageServer(connection: Connection): ServerHandle {
   connection.onRequest(ReloadRequest, async (): Promise<ServerStatus> => {
     await started;
     await applySettings(true);
+    return host.status();
+  });
+
+  connection.onRequest(RetryRemoteRequest, async (): Promise<ServerStatus> => {
+    await started;
+    // An error that is not the connection's (a missing URL, say) needs the settings read again.
+    if (host.status().state === "error") await applySettings(true);
+    else await host.retryNow();
     return host.status();
   });
 

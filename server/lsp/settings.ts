@@ -3,7 +3,8 @@
 // layer and finally the default, a value that is wrong falls back to the default with a message,
 // because a typo in settings.json must never stop the checks.
 
-import { DEFAULT_SETTINGS, type CheckFrequency, type StepLensSettings } from "../../protocol/index.js";
+import { createHash } from "node:crypto";
+import { DEFAULT_SETTINGS, remoteUrlProblem, type BackendSetting, type CheckFrequency, type StepLensSettings } from "../../protocol/index.js";
 import { GPU_SETTINGS } from "../engine/engineOptions.js";
 import { AGGREGATIONS } from "../engine/cpmi/aggregate.js";
 import { resolveTemplates } from "../engine/cpmi/templates.js";
@@ -17,6 +18,7 @@ export interface ResolvedSettings {
 type Layer = Record<string, unknown>;
 
 const FREQUENCIES: readonly CheckFrequency[] = ["edit", "save", "manual"];
+const BACKENDS: readonly BackendSetting[] = ["local", "remote", "openai", "llama-server"];
 
 function isObject(v: unknown): v is Layer {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -73,7 +75,7 @@ export function resolveSettings(layers: readonly unknown[]): ResolvedSettings {
   const goldRaw = pick(objects, "goldAnswer");
   const settings: StepLensSettings = {
     modelPath: str("modelPath", d.modelPath),
-    backend: oneOf("backend", ["local", "remote"], d.backend),
+    backend: oneOf("backend", BACKENDS, d.backend),
     gpu: oneOf("gpu", GPU_SETTINGS, d.gpu),
     templates: str("templates", d.templates) || d.templates,
     negatives: num("negatives", d.negatives, (n) => Number.isInteger(n) && n >= 1 && n <= 64, "a whole number from 1 to 64"),
@@ -85,6 +87,10 @@ export function resolveSettings(layers: readonly unknown[]): ResolvedSettings {
     },
     // A gold answer may be typed as a number in settings.json.
     goldAnswer: typeof goldRaw === "number" ? String(goldRaw) : str("goldAnswer", d.goldAnswer),
+    remote: {
+      url: str("remote.url", d.remote.url).replace(/\/+$/, ""),
+      timeoutMs: num("remote.timeoutMs", d.remote.timeoutMs, (n) => Number.isInteger(n) && n >= 100 && n <= 3_600_000, "a whole number of milliseconds from 100 to 3600000"),
+    },
   };
   try {
     resolveTemplates(settings.templates);
@@ -92,14 +98,22 @@ export function resolveSettings(layers: readonly unknown[]): ResolvedSettings {
     problems.push(`steplens.templates: ${(err as Error).message}; using "${d.templates}"`);
     settings.templates = d.templates;
   }
-  if (settings.backend === "remote") {
-    problems.push(`steplens.backend "remote" is not available in this version; using the local llama.cpp model`);
-    settings.backend = "local";
+  // A bad URL is kept out of the engine; the host then says the address is missing (engineHost.ts).
+  const urlProblem = settings.remote.url ? remoteUrlProblem(settings.remote.url) : undefined;
+  if (urlProblem) {
+    problems.push(urlProblem);
+    settings.remote.url = "";
   }
   return { settings, problems };
 }
 
-/** Settings whose change needs a new model or scorer (and so drops the scores in hand). */
-export function engineKey(s: StepLensSettings): string {
-  return JSON.stringify([s.modelPath, s.gpu, s.templates, s.negatives, s.threshold, s.aggregation]);
+/**
+ * Settings whose change needs a new model or scorer (and so drops the scores in hand). A server
+ * backend also restarts on a new URL, timeout or token (`token` enters only as a hash).
+ */
+export function engineKey(s: StepLensSettings, token = ""): string {
+  const shaping = [s.modelPath, s.gpu, s.templates, s.negatives, s.threshold, s.aggregation, s.backend];
+  if (s.backend === "local") return JSON.stringify(shaping);
+  const tokenHash = token ? createHash("sha256").update(token).digest("hex").slice(0, 16) : "";
+  return JSON.stringify([...shaping, s.remote.url, s.remote.timeoutMs, tokenHash]);
 }

@@ -2,13 +2,12 @@
 // UTF-16 code units from 0, as LSP does, so a range converts field by field.
 
 import { createHash } from "node:crypto";
-import path from "node:path";
 import type { DocumentScores, WireGold, WireRange, WireSolutionScore, WireStepScore } from "../../protocol/index.js";
 import type { SourceRange } from "../engine/parse/types.js";
 import type { DocumentScore } from "../engine/scoreDocument.js";
 import type { Engine } from "../engine/engineOptions.js";
 import type { GoldAnswer } from "../engine/cpmi/scorer.js";
-import { backendName } from "./engineHost.js";
+import { backendName, modelNameOf } from "./engineHost.js";
 
 export function wireRange(r: SourceRange): WireRange {
   return { start: { line: r.start.line, character: r.start.column }, end: { line: r.end.line, character: r.end.column } };
@@ -79,7 +78,7 @@ export function documentScores(scored: DocumentScore, ctx: WireContext): Documen
     problem: scored.document.problem,
     solutions,
     warnings: scored.warnings,
-    model: path.basename(ctx.engine.modelPath),
+    model: modelNameOf(ctx.engine),
     backend: backendName(ctx.engine),
     threshold: ctx.engine.scorer.config.threshold,
   };

@@ -1,0 +1,60 @@
+// How the language server talks about a model server it cannot use: which failures mean "not
+// reachable (yet)" or "token refused", when to try again, and the words the status bar and the
+// output show. The backends' own retries cover one request; this covers the minutes a GPU box is
+// down or a tunnel is closed, so the editor recovers by itself when the server comes back.
+
+import type { BackendSetting } from "../../protocol/index.js";
+
+export type RemoteFailure = "unreachable" | "unauthorized";
+
+export function isServerBackend(kind: string | undefined): kind is Exclude<BackendSetting, "local"> {
+  return kind === "remote" || kind === "openai" || kind === "llama-server";
+}
+
+const UNAUTHORIZED = /refused the token|\b401\b|\b403\b|unauthori[sz]ed|forbidden|invalid api key|incorrect api key/i;
+const UNREACHABLE =
+  /cannot reach|could not reach|unreachable|ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|UND_ERR_\w+|fetch failed|socket hang up|did not answer|timed? ?out|not taking work|\b50[234]\b/i;
+
+function messagesOf(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e && depth < 4; depth++) {
+    if (e instanceof Error) parts.push(e.message, (e as { code?: unknown }).code === undefined ? "" : String((e as { code?: unknown }).code));
+    else parts.push(String(e));
+    e = e instanceof Error ? (e as { cause?: unknown }).cause : undefined;
+  }
+  return parts.join(" ");
+}
+
+/**
+ * A failure the server's coming back (or a new token) can fix, or undefined for anything else (bad
+ * model name, malformed answers, incompatible versions): those stay errors until the settings change.
+ */
+export function classifyRemoteFailure(err: unknown): RemoteFailure | undefined {
+  const text = messagesOf(err);
+  if (UNAUTHORIZED.test(text)) return "unauthorized";
+  if (UNREACHABLE.test(text)) return "unreachable";
+  return undefined;
+}
+
+/** Backoff between attempts: 1 s, 2 s, 4 s … at most 30 s, so a server that comes back is found soon. */
+export function retryDelayMs(failures: number, firstMs = 1000, maxMs = 30_000): number {
+  return Math.min(maxMs, firstMs * 2 ** Math.max(0, failures - 1));
+}
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
+}
+
+export function unreachableMessage(url: string, why: string, retryInMs: number | undefined): string {
+  const retry = retryInMs === undefined ? "" : ` StepLens tries again in ${seconds(retryInMs)} (or run "StepLens: Retry Remote Connection").`;
+  return `StepLens cannot reach the model server at ${url} (${why.replace(/\.$/, "")}). Start it (steplens serve on the GPU machine, or the ssh -L tunnel to it) or correct "steplens.remote.url".${retry} Scores already shown are kept.`;
+}
+
+export function unauthorizedMessage(url: string, hasToken: boolean): string {
+  const what = hasToken ? "refused the token" : "needs a token";
+  return `The model server at ${url} ${what}. Run "StepLens: Set Remote Token" with the server's token (the one steplens serve was started with). Scores already shown are kept.`;
+}
+
+export function missingUrlMessage(kind: string): string {
+  return `steplens.backend is "${kind}" but "steplens.remote.url" is not set: set it to the model server's address (e.g. http://127.0.0.1:8734 for steplens serve), or set steplens.backend to "local".`;
+}
