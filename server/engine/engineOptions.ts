@@ -115,5 +115,8 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     walkers: config.templates.length,
     parallel: options.parallel,
   });
+  // A server names its model only once connected (the editor sends no model path): its soft labels
+  // must use that model's calibration, as the same model run locally does.
+  if (kind !== "local" && !options.calibration) config.calibration = knownCalibration(backend.info.model) ?? NEUTRAL_CALIBRATION;
   return { backend, scorer: new CpmiScorer(backend, config), modelPath, dispose: () => backend.dispose() };
 }

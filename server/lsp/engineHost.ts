@@ -206,12 +206,12 @@ export class EngineHost {
   /** Records a connection failure, says what to do, and schedules the next attempt. */
   private remoteFailed(failure: RemoteFailure, err: unknown): void {
     const remote = this.remote!;
+    this.cancelRetry();
     remote.failures++;
     const delay = retryDelayMs(remote.failures, this.retry.firstMs, this.retry.maxMs);
     remote.retryAt = Date.now() + delay;
     const why = err instanceof Error ? err.message : String(err);
     this.message = failure === "unauthorized" ? unauthorizedMessage(remote.url, remote.hasToken) : unreachableMessage(remote.url, why, delay);
-    this.cancelRetry();
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       remote.retryAt = undefined;

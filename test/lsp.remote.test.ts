@@ -1,0 +1,272 @@
+// The language server scoring through a model server: a real `steplens serve` (dist/cli.mjs, the
+// demo model) on 127.0.0.1 as a child process, the real language server driven over its protocol.
+// Diagnostics and hovers through backend "remote" must equal those of the local model; a wrong
+// token, a server that is not there, and one that dies mid-session must each show on the status and
+// lose no diagnostics, and the server must come back by itself. Run `npm run build` first.
+
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import type { Hover, MarkupContent, PublishDiagnosticsParams } from "vscode-languageserver/node";
+import type { DocumentScores, ServerStatus } from "../protocol/index.js";
+import { DEFAULT_SETTINGS } from "../protocol/index.js";
+import { engineKey, resolveSettings } from "../server/lsp/settings.js";
+import { classifyRemoteFailure, retryDelayMs } from "../server/lsp/remoteState.js";
+import { connectRemote } from "../server/engine/backend/remote.js";
+import { CLI, DEMO_MODEL, REPO } from "./helpers.js";
+import { fileUri, TestClient } from "./lsp-client.js";
+
+const WRONG = path.join(REPO, "examples/wrong-step.md");
+const wrongText = readFileSync(WRONG, "utf8");
+const wrongUri = fileUri(WRONG);
+const TOKEN = "steplens-test-token-0123456789";
+
+interface Serve {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+after(() => {
+  for (const child of running) if (child.exitCode == null) child.kill("SIGKILL");
+});
+
+/** A real `steplens serve` on loopback; resolves once it prints its "ready: URL" line. */
+async function startServe(port: number, token = TOKEN): Promise<Serve> {
+  const child = spawn(process.execPath, [CLI, "serve", "--host", "127.0.0.1", "--port", String(port), "--model", DEMO_MODEL, "--gpu", "off", "--threads", "1", "--token", token, "--quiet"], {
+    cwd: REPO,
+    env: { ...process.env, STEPLENS_TOKEN: "" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  running.add(child);
+  let stderr = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      const m = /ready: (http:\/\/\S+)/.exec(stderr);
+      if (m) resolve(m[1]!);
+    });
+    child.on("exit", (code) => reject(new Error(`steplens serve exited with ${code} before it was ready:\n${stderr}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  return {
+    url,
+    child,
+    // SIGKILL: the server dies as a crashed or unplugged one does, without a goodbye.
+    stop: async () => {
+      if (child.exitCode == null) child.kill("SIGKILL");
+      await exited;
+      running.delete(child);
+    },
+  };
+}
+
+/** A port nothing listens on (it was free a moment ago). */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Waits for a notification that arrives after this call (earlier ones with the same shape do not count). */
+function waitForNew<T>(client: TestClient, method: string, pred: (p: T) => boolean = () => true): Promise<T> {
+  const seen = new Set(client.log.map((e) => e.params));
+  return client.waitFor<T>(method, (p) => !seen.has(p) && pred(p));
+}
+
+const diagnosticsFor = (uri: string, version: number) => (p: PublishDiagnosticsParams) => p.uri === uri && p.version === version;
+const remoteConfig = (url: string) => ({ backend: "remote", remote: { url, timeoutMs: 20_000 }, check: { frequency: "edit", debounceMs: 50 } });
+
+/** Step 2's hover without its last line, which names the model and where it ran. */
+async function step2Hover(client: TestClient, scores: DocumentScores): Promise<string> {
+  const step = scores.solutions[0]!.steps[1]!;
+  const hover = await client.request<Hover | null>("textDocument/hover", { textDocument: { uri: wrongUri }, position: { line: step.textRange.start.line, character: step.textRange.start.character + 5 } });
+  assert.ok(hover, "a hover on step 2");
+  return (hover.contents as MarkupContent).value.replace(/\n[^\n]*Model [^\n]*$/, "");
+}
+
+describe("settings for a model server", () => {
+  test("every backend kind is accepted; a bad URL is refused with a message naming the setting", () => {
+    for (const backend of ["local", "remote", "openai", "llama-server"]) assert.equal(resolveSettings([{ backend }]).settings.backend, backend);
+    const ok = resolveSettings([{ backend: "remote", remote: { url: "http://127.0.0.1:8734/", timeoutMs: 5000 } }]);
+    assert.deepEqual(ok.problems, []);
+    assert.deepEqual(ok.settings.remote, { url: "http://127.0.0.1:8734", timeoutMs: 5000 });
+    const dotted = resolveSettings([{ backend: "openai", "remote.url": "https://gpu.example.org/v1" }]);
+    assert.equal(dotted.settings.remote.url, "https://gpu.example.org/v1");
+    const bad = resolveSettings([{ backend: "remote", remote: { url: "127.0.0.1:8734", timeoutMs: 10 } }]);
+    assert.equal(bad.settings.remote.url, "");
+    assert.equal(bad.settings.remote.timeoutMs, DEFAULT_SETTINGS.remote.timeoutMs);
+    assert.ok(bad.problems.some((p) => /^steplens\.remote\.url must be an http:\/\/ or https:\/\/ address such as .*, got "127\.0\.0\.1:8734"$/.test(p)), bad.problems.join("\n"));
+    assert.match(resolveSettings([{ remote: { url: "localhost:8734" } }]).problems[0]!, /^steplens\.remote\.url must start with http:\/\/ or https:\/\/, got "localhost:8734"/);
+    assert.ok(bad.problems.some((p) => /^steplens\.remote\.timeoutMs must be a whole number of milliseconds/.test(p)), bad.problems.join("\n"));
+    assert.match(resolveSettings([{ backend: "gpu-box" }]).problems[0]!, /steplens\.backend must be one of local, remote, openai, llama-server/);
+  });
+
+  test("the engine restarts on a new URL, timeout or token only when a server backend uses them", () => {
+    const local = resolveSettings([{ remote: { url: "http://a:1" } }]).settings;
+    assert.equal(engineKey(local, "t1"), engineKey({ ...local, remote: { url: "http://b:2", timeoutMs: 1 } }, "t2"), "a local model ignores them");
+    const remote = resolveSettings([{ backend: "remote", remote: { url: "http://a:1" } }]).settings;
+    assert.notEqual(engineKey(remote, "t1"), engineKey(remote, "t2"));
+    assert.notEqual(engineKey(remote), engineKey({ ...remote, remote: { ...remote.remote, url: "http://b:2" } }));
+    assert.notEqual(engineKey(remote), engineKey({ ...remote, backend: "openai" }));
+    assert.ok(!engineKey(remote, TOKEN).includes(TOKEN), "the token itself never appears in the key");
+  });
+
+  test("reconnection backoff: 1 s doubling up to 30 s", () => {
+    assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 20].map((n) => retryDelayMs(n)), [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+  });
+
+  test("a missing URL: status error naming steplens.remote.url; nothing is lost, the server answers", async () => {
+    const client = await TestClient.inProcess({ configuration: { backend: "remote", remote: { url: "ftp://box" } } });
+    try {
+      const status = await client.waitFor<ServerStatus>("steplens/status", (s) => s.state === "error");
+      assert.match(status.message!, /steplens\.backend is "remote" but "steplens\.remote\.url" is not set/);
+      assert.equal(status.remote?.url, "");
+      const warning = await client.waitFor<{ type: number; message: string }>("window/showMessage", (m) => m.type === 2);
+      assert.match(warning.message, /steplens\.remote\.url must start with http:\/\/ or https:\/\/, got "ftp:\/\/box"/);
+      assert.equal((await client.request<ServerStatus>("steplens/status")).state, "error");
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe("language server through steplens serve", () => {
+  test("diagnostics and hover on examples/wrong-step.md through backend remote equal the local model's", async () => {
+    const serve = await startServe(0);
+    try {
+      const local = await TestClient.inProcess({ configuration: { modelPath: DEMO_MODEL, gpu: "off", check: { frequency: "edit", debounceMs: 50 } } });
+      let localDiagnostics: PublishDiagnosticsParams;
+      let localHover: string;
+      try {
+        local.open(wrongUri, wrongText);
+        localDiagnostics = await local.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", diagnosticsFor(wrongUri, 1));
+        const scores = await local.waitFor<DocumentScores>("steplens/scores", (p) => p.uri === wrongUri && p.solutions.length > 0);
+        localHover = await step2Hover(local, scores);
+      } finally {
+        await local.close();
+      }
+
+      const remote = await TestClient.inProcess({ configuration: remoteConfig(serve.url), initializationOptions: { token: TOKEN } });
+      try {
+        const ready = await remote.waitFor<ServerStatus>("steplens/status", (s) => s.state === "ready");
+        assert.equal(ready.model, path.basename(DEMO_MODEL), "the server's model name");
+        assert.equal(ready.backend, "remote");
+        assert.deepEqual(ready.remote, { url: serve.url, kind: "remote", hasToken: true, failures: 0 });
+        remote.open(wrongUri, wrongText);
+        const published = await remote.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", diagnosticsFor(wrongUri, 1));
+        const scores = await remote.waitFor<DocumentScores>("steplens/scores", (p) => p.uri === wrongUri && p.solutions.length > 0);
+        assert.ok(published.diagnostics.some((d) => d.severity! <= 2 && /^Step 2 /.test(d.message)), JSON.stringify(published.diagnostics));
+        assert.deepEqual(published.diagnostics, localDiagnostics.diagnostics);
+        assert.equal(await step2Hover(remote, scores), localHover);
+        assert.equal(scores.backend, "remote");
+        assert.equal(scores.model, path.basename(DEMO_MODEL));
+        assert.ok((scores.tokens?.evaluated ?? 0) > 0, "the server evaluated the tokens");
+      } finally {
+        await remote.close();
+      }
+    } finally {
+      await serve.stop();
+    }
+  });
+
+  test("a wrong token: status unauthorized naming the URL and the command; the right token connects and scores", async () => {
+    const serve = await startServe(0);
+    const client = await TestClient.inProcess({ configuration: remoteConfig(serve.url), initializationOptions: { token: "not-the-token" } });
+    try {
+      const status = await client.waitFor<ServerStatus>("steplens/status", (s) => s.state === "unauthorized");
+      assert.ok(status.message!.includes(serve.url), status.message);
+      assert.match(status.message!, /refused the token\. Run "StepLens: Set Remote Token"/);
+      assert.equal(status.remote?.hasToken, true);
+      assert.ok(!JSON.stringify(client.log).includes("not-the-token"), "the token never comes back from the server");
+      client.open(wrongUri, wrongText);
+      // The server keeps answering while it cannot score.
+      assert.equal((await client.request<ServerStatus>("steplens/status")).state, "unauthorized");
+      assert.equal(await client.request("textDocument/hover", { textDocument: { uri: wrongUri }, position: { line: 5, character: 10 } }), null);
+      assert.equal(client.notifications("textDocument/publishDiagnostics").length, 0);
+
+      await client.rpc.sendNotification("steplens/setToken", { token: TOKEN });
+      const ready = await waitForNew<ServerStatus>(client, "steplens/status", (s) => s.state === "ready");
+      assert.equal(ready.remote?.failures, 0);
+      const published = await client.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", diagnosticsFor(wrongUri, 1));
+      assert.ok(published.diagnostics.some((d) => /^Step 2 /.test(d.message)));
+
+      // Clearing the token: a server that needs one says so.
+      await client.rpc.sendNotification("steplens/setToken", { token: null });
+      const refused = await waitForNew<ServerStatus>(client, "steplens/status", (s) => s.state === "unauthorized");
+      assert.match(refused.message!, /needs a token/);
+      assert.equal(refused.remote?.hasToken, false);
+    } finally {
+      await client.close();
+      await serve.stop();
+    }
+  });
+
+  test("nothing listening: unreachable; the server starts and the status recovers by itself; a crash keeps the diagnostics and recovers again", async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const client = await TestClient.inProcess({ configuration: remoteConfig(url), initializationOptions: { token: TOKEN } });
+    let serve: Serve | undefined;
+    try {
+      const down = await client.waitFor<ServerStatus>("steplens/status", (s) => s.state === "unreachable");
+      assert.match(down.message!, new RegExp(`cannot reach the model server at ${url.replace(/\./g, "\\.")} \\(.*ECONNREFUSED`));
+      assert.match(down.message!, /tries again in \d+ s/);
+      assert.ok(down.remote!.failures >= 1 && down.remote!.retryInMs! > 0, JSON.stringify(down.remote));
+      client.open(wrongUri, wrongText);
+      assert.equal((await client.request<ServerStatus>("steplens/status")).remote?.url, url, "the server answers while unreachable");
+
+      serve = await startServe(port);
+      // No request from the client: the server finds the model server on its own and checks the open file.
+      const published = await client.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", diagnosticsFor(wrongUri, 1));
+      const step2 = published.diagnostics.find((d) => /^Step 2 /.test(d.message));
+      assert.ok(step2, JSON.stringify(published.diagnostics));
+      assert.ok(client.notifications<ServerStatus>("steplens/status").some((s) => s.state === "ready" && s.remote?.failures === 0));
+
+      // The model server dies; an edit cannot be scored, but what is shown stays.
+      await serve.stop();
+      serve = undefined;
+      const mark = client.log.length;
+      client.change(wrongUri, 2, wrongText.replace("$50 bill", "$60 bill"));
+      const lost = await waitForNew<ServerStatus>(client, "steplens/status", (s) => s.state === "unreachable");
+      assert.ok(lost.message!.includes(url));
+      const since = client.log.slice(mark).filter((e) => e.method === "textDocument/publishDiagnostics").map((e) => e.params as PublishDiagnosticsParams);
+      assert.deepEqual(since, [], "no diagnostics were cleared or replaced while the server was away");
+
+      serve = await startServe(port);
+      const again = await client.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", diagnosticsFor(wrongUri, 2));
+      assert.ok(again.diagnostics.some((d) => /^Step 2 /.test(d.message)), JSON.stringify(again.diagnostics));
+      assert.equal((await client.request<ServerStatus>("steplens/status")).remote?.failures, 0);
+    } finally {
+      await client.close();
+      await serve?.stop();
+    }
+  });
+
+  test("the failures the status names are the remote backend's real ones", async () => {
+    const port = await freePort();
+    const err = await connectRemote(`http://127.0.0.1:${port}`, { retries: 0 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.equal(classifyRemoteFailure(err), "unreachable", String(err));
+    const serve = await startServe(0);
+    try {
+      const refused = await connectRemote(serve.url, { token: "wrong" }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.equal(classifyRemoteFailure(refused), "unauthorized", String(refused));
+      const backend = await connectRemote(serve.url, { token: TOKEN });
+      await backend.dispose();
+    } finally {
+      await serve.stop();
+    }
+    assert.equal(classifyRemoteFailure(new Error("the endpoints serve different models")), undefined);
+  });
+});
