@@ -44,7 +44,8 @@ describe("steplens serve (in-process)", () => {
   });
 
   test("no token or a wrong one: 401 with a JSON error; the right one: the model info", async () => {
-    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: `Bearer ${TOKEN}x` }, { authorization: TOKEN }]) {
+    const wrong: Record<string, string>[] = [{}, { authorization: "Bearer wrong" }, { authorization: `Bearer ${TOKEN}x` }, { authorization: TOKEN }];
+    for (const headers of wrong) {
       const res = await fetch(`${s.url}/v1/model`, { headers });
       assert.equal(res.status, 401);
       assert.match(res.headers.get("www-authenticate") ?? "", /Bearer/);

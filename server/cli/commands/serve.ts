@@ -81,6 +81,12 @@ export function registerServe(program: Command): void {
       report(`ready: ${server.url}`);
     } catch (err) {
       await engine?.dispose();
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EADDRINUSE" || code === "EACCES" || code === "EADDRNOTAVAIL") {
+        const why = code === "EADDRINUSE" ? "is already in use (another steplens serve?)" : code === "EACCES" ? "needs privileges (ports below 1024)" : "is not an address of this machine";
+        report(`cannot listen on ${flags.host}:${flags.port}: it ${why}; pick another --port or --host`);
+        process.exit(1);
+      }
       fail(err);
     }
     const running = server!;

@@ -398,7 +398,7 @@ export async function probeRemote(url: string, token?: string, options: { timeou
     return { state: "reachable", url: client.url, model: await fetchModelInfo(client) };
   } catch (err) {
     const message = (err as Error).message;
-    if (/refused the token/.test(message)) return { state: "unauthorized", url: client.url, message };
+    if ((err as { status?: number }).status === 401) return { state: "unauthorized", url: client.url, message };
     if (/speaks API v|not as steplens serve|malformed response|has no \//.test(message)) return { state: "incompatible", url: client.url, message };
     return { state: "unreachable", url: client.url, message };
   }
