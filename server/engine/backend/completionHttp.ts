@@ -169,5 +169,6 @@ export function normaliseEndpoint(endpoint: string, flag = "--endpoint"): URL {
 }
 
 export function joinUrl(base: URL, path: string): string {
-  return `${base.origin}${base.pathname}${path}`;
+  // URL keeps "/" as the path of a bare origin; drop it so "/tokenize" is not "//tokenize".
+  return `${base.origin}${base.pathname.replace(/\/+$/, "")}${path}`;
 }

@@ -242,6 +242,8 @@ class OpenAiSession {
   }
 
   async sample(prefix: string, options: SampleOptions, signal?: AbortSignal): Promise<string[]> {
+    // The API wants n >= 1; a caller with sampling turned off asks for none.
+    if (options.n <= 0) return [];
     const res = await this.backend.completions(
       {
         prompt: prefix,
