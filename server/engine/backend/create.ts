@@ -5,6 +5,9 @@
 
 import { LlamaCppBackend, type GpuSetting } from "./llamaCpp.js";
 import { connectRemote } from "./remote.js";
+import { OpenAiBackend } from "./openai.js";
+import { LlamaServerBackend } from "./llamaServer.js";
+import { defaultModelPath } from "./modelPath.js";
 import type { Backend } from "./types.js";
 
 export const BACKEND_KINDS = ["local", "remote", "openai", "llama-server"] as const;
@@ -52,6 +55,19 @@ export async function openBackend(spec: BackendSpec): Promise<Backend> {
     case "remote":
       if (!spec.endpoints?.[0]) throw new Error('backend "remote" needs the address of a steplens serve: pass --endpoint URL');
       return await connectRemote(spec.endpoints[0], { token: spec.token, timeoutMs: spec.timeoutMs });
+    case "openai":
+      if (!spec.endpoints?.[0]) throw new Error('backend "openai" needs the server\'s API address: pass --endpoint http://host:port/v1');
+      // The CLI fills modelPath with the demo GGUF when --model is absent: then ask the server.
+      return await OpenAiBackend.connect({
+        endpoint: spec.endpoints[0],
+        model: spec.modelPath && spec.modelPath !== defaultModelPath() ? spec.modelPath : undefined,
+        token: spec.token,
+        timeoutMs: spec.timeoutMs,
+        parallel: spec.parallel,
+      });
+    case "llama-server":
+      if (!spec.endpoints?.[0]) throw new Error('backend "llama-server" needs the server\'s address: pass --endpoint http://127.0.0.1:8080');
+      return await LlamaServerBackend.connect({ endpoint: spec.endpoints[0], token: spec.token, timeoutMs: spec.timeoutMs, parallel: spec.parallel });
     default:
       throw new Error(`backend "${spec.kind}" is not built yet`);
   }
