@@ -162,7 +162,7 @@ describe("language server through steplens serve", () => {
         remote.open(wrongUri, wrongText);
         const published = await remote.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", diagnosticsFor(wrongUri, 1));
         const scores = await remote.waitFor<DocumentScores>("steplens/scores", (p) => p.uri === wrongUri && p.solutions.length > 0);
-        assert.ok(published.diagnostics.some((d) => d.severity! <= 2 && /^Step 2 /.test(d.message)), JSON.stringify(published.diagnostics));
+        assert.ok(published.diagnostics.some((d) => d.severity! <= 2 && /^Step 2 /.test(String(d.message))), JSON.stringify(published.diagnostics));
         assert.deepEqual(published.diagnostics, localDiagnostics.diagnostics);
         assert.equal(await step2Hover(remote, scores), localHover);
         assert.equal(scores.backend, "remote");
@@ -181,7 +181,7 @@ describe("language server through steplens serve", () => {
     const client = await TestClient.inProcess({ configuration: remoteConfig(serve.url), initializationOptions: { token: "not-the-token" } });
     try {
       const status = await client.waitFor<ServerStatus>("steplens/status", (s) => s.state === "unauthorized");
-      assert.ok(status.message!.includes(serve.url), status.message);
+      assert.ok(status.message!.includes(serve.url), status.message!);
       assert.match(status.message!, /refused the token\. Run "StepLens: Set Remote Token"/);
       assert.equal(status.remote?.hasToken, true);
       assert.ok(!JSON.stringify(client.log).includes("not-the-token"), "the token never comes back from the server");
@@ -195,7 +195,7 @@ describe("language server through steplens serve", () => {
       const ready = await waitForNew<ServerStatus>(client, "steplens/status", (s) => s.state === "ready");
       assert.equal(ready.remote?.failures, 0);
       const published = await client.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", diagnosticsFor(wrongUri, 1));
-      assert.ok(published.diagnostics.some((d) => /^Step 2 /.test(d.message)));
+      assert.ok(published.diagnostics.some((d) => /^Step 2 /.test(String(d.message))));
 
       // Clearing the token: a server that needs one says so.
       await client.rpc.sendNotification("steplens/setToken", { token: null });
@@ -224,7 +224,7 @@ describe("language server through steplens serve", () => {
       serve = await startServe(port);
       // No request from the client: the server finds the model server on its own and checks the open file.
       const published = await client.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", diagnosticsFor(wrongUri, 1));
-      const step2 = published.diagnostics.find((d) => /^Step 2 /.test(d.message));
+      const step2 = published.diagnostics.find((d) => /^Step 2 /.test(String(d.message)));
       assert.ok(step2, JSON.stringify(published.diagnostics));
       assert.ok(client.notifications<ServerStatus>("steplens/status").some((s) => s.state === "ready" && s.remote?.failures === 0));
 
@@ -240,7 +240,7 @@ describe("language server through steplens serve", () => {
 
       serve = await startServe(port);
       const again = await client.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", diagnosticsFor(wrongUri, 2));
-      assert.ok(again.diagnostics.some((d) => /^Step 2 /.test(d.message)), JSON.stringify(again.diagnostics));
+      assert.ok(again.diagnostics.some((d) => /^Step 2 /.test(String(d.message))), JSON.stringify(again.diagnostics));
       assert.equal((await client.request<ServerStatus>("steplens/status")).remote?.failures, 0);
     } finally {
       await client.close();
