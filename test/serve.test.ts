@@ -206,7 +206,7 @@ describe("steplens serve (child process)", () => {
     const home = mkdtempSync(path.join(os.tmpdir(), "steplens-serve-child-"));
     const srv = await startChild(["--grace", "60000"], { XDG_CONFIG_HOME: home });
     try {
-      const res = await postJson(`${srv.url}/v1/label`, { records: records.slice(0, 6) });
+      const res = await postJson(`${srv.url}/v1/label`, { records: records.slice(0, 4) });
       assert.equal(res.status, 200);
       const reader = res.body!.getReader();
       let text = "";
@@ -228,11 +228,48 @@ describe("steplens serve (child process)", () => {
         text += Buffer.from(value).toString();
       }
       const lines = text.trim().split("\n").map((l) => JSON.parse(l) as { event: string; stats?: { records: number }; interrupted?: boolean });
-      assert.equal(lines.filter((l) => l.event === "record").length, 6, "the running batch finished");
+      assert.equal(lines.filter((l) => l.event === "record").length, 4, "the running batch finished");
       assert.equal(lines.at(-1)!.event, "summary");
       assert.equal(lines.at(-1)!.interrupted, false);
       assert.equal(await srv.exited, 0, srv.stderr());
       assert.match(srv.stderr(), /all work finished; stopped/);
+    } finally {
+      srv.child.kill("SIGKILL");
+    }
+  });
+
+  test("SIGTERM with a short grace: the running batch is cut (interrupted summary), the queued job gets 503 JSON, exit code 0", async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), "steplens-serve-child-"));
+    const srv = await startChild(["--grace", "300"], { XDG_CONFIG_HOME: home });
+    try {
+      const res = await postJson(`${srv.url}/v1/label`, { records: records.slice(0, 40) });
+      const reader = res.body!.getReader();
+      let text = "";
+      while (!text.includes('"event":"progress"')) {
+        const { value, done } = await reader.read();
+        assert.ok(!done, "the batch ended before the first record");
+        text += Buffer.from(value).toString();
+      }
+      const queued = postJson(`${srv.url}/v1/score`, { problem: records[50]!.problem, steps: records[50]!.steps, gold_answer: records[50]!.gold_answer });
+      await waitFor("the score job to queue", async () => {
+        const m = (await (await fetch(`${srv.url}/v1/metrics`)).json()) as { queue: QueueStats };
+        return m.queue.waiting === 1 ? true : undefined;
+      });
+      srv.child.kill("SIGTERM");
+      const late = await queued;
+      assert.equal(late.status, 503);
+      assert.equal(((await late.json()) as { error: { code: string } }).error.code, "shutting-down");
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += Buffer.from(value).toString();
+      }
+      const last = JSON.parse(text.trim().split("\n").at(-1)!) as { event: string; interrupted: boolean; stats: { records: number } };
+      assert.equal(last.event, "summary");
+      assert.equal(last.interrupted, true);
+      assert.ok(last.stats.records < 40);
+      assert.equal(await srv.exited, 0, srv.stderr());
+      assert.match(srv.stderr(), /grace period over/);
     } finally {
       srv.child.kill("SIGKILL");
     }

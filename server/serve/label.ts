@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { ServerResponse } from "node:http";
-import { labelDataset, type LabelFormat } from "../engine/data/labelDataset.js";
+import { labelDataset, type LabelFormat, type LabelRunResult } from "../engine/data/labelDataset.js";
 import { HttpError, readBody } from "./http.js";
 import type { ServeContext } from "./context.js";
 import type { IncomingMessage } from "node:http";
@@ -72,19 +72,27 @@ export async function handleLabel(ctx: ServeContext, req: IncomingMessage, res: 
       const line = (obj: unknown): void => {
         if (!res.destroyed) res.write(JSON.stringify(obj) + "\n");
       };
-      const run = await labelDataset(
-        ctx.engine,
-        input,
-        output,
-        { format, useNegatives, calibrationRecords, overwrite: true },
-        {
-          signal: s,
-          onMessage: (message) => line({ event: "message", message: message.replace(input, "batch") }),
-          onProgress: (p) => {
-            if (p.labeled > 0) line({ event: "progress", done: p.done, total: p.total, labeled: p.labeled });
+      let run: LabelRunResult;
+      try {
+        run = await labelDataset(
+          ctx.engine,
+          input,
+          output,
+          { format, useNegatives, calibrationRecords, overwrite: true },
+          {
+            signal: s,
+            onMessage: (message) => line({ event: "message", message: message.replace(input, "batch") }),
+            onProgress: (p) => {
+              if (p.labeled > 0) line({ event: "progress", done: p.done, total: p.total, labeled: p.labeled });
+            },
           },
-        },
-      );
+        );
+      } catch (err) {
+        // The 200 is already sent: the failure goes into the stream, where the client reads it.
+        if (!s.aborted) line({ event: "error", error: { code: "label-failed", message: (err as Error).message } });
+        res.end();
+        throw err;
+      }
       const text = await readFile(output, "utf8").catch(() => "");
       for (const l of text.split("\n")) if (l.trim()) line({ event: "record", record: JSON.parse(l) as unknown });
       line({ event: "summary", stats: run.stats, interrupted: run.interrupted });
