@@ -256,8 +256,9 @@ class Lane {
   }
 
   async scoreContinuations(prefix: string, continuations: readonly string[], signal?: AbortSignal): Promise<ContinuationScore[]> {
+    throwIfAborted(signal);
     const prefixTokens = this.model.tokenize(prefix);
-    const jobs = continuations.map((continuation) => {
+    const jobs: ContinuationJob[] = continuations.map((continuation) => {
       const full = this.model.tokenize(prefix + continuation);
       // Tokenize prefix+continuation as one string, like the reference implementation; when the
       // tokenizer merges across the boundary, the merged token counts as part of the continuation.
@@ -265,8 +266,86 @@ class Lane {
       if (split === 0 || split === full.length) {
         throw new BackendError(`cannot split continuation ${JSON.stringify(continuation)} from its prefix after tokenizing`, "backend");
       }
-      return { shared: full.slice(0, split), answer: full.slice(split) };
+      return { full, split };
     });
+    if (jobs.length === 0) return [];
+    return this.reuse ? await this.scoreContinuationsShared(jobs, signal) : await this.scoreContinuationsNaive(jobs, signal);
+  }
+
+  /**
+   * The answers after one prefix share their first tokens (the space after the cue, often leading
+   * digits: " 46." and " 45." differ in one token). The walker evaluates the prefix and that common
+   * part once, reading the log-probabilities of every answer's tokens there from its own outputs; a
+   * branch then evaluates only what follows the first differing token, which for answers of equal
+   * length is a single token. Same numbers as evaluating each answer in full, a fraction of the tokens.
+   */
+  private async scoreContinuationsShared(jobs: readonly ContinuationJob[], signal?: AbortSignal): Promise<ContinuationScore[]> {
+    const fulls = jobs.map((j) => j.full);
+    const minSplit = Math.min(...jobs.map((j) => j.split));
+    // Leave at least the last token of every answer to be predicted at or after the walker's end.
+    const common = Math.min(commonPrefixOfAll(fulls), ...fulls.map((f) => f.length - 1));
+    const lead = fulls[0]!.slice(0, common);
+    const withBos = this.bos != null ? [this.bos, ...lead] : [...lead];
+    const offset = withBos.length - lead.length;
+    if (withBos.length + 1 >= this.context.contextSize) {
+      throw new BackendError(
+        `the text is ${withBos.length + 1} tokens long but the model's context holds ${this.context.contextSize}`,
+        "context-overflow",
+      );
+    }
+    // Output at withBos index i predicts full[i - offset + 1]; answer token k is predicted at index k - 1 + offset.
+    const requests = new Map<number, Token[]>();
+    for (let k = minSplit; k <= common; k++) {
+      const targets = new Set<Token>();
+      for (const j of jobs) if (k >= j.split && k < j.full.length) targets.add(j.full[k]!);
+      if (targets.size > 0) requests.set(k - 1 + offset, [...targets]);
+    }
+    const tokenLogprobs: number[][] = jobs.map(() => []);
+    const needBranch: number[] = [];
+    await this.walkerLock.run(async () => {
+      const { outputs } = await this.moveWalker(withBos, requests);
+      jobs.forEach((job, n) => {
+        for (let k = job.split; k <= common && k < job.full.length; k++) tokenLogprobs[n]!.push(logprobOf(outputs.get(k - 1 + offset), job.full[k]!));
+        if (job.full.length - 1 > common) needBranch.push(n);
+      });
+    });
+    for (let start = 0; start < needBranch.length; start += this.branches.length) {
+      throwIfAborted(signal);
+      const group = needBranch.slice(start, start + this.branches.length);
+      // Fork every branch before evaluating any: the evaluations then start in the same tick and
+      // node-llama-cpp decodes them as one batch.
+      const copied = await this.walkerLock.run(async () => {
+        const { seq: walker } = await this.moveWalker(withBos);
+        const ok: boolean[] = [];
+        for (let g = 0; g < group.length; g++) ok.push(await this.copyInto(this.branches[g]!, walker, withBos.length));
+        return ok;
+      });
+      await Promise.all(
+        group.map(async (n, g) => {
+          const job = jobs[n]!;
+          const seq = this.branches[g]!;
+          if (!copied[g]) {
+            await seq.clearHistory();
+            await seq.controlledEvaluate(withBos);
+            this.count(withBos.length);
+          }
+          // Evaluate full[common .. length-2]; each predicts the next answer token.
+          const inputs = job.full.slice(common, -1);
+          const items = inputs.map((token, i) => [
+            token,
+            { generateNext: { logits: { filter: { tokens: [job.full[common + i + 1]!], includeSelected: true } }, totalLogitWeight: true } },
+          ] as const);
+          this.count(items.length);
+          const out = await seq.controlledEvaluate(items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
+          inputs.forEach((_, i) => tokenLogprobs[n]!.push(logprobOf(out[i]?.next, job.full[common + i + 1]!)));
+        }),
+      );
+    }
+    return tokenLogprobs.map(scoreOf);
+  }
+
+  /** Naive baseline: every continuation evaluates its whole prefix from scratch in its own branch. */
+  private async scoreContinuationsNaive(jobs: readonly ContinuationJob[], signal?: AbortSignal): Promise<ContinuationScore[]> {
     const results: ContinuationScore[] = new Array(jobs.length);
     // Continuations that share the same token split branch together from one walker state.
     for (let start = 0; start < jobs.length; start += this.branches.length) {
@@ -274,37 +353,26 @@ class Lane {
       const group = jobs.slice(start, start + this.branches.length);
       // Fork every branch before evaluating any: the evaluations then start in the same tick and
       // node-llama-cpp decodes them as one batch instead of one small decode per continuation.
-      const stems = await this.forkAll(this.branches.slice(0, group.length), group.map((j) => j.shared));
+      const stems = await this.forkAll(this.branches.slice(0, group.length), group.map((j) => j.full.slice(0, j.split)));
       await Promise.all(
         group.map(async (job, k) => {
           const seq = this.branches[k]!;
           const stem = stems[k]!;
-          const inputs = [stem, ...job.answer.slice(0, -1)];
+          const answer = job.full.slice(job.split);
+          const inputs = [stem, ...answer.slice(0, -1)];
           const items = inputs.map((token, j) => [
             token,
             {
               generateNext: {
-                logits: { filter: { tokens: [job.answer[j]!], includeSelected: true } },
+                logits: { filter: { tokens: [answer[j]!], includeSelected: true } },
                 totalLogitWeight: true,
               },
             },
           ] as const);
           this.count(items.length);
           const out = await seq.controlledEvaluate(items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
-          const tokenLogprobs = job.answer.map((target, j) => {
-            const next = out[j]?.next;
-            if (!next?.logits || next.totalLogitWeight == null) throw new BackendError("llama.cpp returned no logits", "backend");
-            // With greedy selection the selected token is the arg-max, so its logit is the max logit that
-            // totalLogitWeight = sum(exp(logit - max)) is relative to: an exact log-softmax without
-            // copying the whole vocabulary's distribution to JavaScript (a real model has 150k tokens).
-            let max = -Infinity;
-            for (const v of next.logits.values()) max = Math.max(max, v);
-            const logit = next.logits.get(target);
-            if (logit == null) throw new BackendError("llama.cpp did not return the requested token's logit", "backend");
-            return logit - max - Math.log(next.totalLogitWeight);
-          });
-          const meanLogprob = tokenLogprobs.reduce((a, b) => a + b, 0) / tokenLogprobs.length;
-          results[start + k] = { tokenLogprobs, meanLogprob };
+          const tokenLogprobs = answer.map((target, j) => logprobOf(out[j]?.next, target));
+          results[start + k] = scoreOf(tokenLogprobs);
         }),
       );
     }
@@ -437,14 +505,8 @@ class Lane {
     }
     // A fork must copy the walker while it stands at this stem, so the move and the copy share the lock.
     const copied = await this.walkerLock.run(async () => {
-      const walker = await this.moveWalker(stem);
-      // A branch may still hold cells of an earlier fork; llama.cpp's copy adds cells, it does not clear.
-      await seq.clearHistory();
-      // _copyStateFromOtherSequence is node-llama-cpp's internal fork (its LlamaDecisionContext uses it);
-      // when it is missing or refuses, fall back to the public API and evaluate the stem.
-      const fork = (seq as unknown as { _copyStateFromOtherSequence?: (o: LlamaContextSequence, upTo: number) => Promise<boolean> })
-        ._copyStateFromOtherSequence;
-      return fork ? await fork.call(seq, walker, stem.length) : false;
+      const { seq: walker } = await this.moveWalker(stem);
+      return await this.copyInto(seq, walker, stem.length);
     });
     if (!copied) {
       await seq.clearHistory();
@@ -454,8 +516,12 @@ class Lane {
     return last;
   }
 
-  /** Moves the walker that shares the longest prefix with `stem` (else the least recently used one). */
-  private async moveWalker(stem: readonly Token[]): Promise<LlamaContextSequence> {
+  /**
+   * Moves the walker that shares the longest prefix with `stem` (else the least recently used one)
+   * so that it holds exactly `stem`. `requests` asks for logits at stem indices: those positions are
+   * evaluated again even when the walker already holds them, since llama.cpp keeps no old outputs.
+   */
+  private async moveWalker(stem: readonly Token[], requests?: ReadonlyMap<number, readonly Token[]>): Promise<{ seq: LlamaContextSequence; outputs: Map<number, WalkerOutput> }> {
     let best = 0;
     let bestShared = -1;
     this.walkers.forEach((w, k) => {
@@ -469,15 +535,77 @@ class Lane {
     });
     this.lastUsed[best] = ++this.clock;
     const seq = this.walkers[best]!;
-    const lcp = commonPrefixLength(seq.contextTokens, stem);
-    if (lcp < seq.nextTokenIndex) await seq.eraseContextTokenRanges([{ start: lcp, end: seq.nextTokenIndex }]);
-    const rest = stem.slice(lcp);
+    let keep = commonPrefixLength(seq.contextTokens, stem);
+    if (requests && requests.size > 0) keep = Math.min(keep, Math.min(...requests.keys()));
+    if (keep < seq.nextTokenIndex) await seq.eraseContextTokenRanges([{ start: keep, end: seq.nextTokenIndex }]);
+    const outputs = new Map<number, WalkerOutput>();
+    const rest = stem.slice(keep);
     if (rest.length > 0) {
-      await seq.controlledEvaluate(rest);
+      const items = rest.map((token, i) => {
+        const targets = requests?.get(keep + i);
+        return targets
+          ? ([token, { generateNext: { logits: { filter: { tokens: [...targets], includeSelected: true } }, totalLogitWeight: true } }] as const)
+          : token;
+      });
+      const out = await seq.controlledEvaluate(items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
       this.count(rest.length);
+      rest.forEach((_, i) => {
+        const next = out[i]?.next as WalkerOutput | undefined;
+        if (requests?.has(keep + i) && next) outputs.set(keep + i, next);
+      });
     }
-    return seq;
+    return { seq, outputs };
   }
+
+  /** Makes `seq` a copy of the first `upTo` cells of `walker`; false when the copy is not possible. */
+  private async copyInto(seq: LlamaContextSequence, walker: LlamaContextSequence, upTo: number): Promise<boolean> {
+    // A branch may still hold cells of an earlier fork; llama.cpp's copy adds cells, it does not clear.
+    await seq.clearHistory();
+    // _copyStateFromOtherSequence is node-llama-cpp's internal fork (its LlamaDecisionContext uses it);
+    // when it is missing or refuses, the caller evaluates the tokens instead.
+    const fork = (seq as unknown as { _copyStateFromOtherSequence?: (o: LlamaContextSequence, upTo: number) => Promise<boolean> })
+      ._copyStateFromOtherSequence;
+    return fork ? await fork.call(seq, walker, upTo) : false;
+  }
+}
+
+interface ContinuationJob {
+  /** prefix + continuation, tokenized as one string. */
+  full: Token[];
+  /** Index of the continuation's first token in `full`. */
+  split: number;
+}
+
+/** What a controlled evaluation returns for a position whose logits were asked for. */
+interface WalkerOutput {
+  logits?: Map<Token, number>;
+  totalLogitWeight?: number;
+}
+
+/**
+ * log p(target) from a filtered logits output. With greedy selection the selected token is the
+ * arg-max, so its logit is the max logit that totalLogitWeight = sum(exp(logit - max)) is relative
+ * to: an exact log-softmax without copying the whole vocabulary's distribution to JavaScript (a real
+ * model has 150k tokens).
+ */
+function logprobOf(next: WalkerOutput | undefined, target: Token): number {
+  if (!next?.logits || next.totalLogitWeight == null) throw new BackendError("llama.cpp returned no logits", "backend");
+  let max = -Infinity;
+  for (const v of next.logits.values()) max = Math.max(max, v);
+  const logit = next.logits.get(target);
+  if (logit == null) throw new BackendError("llama.cpp did not return the requested token's logit", "backend");
+  return logit - max - Math.log(next.totalLogitWeight);
+}
+
+/** The length-normalised log-probability the CPMI paper uses (Appendix A). */
+function scoreOf(tokenLogprobs: number[]): ContinuationScore {
+  return { tokenLogprobs, meanLogprob: tokenLogprobs.reduce((a, b) => a + b, 0) / tokenLogprobs.length };
+}
+
+function commonPrefixOfAll(lists: readonly (readonly number[])[]): number {
+  let n = lists[0]!.length;
+  for (const l of lists.slice(1)) n = Math.min(n, commonPrefixLength(lists[0]!, l));
+  return n;
 }
 
 /** Serialises walker moves: branches fork concurrently but must all see the walker at their stem. */
