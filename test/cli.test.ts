@@ -56,6 +56,38 @@ describe("steplens score", () => {
     assert.equal(worst, 1, "the wrong step (step 2) has the lowest reward");
   });
 
+  test("--method mc scores steps by Monte Carlo rollouts: the step that goes wrong and every step after it fall to 0", () => {
+    const r = steplens(["score", "--json", "--method", "mc", "--threads", "1", "examples/wrong-step.md"]);
+    assert.equal(r.status, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as { solutions: { method: string; first_error: number; steps: { soft_label: number; reward: number }[] }[] };
+    const sol = doc.solutions[0]!;
+    assert.equal(sol.method, "mc");
+    // Soft labels are shares of 8 rollouts; the CPMI reward stays beside them for reference.
+    for (const st of sol.steps) assert.ok(Number.isInteger(st.soft_label * 8), `share of 8 rollouts: ${st.soft_label}`);
+    assert.ok(sol.steps[0]!.soft_label >= 0.5, "after the right first step most rollouts reach 24");
+    for (const st of sol.steps.slice(1)) assert.ok(st.soft_label <= 0.25, "after the wrong step the rollouts carry 18 forward");
+    assert.equal(sol.first_error, 1);
+    const text = steplens(["score", "--method", "cpmi_merge", "--threads", "1", "examples/wrong-step.md"]);
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, /method cpmi_merge: soft = Monte Carlo share for step 1, CPMI soft label after/);
+  });
+
+  test("--segment entropy cuts a one-paragraph solution into steps with exact ranges; --segment lines keeps it whole", () => {
+    const file = path.join(tmp, "paragraph.md");
+    const paragraph = "The pens cost 4 * 3 = 12 dollars. The mugs cost 2 * 7 = 14 dollars. Together they cost 12 + 14 = 26 dollars. The change is 50 - 26 = 24 dollars.";
+    const text = `---\nanswer: 24\n---\nQuestion: Tom buys 4 pens for $3 each and 2 mugs for $7 each. Tom pays with a $50 bill. How much change does Tom get, in dollars?\n\n${paragraph}\n\nThe answer is 24.\n`;
+    writeFileSync(file, text);
+    const whole = JSON.parse(steplens(["score", "--json", "--threads", "1", file]).stdout) as { solutions: { steps: unknown[] }[] };
+    assert.equal(whole.solutions[0]!.steps.length, 1);
+    const r = steplens(["score", "--json", "--segment", "entropy", "--threads", "1", file]);
+    assert.equal(r.status, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as { solutions: { steps: { text: string; range: { start: { offset: number }; end: { offset: number } } }[] }[] };
+    const steps = doc.solutions[0]!.steps;
+    assert.equal(steps.length, 4, steps.map((s) => s.text).join(" | "));
+    for (const s of steps) assert.equal(text.slice(s.range.start.offset, s.range.end.offset).trim(), s.text);
+    assert.match(steps[1]!.text, /^The mugs cost/);
+  });
+
   test("a gold answer from --gold wins and a missing one falls back, marked as such", () => {
     const noGold = path.join(tmp, "no-gold.md");
     writeFileSync(

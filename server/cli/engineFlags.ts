@@ -4,15 +4,30 @@ import { InvalidArgumentError, Option, type Command } from "commander";
 import type { EngineOptions } from "../engine/engineOptions.js";
 import type { GpuSetting } from "../engine/backend/llamaCpp.js";
 
-export function addEngineFlags(cmd: Command): Command {
+/**
+ * Defaults differ by job. Scoring a file (`score`, the editor, `bon`) favours quality: three
+ * templates and M = 4 negatives sampled after every prefix. Labeling a dataset (`label`, `bench`)
+ * favours cost, where the CPMI paper's Table 1 puts it: one template and M = 1 negative read from
+ * the solution's own results, no token generated (server/engine/methods/trajectoryNegatives.ts).
+ */
+export type FlagPreset = "scoring" | "labeling";
+
+const PRESETS: Record<FlagPreset, { templates: string; negatives: number; negativesFrom: string }> = {
+  scoring: { templates: "default", negatives: 4, negativesFrom: "samples" },
+  labeling: { templates: "question-answer-is", negatives: 1, negativesFrom: "solution" },
+};
+
+export function addEngineFlags(cmd: Command, preset: FlagPreset = "scoring"): Command {
+  const d = PRESETS[preset];
   return cmd
     .option("-m, --model <path>", "GGUF model file (default: ../shared/models/arith-demo-15m-f16.gguf, or $STEPLENS_MODEL)")
     .addOption(new Option("--gpu <mode>", "GPU use").choices(["auto", "off", "cuda", "vulkan", "metal"]).default("auto"))
     .option("--threads <n>", "CPU threads (default: all cores)", parseIntStrict)
     .option("--context <n>", "context size in tokens (default: the model's, at most 4096)", parseIntStrict)
-    .option("-t, --templates <names>", "answer-cue templates: default, reference, or comma-separated names (see `steplens templates`)", "default")
-    .option("--negatives <m>", "number of hard negatives M", parseIntStrict, 4)
-    .option("--samples <n>", "samples per prefix used to find hard negatives", parseIntStrict, 8)
+    .option("-t, --templates <names>", "answer-cue templates: default, reference, or comma-separated names (see `steplens templates`)", d.templates)
+    .option("--negatives <m>", "number of hard negatives M", parseIntStrict, d.negatives)
+    .addOption(new Option("--negatives-from <where>", "hard negatives: sampled from the model after every prefix (samples), or the results the solution's own steps compute (solution: no token generated)").choices(["samples", "solution"]).default(d.negativesFrom))
+    .option("--samples <n>", "samples per prefix used to find hard negatives (--negatives-from samples)", parseIntStrict, 8)
     .option("--seed <n>", "sampling seed", parseIntStrict, 1234)
     .addOption(new Option("--negative-weights <how>", "average the negatives' gains by how often the model sampled them (frequency) or uniformly, as the reference implementation does").choices(["frequency", "uniform"]).default("frequency"))
     .option("--threshold <p>", "soft label under which a step counts as an error", parseFloatStrict)
@@ -46,6 +61,7 @@ export interface EngineFlagValues {
   samples: number;
   seed: number;
   negativeWeights: string;
+  negativesFrom: string;
   threshold?: number;
   aggregation: string;
   naive?: boolean;
@@ -67,6 +83,7 @@ export function engineOptionsFrom(flags: EngineFlagValues): EngineOptions {
     samples: flags.samples,
     seed: flags.seed,
     negativeWeights: flags.negativeWeights,
+    negativesFrom: flags.negativesFrom,
     threshold: flags.threshold,
     aggregation: flags.aggregation,
     naive: flags.naive,

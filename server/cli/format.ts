@@ -17,12 +17,19 @@ function clip(s: string, width: number): string {
   return s.length <= width ? s : `${s.slice(0, width - 1)}…`;
 }
 
+const METHOD_TEXT: Record<string, string> = {
+  mc: "soft = share of Monte Carlo rollouts from the step that reach the gold answer",
+  cpmi_merge: "soft = Monte Carlo share for step 1, CPMI soft label after",
+  rand_merge: "soft = Monte Carlo share for step 1, random after (a control, not for real use)",
+};
+
 export function formatDocumentScore(file: string, scored: DocumentScore, engine: Engine): string {
   const lines: string[] = [];
   const gold = scored.gold ? `${scored.gold.value} (${goldSourceText(scored.gold.source)})` : "none";
   lines.push(paint(1, file));
   lines.push(`  model ${engine.backend.info.model} · ${engine.backend.info.device} · templates ${engine.scorer.config.templates.map((t) => t.name).join(", ")}`);
   lines.push(`  gold answer ${gold}`);
+  if (engine.method !== "cpmi") lines.push(`  method ${engine.method}: ${METHOD_TEXT[engine.method] ?? ""} (reward: CPMI's, for reference)`);
   for (const w of scored.warnings) lines.push(paint(33, `  warning: ${w}`));
   for (const s of scored.solutions) lines.push(...formatSolution(s, scored.solutions.length > 1));
   if (scored.solutions.length > 1) {
@@ -88,6 +95,7 @@ export function documentJson(file: string, scored: DocumentScore, engine: Engine
       title: s.solution.title ?? null,
       score: finiteOrNull(s.result.score),
       aggregation: s.result.aggregation,
+      method: s.result.method ?? "cpmi",
       first_error: s.result.firstError,
       final_answer: s.solution.finalAnswer?.value ?? null,
       negatives: s.result.negatives,

@@ -10,7 +10,8 @@ import { CpmiScorer, DEFAULT_CPMI, type CpmiConfig } from "./cpmi/scorer.js";
 import { NEUTRAL_CALIBRATION, type Calibration } from "./cpmi/softLabels.js";
 import { knownCalibration } from "./cpmi/calibrations.js";
 import { resolveTemplates } from "./cpmi/templates.js";
-import { isStepMethod, STEP_METHODS } from "./methods/stepMethods.js";
+import { isStepMethod, STEP_METHODS, type StepMethod } from "./methods/stepMethods.js";
+import { DEFAULT_MC, MonteCarloScorer } from "./mc/monteCarlo.js";
 
 export interface EngineOptions {
   modelPath?: string;
@@ -23,6 +24,8 @@ export interface EngineOptions {
   samples?: number;
   seed?: number;
   negativeWeights?: string;
+  /** "samples" (default) or "solution": see CpmiConfig.negativesFrom. */
+  negativesFrom?: string;
   threshold?: number;
   aggregation?: string;
   calibration?: Calibration;
@@ -66,9 +69,12 @@ export function cpmiConfigFrom(options: EngineOptions, modelPath: string): CpmiC
   const templates = resolveTemplates(options.templates ?? "default");
   const negativeWeights = options.negativeWeights ?? DEFAULT_CPMI.negativeWeights;
   if (negativeWeights !== "frequency" && negativeWeights !== "uniform") throw new OptionError(`unknown --negative-weights "${negativeWeights}": use frequency or uniform`);
+  const negativesFrom = options.negativesFrom ?? DEFAULT_CPMI.negativesFrom;
+  if (negativesFrom !== "samples" && negativesFrom !== "solution") throw new OptionError(`unknown --negatives-from "${negativesFrom}": use samples or solution`);
   return {
     ...DEFAULT_CPMI,
     templates,
+    negativesFrom,
     negatives,
     samplesPerPrefix: samples,
     seed: options.seed ?? DEFAULT_CPMI.seed,
@@ -85,6 +91,10 @@ export interface Engine {
   backend: Backend;
   scorer: CpmiScorer;
   modelPath: string;
+  /** How steps are scored (EngineOptions.method); CPMI terms are computed for every method. */
+  method: StepMethod;
+  /** The Monte Carlo scorer, for the methods that roll out (mc, cpmi_merge, rand_merge). */
+  mc?: MonteCarloScorer;
   dispose(): Promise<void>;
 }
 
@@ -111,12 +121,15 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     threads: options.threads,
     contextSize: options.contextSize,
     reusePrefix: !options.naive,
-    branches: Math.max(config.samplesPerPrefix, config.negatives + 1, 1),
+    // Monte Carlo methods fork their rollouts into the same branches.
+    branches: Math.max(config.samplesPerPrefix, config.negatives + 1, options.method && options.method !== "cpmi" ? DEFAULT_MC.rollouts : 1),
     walkers: config.templates.length,
     parallel: options.parallel,
   });
   // A server names its model only once connected (the editor sends no model path): its soft labels
   // must use that model's calibration, as the same model run locally does.
   if (kind !== "local" && !options.calibration) config.calibration = knownCalibration(backend.info.model) ?? NEUTRAL_CALIBRATION;
-  return { backend, scorer: new CpmiScorer(backend, config), modelPath, dispose: () => backend.dispose() };
+  const method = (options.method ?? "cpmi") as StepMethod;
+  const mc = method === "cpmi" ? undefined : new MonteCarloScorer(backend, DEFAULT_MC);
+  return { backend, scorer: new CpmiScorer(backend, config), modelPath, method, mc, dispose: () => backend.dispose() };
 }

@@ -4,6 +4,10 @@
 import type { CpmiScorer, GoldAnswer, SolutionScore, StepScore } from "./cpmi/scorer.js";
 import type { ParsedDocument, Solution, Step } from "./parse/types.js";
 import { BestOfN } from "./bon/bestOfN.js";
+import { aggregate, predictFirstError } from "./cpmi/aggregate.js";
+import type { MonteCarloScorer } from "./mc/monteCarlo.js";
+import { seededRandom } from "./merge/merge.js";
+import { scoreStepsWith, type StepMethod } from "./methods/stepMethods.js";
 
 export type Verdict = "ok" | "weak" | "wrong" | "not scored";
 
@@ -41,6 +45,14 @@ export interface ScoreDocumentOptions {
   /** A gold answer given by the user (flag or setting); wins over the file's own. */
   gold?: string;
   signal?: AbortSignal;
+  /**
+   * How steps are scored. Other methods than CPMI replace each step's soft label (and so the verdict,
+   * the solution score and the first error) with their value in [0, 1]; the CPMI terms stay for the
+   * hover. The CPMI part of cpmi_merge comes from the scorer's memo, so it costs nothing extra.
+   */
+  method?: StepMethod;
+  /** Required for mc, cpmi_merge and rand_merge. */
+  mc?: MonteCarloScorer;
   /** Before each solution and once at the end: steps scored so far and in all. */
   onProgress?: (stepsDone: number, stepsTotal: number) => void;
 }
@@ -85,6 +97,16 @@ export async function scoreDocument(scorer: CpmiScorer, doc: ParsedDocument, opt
     });
     // A fallback gold answer is guessed once per problem, not once per candidate.
     gold ??= result.gold;
+    if (options.method && options.method !== "cpmi") {
+      if (!options.mc) throw new Error(`method ${options.method} needs a Monte Carlo scorer`);
+      const steps = solution.steps.map((s) => s.text).slice(0, result.steps.filter((s) => !s.truncated).length);
+      const values = await scoreStepsWith(options.method, { cpmi: scorer, mc: options.mc, random: seededRandom(7) }, { problem: doc.problem, steps, gold: result.gold, signal: options.signal });
+      values.forEach((v, i) => (result.steps[i]!.softLabel = v));
+      const soft = result.steps.map((s) => s.softLabel);
+      result.score = aggregate(soft, result.aggregation);
+      result.firstError = predictFirstError(soft, scorer.config.threshold);
+      result.method = options.method;
+    }
     for (const w of result.warnings) if (!warnings.includes(w)) warnings.push(w);
     solutions.push({
       solution,

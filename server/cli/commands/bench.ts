@@ -7,12 +7,11 @@ import { aggregate } from "../../engine/cpmi/aggregate.js";
 import { CpmiScorer } from "../../engine/cpmi/scorer.js";
 import { cpmiConfigFrom, OptionError } from "../../engine/engineOptions.js";
 import { BestOfN, bonBaselines, parseCandidates, type BonInputRecord } from "../../engine/bon/bestOfN.js";
-import { LABEL_METHODS, LEAN_CPMI, runLabelingBench, stepTruth, type BenchRecord, type BenchResult, type LabelMethod } from "../../engine/bench/labelingBench.js";
+import { LABEL_METHODS, SAMPLED_CPMI, runLabelingBench, stepTruth, type BenchRecord, type BenchResult, type LabelMethod } from "../../engine/bench/labelingBench.js";
 import { benchMarkdown, distributionSvg, qualityCostSvg, ratioTable, bonTable, type BonSummary } from "../../engine/bench/report.js";
 import { MonteCarloScorer, DEFAULT_MC } from "../../engine/mc/monteCarlo.js";
 import { seededRandom } from "../../engine/merge/merge.js";
 import { scoreStepsWith } from "../../engine/methods/stepMethods.js";
-import { trajectoryNegatives } from "../../engine/methods/trajectoryNegatives.js";
 import { stripStepPrefix } from "../../engine/parse/index.js";
 import { sameAnswer } from "../../engine/cpmi/negatives.js";
 import { addEngineFlags, engineOptionsFrom, parseFloatStrict, parseIntStrict, type EngineFlagValues } from "../engineFlags.js";
@@ -54,6 +53,7 @@ export function registerBench(program: Command): void {
       .option("--mc-max-tokens <n>", "Monte Carlo rollout length limit", parseIntStrict, DEFAULT_MC.maxTokens)
       .option("--naive-records <n>", "label only the first n records with cpmi_naive (it computes cpmi's scores at far higher cost) and scale its cost (default: min(records, 10))", parseIntStrict)
       .option("--also-samples <list>", "also measure CPMI with other settings in the same run: samples per prefix, optionally :templates (methods cpmi_sN or cpmi_sN_TEMPLATES), e.g. 0,1,0:question-answer-is"),
+    "labeling",
   ).action(async (flags: BenchFlags) => {
     try {
       await runBench(flags);
@@ -166,14 +166,14 @@ async function bestOfNByMethod(
     modelPath: opts.modelPath,
     gpu: opts.engine.gpu ?? "auto",
     threads: opts.threads,
-    branches: Math.max(config.samplesPerPrefix, config.fallbackSamples, config.negatives + 1, opts.mc.rollouts),
-    walkers: config.templates.length,
+    branches: Math.max(config.samplesPerPrefix, config.fallbackSamples, config.negatives + 1, opts.mc.rollouts, 8),
+    walkers: Math.max(config.templates.length, 3),
   });
   try {
     const cpmi = new CpmiScorer(backend, config);
     const mcScorer = new MonteCarloScorer(backend, { ...DEFAULT_MC, ...opts.mc });
     const bon = new BestOfN(cpmi);
-    const lean = new CpmiScorer(backend, cpmiConfigFrom({ ...opts.engine, ...LEAN_CPMI }, opts.modelPath));
+    const sampled = new CpmiScorer(backend, cpmiConfigFrom({ ...opts.engine, ...SAMPLED_CPMI }, opts.modelPath));
     const random = seededRandom(99);
     const right: Record<string, number> = {};
     let base = { random: 0, majority: 0, best: 0 };
@@ -192,10 +192,8 @@ async function bestOfNByMethod(
           let steps = memo.get(method);
           if (!steps) {
             steps =
-              method === "cpmi_lean"
-                ? c.steps.length
-                  ? (await lean.score({ problem, steps: c.steps, gold: target, negatives: trajectoryNegatives(c.steps, target.value, lean.config.negatives) })).steps.map((x) => x.softLabel)
-                  : []
+              method === "cpmi_sampled"
+                ? await scoreStepsWith("cpmi", { cpmi: sampled, mc: mcScorer, random }, { problem, steps: c.steps, gold: target })
                 : await scoreStepsWith(method, { cpmi, mc: mcScorer, random }, { problem, steps: c.steps, gold: target });
             memo.set(method, steps);
           }

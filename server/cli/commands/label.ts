@@ -31,6 +31,7 @@ export function registerLabel(program: Command): void {
       .option("--limit <n>", "label at most this many records", parseIntStrict)
       .option("--overwrite", "start the output afresh instead of resuming")
       .option("--calibration-records <n>", "records whose rewards set the soft-label median/MAD", parseIntStrict, 64),
+    "labeling",
   ).action(async (input: string, flags: LabelFlags) => {
     if (flags.format !== "jsonl" && flags.format !== "trl") fail(new Error(`unknown --format "${flags.format}": use jsonl or trl`));
     await runLabel(input, flags);

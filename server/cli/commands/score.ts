@@ -1,6 +1,7 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { createEngine, type Engine } from "../../engine/engineOptions.js";
-import { parseDocument } from "../../engine/parse/index.js";
+import { parseDocumentSegmented, type Segmentation } from "../../engine/segment/entropySegment.js";
+import { STEP_METHODS } from "../../engine/methods/stepMethods.js";
 import { scoreDocument, type DocumentScore } from "../../engine/scoreDocument.js";
 import { addEngineFlags, engineOptionsFrom, parseIntStrict, type EngineFlagValues } from "../engineFlags.js";
 import { readSolutionFile, MAX_SOLUTION_BYTES } from "../readSolutionFile.js";
@@ -12,6 +13,8 @@ interface ScoreFlags extends EngineFlagValues {
   gold?: string;
   maxBytes: number;
   format?: "markdown" | "latex" | "plain";
+  method: string;
+  segment: string;
 }
 
 export function registerScore(program: Command): void {
@@ -23,22 +26,29 @@ export function registerScore(program: Command): void {
       .option("--json", "print one JSON object per file (JSON Lines)")
       .option("-g, --gold <answer>", "the correct final answer (overrides the file's front matter / % answer:)")
       .option("--format <format>", "markdown, latex or plain (default: from the file extension)")
-      .option("--max-bytes <n>", "refuse files larger than this", parseIntStrict, MAX_SOLUTION_BYTES),
+      .option("--max-bytes <n>", "refuse files larger than this", parseIntStrict, MAX_SOLUTION_BYTES)
+      .addOption(new Option("--method <method>", "how steps are scored: cpmi, mc (Monte Carlo rollouts, Math-Shepherd), cpmi_merge (MC for step 1, CPMI after), rand_merge (the paper's control)").choices([...STEP_METHODS]).default("cpmi"))
+      .addOption(new Option("--segment <mode>", "how a solution is cut into steps: lines (one per line or list item), or entropy (a solution written as one paragraph is cut where the model would start a new line; EDU-PRM)").choices(["lines", "entropy"]).default("lines")),
   ).action(async (files: string[], flags: ScoreFlags) => {
     let engine: Engine | undefined;
     let failed = 0;
     try {
-      engine = await createEngine(engineOptionsFrom(flags));
+      engine = await createEngine({ ...engineOptionsFrom(flags), method: flags.method });
       for (const file of files) {
         try {
           const text = await readSolutionFile(file, flags.maxBytes);
-          const doc = parseDocument(text, { fileName: file, format: flags.format });
+          const doc = await parseDocumentSegmented(text, {
+            fileName: file,
+            format: flags.format,
+            segmentation: flags.segment as Segmentation,
+            backend: engine.backend,
+          });
           if (doc.solutions.every((s) => s.steps.length === 0)) {
             failed++;
             report(`${file}: no steps found. Write one step per line after the problem (e.g. "Step 1: ..."), then an answer line such as "The answer is 42."`);
             continue;
           }
-          const scored: DocumentScore = await scoreDocument(engine.scorer, doc, { gold: flags.gold });
+          const scored: DocumentScore = await scoreDocument(engine.scorer, doc, { gold: flags.gold, method: engine.method, mc: engine.mc });
           if (flags.json) process.stdout.write(JSON.stringify(documentJson(file, scored, engine)) + "\n");
           else process.stdout.write(formatDocumentScore(file, scored, engine) + "\n");
         } catch (err) {

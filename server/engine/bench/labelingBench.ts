@@ -12,17 +12,17 @@ import { evaluateLabeled } from "../eval/metrics.js";
 import { stepLabels } from "../eval/processBench.js";
 import { MonteCarloScorer, DEFAULT_MC, type McConfig } from "../mc/monteCarlo.js";
 import { cpmiMerge, randMerge, seededRandom } from "../merge/merge.js";
-import { trajectoryNegatives } from "../methods/trajectoryNegatives.js";
 
-export const LABEL_METHODS = ["cpmi_naive", "cpmi", "mc", "cpmi_merge", "rand_merge", "cpmi_lean"] as const;
+export const LABEL_METHODS = ["cpmi_naive", "cpmi", "mc", "cpmi_merge", "rand_merge", "cpmi_sampled"] as const;
 
 /**
- * cpmi_lean: CPMI tuned for cost. One template, no sampling, and M = 1 negative read from the
- * solution itself (methods/trajectoryNegatives.ts): the paper's Appendix E.1 finds M = 1 (the single
- * hardest negative) as good as larger M, and the hardest negative of an erroneous solution is the
- * wrong result it carries forward. No token is generated.
+ * `cpmi` runs with the options it is given: `steplens bench` and `label` default to one template and
+ * M = 1 negative read from the solution's own results (no token generated; the paper's Appendix E.1
+ * finds M = 1, the single hardest negative, as good as larger M). cpmi_sampled is the setting files
+ * are scored with (`steplens score`, the editor): three templates, M = 4 negatives sampled from the
+ * model after every prefix, as the paper and the reference implementation draw them.
  */
-export const LEAN_CPMI: EngineOptions = { templates: "question-answer-is", negatives: 1, samples: 0 };
+export const SAMPLED_CPMI: EngineOptions = { templates: "default", negatives: 4, samples: 8, negativesFrom: "samples" };
 export type LabelMethod = (typeof LABEL_METHODS)[number];
 
 export interface BenchRecord {
@@ -89,7 +89,7 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
   const cpmiOptions: EngineOptions = { ...options.cpmi };
   const cpmiConfig = cpmiConfigFrom(cpmiOptions, options.modelPath);
   const mcConfig: McConfig = { ...DEFAULT_MC, ...options.mc };
-  const branches = Math.max(cpmiConfig.samplesPerPrefix, cpmiConfig.negatives + 1, mcConfig.rollouts, 1);
+  const branches = Math.max(cpmiConfig.samplesPerPrefix, cpmiConfig.negatives + 1, mcConfig.rollouts, SAMPLED_CPMI.samples ?? 1, (SAMPLED_CPMI.negatives ?? 1) + 1);
   const load = (naive: boolean): Promise<LlamaCppBackend> =>
     LlamaCppBackend.load({
       modelPath: options.modelPath,
@@ -97,7 +97,7 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
       threads: options.threads,
       reusePrefix: !naive,
       branches,
-      walkers: cpmiConfig.templates.length,
+      walkers: Math.max(cpmiConfig.templates.length, 3),
       parallel,
     });
 
@@ -118,8 +118,8 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
     }
     const cpmiScorer = need("cpmi") ? new CpmiScorer(await open(false), cpmiConfig) : undefined;
     const mcScorer = need("mc") ? new MonteCarloScorer(await open(false), mcConfig) : undefined;
-    const leanConfig = cpmiConfigFrom({ ...cpmiOptions, ...LEAN_CPMI }, options.modelPath);
-    const leanScorer = need("cpmi_lean") ? new CpmiScorer(await open(false), leanConfig) : undefined;
+    const sampledConfig = cpmiConfigFrom({ ...cpmiOptions, ...SAMPLED_CPMI }, options.modelPath);
+    const sampledScorer = need("cpmi_sampled") ? new CpmiScorer(await open(false), sampledConfig) : undefined;
     const mergeBackend = need("cpmi_merge") || need("rand_merge") ? await open(false) : undefined;
     const mergeCpmi = mergeBackend ? new CpmiScorer(mergeBackend, cpmiConfig) : undefined;
     const mergeMc = mergeBackend ? new MonteCarloScorer(mergeBackend, mcConfig) : undefined;
@@ -135,7 +135,7 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
     };
     const random = seededRandom(20240611);
 
-    const cpmiPass = async (scorer: CpmiScorer, chunk: readonly BenchRecord[], lean = false): Promise<{ soft: number[][]; seconds: number; tokens: TokenCounters }> => {
+    const cpmiPass = async (scorer: CpmiScorer, chunk: readonly BenchRecord[]): Promise<{ soft: number[][]; seconds: number; tokens: TokenCounters }> => {
       const t0 = performance.now();
       const outs = await Promise.all(
         chunk.map((r) =>
@@ -143,7 +143,6 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
             problem: r.problem,
             steps: r.steps,
             gold: { value: r.gold, source: "record" },
-            negatives: lean ? trajectoryNegatives(r.steps, r.gold, scorer.config.negatives) : undefined,
             signal: options.signal,
           }),
         ),
@@ -170,10 +169,10 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
         scores.cpmi_naive!.push(...p.soft);
         add("cpmi_naive", p.seconds, p.tokens);
       }
-      if (leanScorer) {
-        const p = await cpmiPass(leanScorer, chunk, true);
-        scores.cpmi_lean!.push(...p.soft);
-        add("cpmi_lean", p.seconds, p.tokens);
+      if (sampledScorer) {
+        const p = await cpmiPass(sampledScorer, chunk);
+        scores.cpmi_sampled!.push(...p.soft);
+        add("cpmi_sampled", p.seconds, p.tokens);
       }
       for (const x of extras) {
         const p = await cpmiPass(x.scorer, chunk);
@@ -232,11 +231,11 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
       methods: result,
       scores,
       settings: {
-        cpmi: `${cpmiConfig.templates.length} templates, M = ${cpmiConfig.negatives}, ${cpmiConfig.samplesPerPrefix} samples per prefix, ${cpmiConfig.negativeWeights} weights`,
+        cpmi: describeCpmi(cpmiConfig),
         mc: `${mcConfig.rollouts} rollouts per step, temperature ${mcConfig.temperature}, at most ${mcConfig.maxTokens} tokens, stop at the answer line`,
-        ...(leanScorer ? { cpmi_lean: "1 template (question-answer-is), M = 1 negative read from the solution's own results, no sampling" } : {}),
+        ...(sampledScorer ? { cpmi_sampled: describeCpmi(sampledConfig) } : {}),
         lanes: `${parallel} records at a time per method, ${options.threads ?? "all"} CPU threads`,
-        ...Object.fromEntries(extras.map((x) => [x.name, `CPMI with ${x.config.templates.length} templates, ${x.config.samplesPerPrefix} samples per prefix`])),
+        ...Object.fromEntries(extras.map((x) => [x.name, describeCpmi(x.config)])),
         ...(naive && naive.records < records.length ? { cpmi_naive: `measured on the first ${naive.records} records, cost scaled to ${records.length}` } : {}),
       },
       naive,
@@ -244,6 +243,15 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
   } finally {
     for (const b of backends) await b.dispose();
   }
+}
+
+function describeCpmi(c: ReturnType<typeof cpmiConfigFrom>): string {
+  const templates = `${c.templates.length} template${c.templates.length === 1 ? "" : "s"} (${c.templates.map((t) => t.name).join(", ")})`;
+  const negatives =
+    c.negativesFrom === "solution"
+      ? `M = ${c.negatives} negative${c.negatives === 1 ? "" : "s"} read from the solution's own results, no sampling`
+      : `M = ${c.negatives} negatives sampled ${c.samplesPerPrefix} per prefix, ${c.negativeWeights} weights`;
+  return `${templates}, ${negatives}`;
 }
 
 function sumTokens(list: readonly TokenCounters[]): TokenCounters {

@@ -4,7 +4,7 @@
 
 import { firstNumber } from "../backend/numberStop.js";
 
-export type NegativeSource = "sampled" | "perturbed" | "given";
+export type NegativeSource = "sampled" | "perturbed" | "given" | "solution";
 
 export interface Negative {
   value: string;

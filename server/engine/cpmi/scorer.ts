@@ -14,6 +14,7 @@ import { aggregate, predictFirstError, type Aggregation } from "./aggregate.js";
 import { chooseNegatives, perturbations, poolSampledNegatives, referenceFill, sameAnswer, type Negative } from "./negatives.js";
 import { NEUTRAL_CALIBRATION, softLabel, type Calibration } from "./softLabels.js";
 import { prefixText, type AnswerTemplate } from "./templates.js";
+import { stepResults, trajectoryNegatives } from "../methods/trajectoryNegatives.js";
 
 export interface CpmiConfig {
   templates: AnswerTemplate[];
@@ -37,6 +38,13 @@ export interface CpmiConfig {
    * answer the solution is heading to. On the dev set this lifts step ROC-AUC from 0.84 to 0.96.
    */
   negativeWeights: "frequency" | "uniform";
+  /**
+   * Where hard negatives come from when the request brings none. "samples": drawn from the model
+   * after every prefix (the paper, Section 5.1, and the reference implementation). "solution": the
+   * results the solution's own steps compute (methods/trajectoryNegatives.ts), no token generated:
+   * the cost-lean setting `steplens label` and `bench` use by default (deviation, documented there).
+   */
+  negativesFrom: "samples" | "solution";
   calibration: Calibration;
   /** Soft-label threshold under which a step is predicted wrong. */
   threshold: number;
@@ -52,6 +60,7 @@ export const DEFAULT_CPMI: Omit<CpmiConfig, "templates"> = {
   fill: "heuristic",
   fallbackSamples: 16,
   negativeWeights: "frequency",
+  negativesFrom: "samples",
   calibration: NEUTRAL_CALIBRATION,
   // Best ProcessBench F1 on the demo model's dev set lies at soft labels 0.2-0.3 (a step is an
   // error when its reward is about 1.1 MADs below the median); see the closing notes of issue 3.
@@ -105,6 +114,8 @@ export interface StepScore {
 
 export interface SolutionScore {
   steps: StepScore[];
+  /** Set when another method than CPMI gave the soft labels (see scoreDocument's method option). */
+  method?: string;
   /** Aggregated soft labels. */
   score: number;
   aggregation: Aggregation;
@@ -181,6 +192,12 @@ export class CpmiScorer {
     let negatives: Negative[];
     if (request.negatives) {
       negatives = request.negatives.map((value) => ({ value: String(value), source: "given" as const }));
+    } else if (config.negativesFrom === "solution") {
+      const results = stepResults(steps);
+      negatives = trajectoryNegatives(steps, gold.value, config.negatives).map((value) => ({
+        value,
+        source: results.has(value) ? ("solution" as const) : ("perturbed" as const),
+      }));
     } else {
       for (let i = 0; i <= K; i++) {
         const prefix = prefixText(t0, problem, steps, i) + t0.cue;

@@ -5,8 +5,9 @@
 // data, found here without generating a token.
 //
 // Deviation from the paper (Section 5.1 samples negatives from the model and falls back to heuristic
-// edits): this is one more heuristic, used by the cost-lean CPMI setting that `steplens bench`
-// measures beside the default, because sampled negatives are what CPMI generates tokens for.
+// edits): this is one more heuristic, used by CPMI with `negativesFrom: "solution"` (the default of
+// `steplens label` and `bench`), because sampled negatives are what CPMI generates tokens for. The
+// paper's Appendix E.1 finds M = 1, the single hardest negative, as good as larger M.
 
 import { perturbations, sameAnswer } from "../cpmi/negatives.js";
 
@@ -23,5 +24,12 @@ export function trajectoryNegatives(steps: readonly string[], gold: string, m: n
     for (let j = results.length - 1; j >= 0; j--) push(results[j]!);
   }
   for (const p of perturbations(gold, steps)) push(p.value);
+  return out;
+}
+
+/** Every result the steps compute, normalised: to tell a negative read from the solution from a made-up one. */
+export function stepResults(steps: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const step of steps) for (const m of step.matchAll(RESULT)) out.add(String(Number(m[1]!.replace(/,/g, ""))));
   return out;
 }
