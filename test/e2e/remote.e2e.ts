@@ -1,0 +1,194 @@
+// StepLens in code-server scoring through a model server: a real `steplens serve` (the demo model,
+// a bearer token) on 127.0.0.1, the workspace set to `steplens.backend: remote`, and the token typed
+// into "StepLens: Set Remote Token" as a user would. Without the token the status bar says
+// unauthorized; with it the scores after each step equal the local model's (computed here by the
+// real language server on the same file); a server that dies leaves them on screen, and the status
+// recovers by itself when it comes back.
+//
+// Run: npm run test:e2e (packages the vsix first). Screenshots: test-output/e2e-remote/*.png.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import type { DocumentScores } from "../../protocol/index.js";
+import { lineMarks } from "../../client/buckets.js";
+import { CLI, DEMO_MODEL, REPO } from "../helpers.js";
+import { fileUri, TestClient } from "../lsp-client.js";
+import { ensureTools } from "./tools.js";
+import { installExtension, makeSandbox, startCodeServer, type RunningCodeServer, type Sandbox } from "./codeServer.js";
+import { SCORING_TIMEOUT, afterLineMarks, openFile, quickInput, runCommand, stepLensStatus, until, UI_TIMEOUT } from "./workbench.js";
+
+const OUT = path.join(REPO, "test-output", "e2e-remote");
+const manifest = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
+const VSIX = path.join(REPO, "out", "vsix", `${manifest.name}-${process.platform}-${process.arch}-${manifest.version}.vsix`);
+const TOKEN = "e2e-remote-token-4f1c2a9b";
+const WRONG_STEP = "The mugs cost 2 * 7 = 18 dollars.";
+
+let sandbox: Sandbox;
+let codeServer: RunningCodeServer | undefined;
+let browser: Browser | undefined;
+let page: Page;
+let serve: { url: string; child: ChildProcess } | undefined;
+let port = 0;
+/** The after-line texts the local model gives wrong-step.md, top to bottom. */
+let expectedMarks: string[] = [];
+let shots = 0;
+let failed = false;
+
+async function screenshot(name: string): Promise<void> {
+  if (!page) return;
+  await page.screenshot({ path: path.join(OUT, `${String(++shots).padStart(2, "0")}-${name}.png`) }).catch(() => undefined);
+}
+
+function step(name: string, fn: () => Promise<void>): () => Promise<void> {
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+  return async () => {
+    try {
+      await fn();
+      await screenshot(slug);
+    } catch (err) {
+      failed = true;
+      await screenshot(`${slug}-FAILED`);
+      throw err;
+    }
+  };
+}
+
+async function startServe(atPort: number): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [CLI, "serve", "--host", "127.0.0.1", "--port", String(atPort), "--model", DEMO_MODEL, "--gpu", "off", "--threads", "1", "--token", TOKEN, "--quiet"], {
+    cwd: REPO,
+    env: { ...process.env, STEPLENS_TOKEN: "" },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      const m = /ready: (http:\/\/\S+)/.exec(stderr);
+      if (m) resolve(m[1]!);
+    });
+    child.on("exit", (code) => reject(new Error(`steplens serve exited with ${code}:\n${stderr}`)));
+  });
+  return { url, child };
+}
+
+async function stopServe(): Promise<void> {
+  const s = serve;
+  serve = undefined;
+  if (!s || s.child.exitCode != null) return;
+  const gone = new Promise<void>((resolve) => s.child.once("exit", () => resolve()));
+  s.child.kill("SIGKILL");
+  await gone;
+}
+
+async function statusText(what: string, re: RegExp, timeout = SCORING_TIMEOUT): Promise<{ text: string; label: string }> {
+  return await until(what, async () => {
+    const s = await stepLensStatus(page);
+    return s && re.test(s.text) ? s : undefined;
+  }, timeout);
+}
+
+describe("StepLens in code-server through steplens serve", { timeout: 10 * 60_000 }, () => {
+  before(async () => {
+    rmSync(OUT, { recursive: true, force: true });
+    mkdirSync(OUT, { recursive: true });
+    const tools = ensureTools();
+    assert.ok(existsSync(VSIX), `${VSIX} is missing: run npm run package (npm run test:e2e does)`);
+
+    // What the local model shows on the same file, through the real language server.
+    const local = await TestClient.inProcess({ configuration: { modelPath: DEMO_MODEL, gpu: "off" } });
+    try {
+      const file = path.join(REPO, "examples/wrong-step.md");
+      local.open(fileUri(file), readFileSync(file, "utf8"));
+      const scores = await local.waitFor<DocumentScores>("steplens/scores", (s) => s.solutions.length > 0);
+      expectedMarks = lineMarks(scores).sort((a, b) => a.line - b.line).map((m) => m.text);
+    } finally {
+      await local.close();
+    }
+
+    serve = await startServe(0);
+    port = Number(new URL(serve.url).port);
+    sandbox = makeSandbox(REPO, DEMO_MODEL);
+    writeFileSync(
+      path.join(sandbox.workspace, ".vscode", "settings.json"),
+      JSON.stringify({ "steplens.backend": "remote", "steplens.remote.url": serve.url, "steplens.gpu": "off" }, null, 2),
+    );
+    const installed = installExtension(tools, sandbox, VSIX);
+    assert.match(installed, /successfully installed/, installed);
+    codeServer = await startCodeServer(tools, sandbox, path.join(OUT, "code-server.log"));
+    browser = await chromium.launch({ executablePath: tools.chromium, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.setDefaultTimeout(30_000);
+    await page.goto(`${codeServer.url}/?folder=${encodeURIComponent(sandbox.workspace)}`);
+    await page.locator(".monaco-workbench .part.statusbar").waitFor({ timeout: 60_000 });
+    await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "wrong-step.md" }).waitFor({ timeout: 60_000 });
+  });
+
+  after(async () => {
+    if (failed && sandbox) cpSync(path.join(sandbox.userData, "logs"), path.join(OUT, "logs"), { recursive: true, force: true });
+    await browser?.close().catch(() => undefined);
+    await codeServer?.stop();
+    await stopServe();
+    if (sandbox && !failed) rmSync(sandbox.root, { recursive: true, force: true });
+  });
+
+  test(
+    "without a token the status bar says the server is unauthorized and names it",
+    step("remote unauthorized", async () => {
+      await openFile(page, "wrong-step.md");
+      const status = await statusText("the status bar to say unauthorized", /StepLens: remote unauthorized/);
+      // The tooltip (the item's accessible label) names the server and the command that fixes it.
+      assert.ok(status.label.includes(serve!.url), JSON.stringify(status));
+      assert.match(status.label, /Set Remote Token/);
+      assert.deepEqual(await afterLineMarks(page), [], "nothing is scored without the token");
+    }),
+  );
+
+  test(
+    "StepLens: Set Remote Token (a password box) connects; the scores equal the local model's",
+    step("token set scores shown", async () => {
+      await runCommand(page, "StepLens: Set Remote Token");
+      const box = page.locator(".quick-input-widget input[type='password']");
+      await box.waitFor({ state: "visible", timeout: UI_TIMEOUT });
+      await page.keyboard.type(TOKEN);
+      await page.keyboard.press("Enter");
+      await quickInput(page).waitFor({ state: "hidden", timeout: UI_TIMEOUT });
+      await statusText("the status bar to name the remote model", /StepLens: remote · arith-demo-15m/);
+      const marks = await until("every step's score", async () => {
+        const m = await afterLineMarks(page);
+        return m.length >= expectedMarks.length ? m : undefined;
+      }, SCORING_TIMEOUT);
+      assert.deepEqual(marks.map((m) => m.mark), expectedMarks);
+      assert.match(marks.find((m) => m.line.includes(WRONG_STEP))?.mark ?? "", /^▼/);
+      // The token went to secret storage, not to a settings file.
+      for (const file of [path.join(sandbox.workspace, ".vscode", "settings.json"), path.join(sandbox.userData, "User", "settings.json")]) {
+        assert.ok(!readFileSync(file, "utf8").includes(TOKEN), `${file} holds no token`);
+      }
+    }),
+  );
+
+  test(
+    "the server dies: the scores stay, the status says unreachable; it comes back and the status recovers by itself",
+    step("remote unreachable then recovered", async () => {
+      await stopServe();
+      // An edit to the question: every prefix is new, so the check needs the (dead) server.
+      await page.locator(".editor-instance .monaco-editor .view-lines .view-line", { hasText: "Question:" }).first().click();
+      await page.keyboard.press("End");
+      await page.keyboard.type(" Be quick.");
+      await statusText("the status bar to say unreachable", /StepLens: remote unreachable/);
+      await screenshot("unreachable");
+      assert.deepEqual((await afterLineMarks(page)).map((m) => m.mark), expectedMarks, "the scores on screen stay");
+      serve = await startServe(port);
+      await statusText("the status bar to recover", /StepLens: remote · arith-demo-15m/, 90_000);
+      // The edited file is checked again once the server is back; its step 2 is still wrong.
+      const marks = await until("scores after the recovery", async () => {
+        const m = await afterLineMarks(page);
+        return m.length === expectedMarks.length ? m : undefined;
+      });
+      assert.match(marks.find((m) => m.line.includes(WRONG_STEP))?.mark ?? "", /^▼/);
+    }),
+  );
+});
