@@ -8,6 +8,7 @@ import { connectRemote } from "./remote.js";
 import { OpenAiBackend } from "./openai.js";
 import { LlamaServerBackend } from "./llamaServer.js";
 import { defaultModelPath } from "./modelPath.js";
+import { PoolBackend, POOL_DEFAULTS, isRetryable, type PoolEvent, type PoolMember } from "./pool.js";
 import type { Backend } from "./types.js";
 
 export const BACKEND_KINDS = ["local", "remote", "openai", "llama-server"] as const;
@@ -37,14 +38,21 @@ export interface BackendSpec {
   branches?: number;
   walkers?: number;
   parallel?: number;
+  /** Several endpoints: sessions (requests in flight) per endpoint; default 4 (pool.ts). */
+  maxInFlight?: number;
+  /** Several endpoints: retries, endpoints taken out and back, for the front end to show. */
+  onPoolEvent?: (event: PoolEvent) => void;
 }
 
 export async function openBackend(spec: BackendSpec): Promise<Backend> {
+  // Every server kind connects to ONE endpoint; several are opened one by one and pooled here.
+  if (spec.kind !== "local" && spec.endpoints && spec.endpoints.length > 1) return await openPool(spec, spec.endpoints);
   switch (spec.kind) {
     case "local":
       return await LlamaCppBackend.load({
         modelPath: spec.modelPath,
         gpu: spec.gpu ?? "auto",
+        gpuLayers: spec.gpuLayers,
         threads: spec.threads,
         contextSize: spec.contextSize,
         reusePrefix: spec.reusePrefix,
@@ -71,4 +79,28 @@ export async function openBackend(spec: BackendSpec): Promise<Backend> {
     default:
       throw new Error(`backend "${spec.kind}" is not built yet`);
   }
+}
+
+/**
+ * One backend per endpoint behind a PoolBackend. An endpoint that cannot be reached at start is left
+ * out with a message (the run goes on with the others); if none can be reached, the first error is
+ * what the user sees.
+ */
+async function openPool(spec: BackendSpec, endpoints: readonly string[]): Promise<Backend> {
+  const opened = await Promise.allSettled(endpoints.map((url) => openBackend({ ...spec, endpoints: [url] })));
+  const members: PoolMember[] = [];
+  const failures: { url: string; err: unknown }[] = [];
+  opened.forEach((r, i) => {
+    if (r.status === "fulfilled") members.push({ name: endpoints[i]!, backend: r.value });
+    else failures.push({ url: endpoints[i]!, err: r.reason });
+  });
+  const fatal = failures.find((f) => !isRetryable(f.err));
+  if (members.length === 0 || fatal) {
+    await Promise.all(members.map((m) => m.backend.dispose()));
+    throw (fatal ?? failures[0]!).err;
+  }
+  for (const f of failures) {
+    spec.onPoolEvent?.({ type: "down", endpoint: f.url, failures: 1, forMs: Infinity, error: f.err instanceof Error ? f.err.message : String(f.err) });
+  }
+  return new PoolBackend(members, { maxInFlight: spec.maxInFlight ?? POOL_DEFAULTS.maxInFlight, onEvent: spec.onPoolEvent });
 }
