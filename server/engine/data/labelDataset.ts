@@ -26,6 +26,9 @@ export interface LabelDatasetOptions {
   overwrite?: boolean;
   /** Records whose rewards set the soft-label median/MAD (default 64). */
   calibrationRecords?: number;
+  /** Records scored at the same time (default: the backend's parallel sessions, e.g. the sum over
+   * several endpoints). Output order stays the input order. */
+  concurrency?: number;
 }
 
 export interface LabelProgress {
@@ -74,6 +77,16 @@ interface Scored {
   result: SolutionScore;
 }
 
+/** A record being scored, kept in input order until it and everything before it are done. */
+interface InFlight {
+  record: ProcessBenchRecord;
+  lineNumber: number;
+  settled: Promise<void>;
+  result?: SolutionScore;
+  error?: unknown;
+  done: boolean;
+}
+
 export async function labelDataset(engine: Engine, input: string, output: string, options: LabelDatasetOptions = {}, hooks: LabelHooks = {}): Promise<LabelRunResult> {
   const started = Date.now();
   const format = options.format ?? "jsonl";
@@ -110,7 +123,48 @@ export async function labelDataset(engine: Engine, input: string, output: string
       for (const p of pending.splice(0)) emit(p);
     };
     let seen = 0;
+    const concurrency = Math.max(1, options.concurrency ?? engine.backend.parallel);
+    // Records are scored `concurrency` at a time (so several lanes or endpoints are busy) but written
+    // in input order; a finished record waits for the ones before it, up to a bounded backlog.
+    const window: InFlight[] = [];
+    let failure: { error: unknown } | undefined;
+    const accept = (slot: InFlight): void => {
+      const { record, result } = slot as Required<InFlight>;
+      for (const w of result.warnings) say(`${input}:${slot.lineNumber}: record ${record.id}: ${w}`);
+      if (result.steps.some((s) => s.truncated)) stats.truncated_records++;
+      stats.tokens_evaluated += result.tokens.evaluated;
+      stats.tokens_generated += result.tokens.generated;
+      stats.naive_tokens += result.tokens.naive;
+      if (calibration) emit({ record, result });
+      else {
+        pending.push({ record, result });
+        if (pending.length >= calibrationRecords) flushPending();
+      }
+      const labeled = stats.records + pending.length;
+      hooks.onProgress?.({ done: writer.doneIds.size + labeled, total, labeled, rate: labeled / ((Date.now() - started) / 1000) });
+    };
+    // Writes the finished records at the head of the window. After a failure every finished record
+    // is written, in order, skipping the failed ones: a rerun finds them by id and labels only the rest.
+    const drain = (all: boolean): void => {
+      while (window.length > 0 && window[0]!.done) {
+        const slot = window.shift()!;
+        if (slot.error === undefined) accept(slot);
+        else failure ??= { error: slot.error };
+        if (failure && !all) break;
+      }
+      if (all && failure) {
+        for (const slot of window.splice(0)) if (slot.done && slot.error === undefined) accept(slot);
+      }
+    };
+    const running = (): number => window.filter((w) => !w.done).length;
+    const waitForRoom = async (): Promise<void> => {
+      while (!failure && (running() >= concurrency || window.length >= 4 * concurrency)) {
+        await Promise.race(window.filter((w) => !w.done).map((w) => w.settled));
+        drain(false);
+      }
+    };
     for await (const item of readJsonl(input)) {
+      if (failure) break;
       if (hooks.signal?.aborted) {
         interrupted = true;
         break;
@@ -139,35 +193,31 @@ export async function labelDataset(engine: Engine, input: string, output: string
         }
         negatives = v.map(String);
       }
-      let result: SolutionScore;
-      try {
-        result = await engine.scorer.score({
+      await waitForRoom();
+      if (failure) break;
+      const slot: InFlight = { record, lineNumber: item.lineNumber, done: false, settled: Promise.resolve() };
+      slot.settled = engine.scorer
+        .score({
           problem: record.problem,
           steps: record.steps.map((s) => cleanStepText(stripStepPrefix(s).text)),
           gold: record.gold_answer != null ? { value: String(record.gold_answer), source: "record" } : undefined,
           negatives,
           signal: hooks.signal,
-        });
-      } catch (err) {
-        // A record cut off mid-way is simply not written; the next run labels it again.
-        if (err instanceof BackendError && err.code === "cancelled") {
-          interrupted = true;
-          break;
-        }
-        throw err;
-      }
-      for (const w of result.warnings) say(`${input}:${item.lineNumber}: record ${record.id}: ${w}`);
-      if (result.steps.some((s) => s.truncated)) stats.truncated_records++;
-      stats.tokens_evaluated += result.tokens.evaluated;
-      stats.tokens_generated += result.tokens.generated;
-      stats.naive_tokens += result.tokens.naive;
-      if (calibration) emit({ record, result });
-      else {
-        pending.push({ record, result });
-        if (pending.length >= calibrationRecords) flushPending();
-      }
-      const labeled = stats.records + pending.length;
-      hooks.onProgress?.({ done: writer.doneIds.size + labeled, total, labeled, rate: labeled / ((Date.now() - started) / 1000) });
+        })
+        .then(
+          (result) => void (slot.result = result),
+          (error: unknown) => void (slot.error = error),
+        )
+        .finally(() => void (slot.done = true));
+      window.push(slot);
+      drain(false);
+    }
+    await Promise.all(window.map((w) => w.settled));
+    drain(true);
+    if (failure) {
+      // A record cut off mid-way is simply not written; the next run labels it again.
+      if (failure.error instanceof BackendError && failure.error.code === "cancelled") interrupted = true;
+      else throw failure.error;
     }
     if (pending.length > 0) flushPending();
   } finally {
