@@ -225,6 +225,10 @@ export interface StepLensSettings {
   negatives: number;
   threshold: number;
   aggregation: "min" | "mean" | "last" | "product";
+  /** How steps are scored: CPMI, Monte Carlo rollouts, or the paper's merges (server/engine/methods). */
+  method: "cpmi" | "mc" | "cpmi_merge" | "rand_merge";
+  /** lines: one step per line or list item; entropy: one-paragraph solutions are cut by the model (EDU-PRM). */
+  segmentation: "lines" | "entropy";
   check: { frequency: CheckFrequency; debounceMs: number };
   goldAnswer: string;
   /** Server backends: the server's base URL (http or https) and the per-request timeout. */
@@ -239,6 +243,8 @@ export const DEFAULT_SETTINGS: StepLensSettings = {
   negatives: 4,
   threshold: 0.25,
   aggregation: "min",
+  method: "cpmi",
+  segmentation: "lines",
   check: { frequency: "edit", debounceMs: 600 },
   goldAnswer: "",
   remote: { url: "", timeoutMs: 30_000 },

@@ -59,7 +59,7 @@ export async function bestOfN(engine: Engine, input: BestOfNInput): Promise<Best
     const { doc, note } = capSteps(parsed);
     if (note) warnings.push(`${displayName(uri)}: ${note.message}`);
     const useSetting = !doc.goldAnswer && input.goldSetting !== "";
-    const scored = await scoreDocument(engine.scorer, doc, { gold: useSetting ? input.goldSetting : undefined, signal: input.signal });
+    const scored = await scoreDocument(engine.scorer, doc, { gold: useSetting ? input.goldSetting : undefined, signal: input.signal, method: engine.method, mc: engine.mc });
     gold ??= wireGold(scored.gold, useSetting);
     for (const w of scored.warnings) warnings.push(`${displayName(uri)}: ${w}`);
     for (const s of scored.solutions) {

@@ -68,6 +68,7 @@ export function engineOptionsOf(settings: StepLensSettings, token?: string): Eng
     negatives: settings.negatives,
     threshold: settings.threshold,
     aggregation: settings.aggregation,
+    method: settings.method,
   };
 }
 

@@ -51,11 +51,12 @@ import {
   type WireSolutionScore,
   type WireStepScore,
 } from "../../protocol/index.js";
+import { parseDocumentSegmented } from "../engine/segment/entropySegment.js";
 import { scoreDocument } from "../engine/scoreDocument.js";
 import { bestOfN } from "./bestOfN.js";
 import { CheckQueue } from "./checkQueue.js";
 import { buildDiagnostics, SOURCE, type ExtraNote } from "./diagnostics.js";
-import { capSteps, displayName, parseText, type DocState } from "./documents.js";
+import { capSteps, displayName, fileNameOf, formatOf, parseText, type DocState } from "./documents.js";
 import { EngineHost, EngineUnavailableError, engineOptionsOf, type RetryPolicy } from "./engineHost.js";
 import { stepHover } from "./hover.js";
 import { runLabelRequest } from "./labelRequest.js";
@@ -196,7 +197,14 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
       progress.begin("StepLens", 0, `Scoring ${name}`, false);
       let scored;
       try {
-        scored = await scoreDocument(engine.scorer, capped, {
+        // Entropy segmentation needs the model, so it happens here rather than in the cached parse.
+        const target =
+          settings().segmentation === "entropy"
+            ? capSteps(await parseDocumentSegmented(doc.getText(), { fileName: fileNameOf(uri), format: formatOf(doc.languageId), segmentation: "entropy", backend: engine.backend, entropy: { signal } })).doc
+            : capped;
+        scored = await scoreDocument(engine.scorer, target, {
+          method: engine.method,
+          mc: engine.mc,
           gold: useSetting ? goldSetting : undefined,
           signal,
           onProgress: (done, total) => {

@@ -3,6 +3,7 @@
 // layer and finally the default, a value that is wrong falls back to the default with a message,
 // because a typo in settings.json must never stop the checks.
 
+import { STEP_METHODS } from "../engine/methods/stepMethods.js";
 import { createHash } from "node:crypto";
 import { DEFAULT_SETTINGS, remoteUrlProblem, type BackendSetting, type CheckFrequency, type StepLensSettings } from "../../protocol/index.js";
 import { GPU_SETTINGS } from "../engine/engineOptions.js";
@@ -81,6 +82,8 @@ export function resolveSettings(layers: readonly unknown[]): ResolvedSettings {
     negatives: num("negatives", d.negatives, (n) => Number.isInteger(n) && n >= 1 && n <= 64, "a whole number from 1 to 64"),
     threshold: num("threshold", d.threshold, (n) => n >= 0 && n <= 1, "a soft-label cut between 0 and 1"),
     aggregation: oneOf("aggregation", AGGREGATIONS, d.aggregation),
+    method: oneOf("method", STEP_METHODS, d.method),
+    segmentation: oneOf("segmentation", ["lines", "entropy"] as const, d.segmentation),
     check: {
       frequency: oneOf("check.frequency", FREQUENCIES, d.check.frequency),
       debounceMs: num("check.debounceMs", d.check.debounceMs, (n) => n >= 0 && n <= 60_000, "a delay in milliseconds from 0 to 60000"),
@@ -112,7 +115,7 @@ export function resolveSettings(layers: readonly unknown[]): ResolvedSettings {
  * backend also restarts on a new URL, timeout or token (`token` enters only as a hash).
  */
 export function engineKey(s: StepLensSettings, token = ""): string {
-  const shaping = [s.modelPath, s.gpu, s.templates, s.negatives, s.threshold, s.aggregation, s.backend];
+  const shaping = [s.modelPath, s.gpu, s.templates, s.negatives, s.threshold, s.aggregation, s.backend, s.method];
   if (s.backend === "local") return JSON.stringify(shaping);
   const tokenHash = token ? createHash("sha256").update(token).digest("hex").slice(0, 16) : "";
   return JSON.stringify([...shaping, s.remote.url, s.remote.timeoutMs, tokenHash]);
