@@ -37,7 +37,8 @@ export function addEngineFlags(cmd: Command, preset: FlagPreset = "scoring"): Co
     .option("--endpoint <url>", "server address for a server backend; repeat to spread the work over several", collect, [] as string[])
     .option("--token <token>", "bearer token / API key for a server backend (default: $STEPLENS_TOKEN)")
     .option("--timeout <ms>", "per-request timeout for a server backend, in milliseconds", parseIntStrict)
-    .option("--gpu-layers <n>", "model layers to offload to the GPU: a number, or auto (default)", parseGpuLayers);
+    .option("--gpu-layers <n>", "model layers to offload to the GPU: a number, or auto (default)", parseGpuLayers)
+    .option("--max-in-flight <n>", "with several --endpoint: requests in flight per endpoint (default 4)", parseIntStrict);
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -70,6 +71,7 @@ export interface EngineFlagValues {
   token?: string;
   timeout?: number;
   gpuLayers?: number | "auto";
+  maxInFlight?: number;
 }
 
 export function engineOptionsFrom(flags: EngineFlagValues): EngineOptions {
@@ -92,6 +94,7 @@ export function engineOptionsFrom(flags: EngineFlagValues): EngineOptions {
     token: flags.token ?? process.env.STEPLENS_TOKEN,
     timeoutMs: flags.timeout,
     gpuLayers: flags.gpuLayers,
+    maxInFlight: flags.maxInFlight,
   };
 }
 

@@ -5,6 +5,7 @@ import type { GpuSetting } from "./backend/llamaCpp.js";
 import { BACKEND_KINDS, isBackendKind, openBackend } from "./backend/create.js";
 import { defaultModelPath } from "./backend/modelPath.js";
 import type { Backend } from "./backend/types.js";
+import type { PoolEvent } from "./backend/pool.js";
 import { isAggregation, type Aggregation } from "./cpmi/aggregate.js";
 import { CpmiScorer, DEFAULT_CPMI, type CpmiConfig } from "./cpmi/scorer.js";
 import { NEUTRAL_CALIBRATION, type Calibration } from "./cpmi/softLabels.js";
@@ -45,6 +46,10 @@ export interface EngineOptions {
   timeoutMs?: number;
   /** GPU layers to offload: "auto" or a count (0 = CPU only). */
   gpuLayers?: number | "auto";
+  /** Several endpoints: requests in flight per endpoint (default 4; see backend/pool.ts). */
+  maxInFlight?: number;
+  /** Several endpoints: retries and endpoints taken out or back, for the front end to tell the user. */
+  onPoolEvent?: (event: PoolEvent) => void;
 }
 
 export const GPU_SETTINGS: readonly GpuSetting[] = ["auto", "off", "cuda", "vulkan", "metal"];
@@ -110,9 +115,14 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   if (kind !== "local" && !(options.endpoints && options.endpoints.length > 0)) {
     throw new OptionError(`backend "${kind}" needs the server's address: pass --endpoint URL (or set steplens.remote.url)`);
   }
+  if (options.maxInFlight != null && !(Number.isInteger(options.maxInFlight) && options.maxInFlight >= 1)) {
+    throw new OptionError(`--max-in-flight must be a whole number of at least 1, got ${options.maxInFlight}`);
+  }
   const backend = await openBackend({
     kind,
     modelPath,
+    maxInFlight: options.maxInFlight,
+    onPoolEvent: options.onPoolEvent,
     endpoints: options.endpoints,
     token: options.token,
     timeoutMs: options.timeoutMs,

@@ -1,7 +1,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { LlamaCppBackend } from "../../engine/backend/llamaCpp.js";
+import { isBackendKind, openBackend } from "../../engine/backend/create.js";
+import { describePoolEvent, type PoolEvent } from "../../engine/backend/pool.js";
 import { defaultModelPath } from "../../engine/backend/modelPath.js";
 import { aggregate } from "../../engine/cpmi/aggregate.js";
 import { CpmiScorer } from "../../engine/cpmi/scorer.js";
@@ -86,7 +87,7 @@ interface BonRow extends BonInputRecord {
 async function runBench(flags: BenchFlags): Promise<void> {
   const methods = flags.methods.split(",").map((s) => s.trim()).filter(Boolean);
   for (const m of methods) if (!(LABEL_METHODS as readonly string[]).includes(m)) throw new OptionError(`unknown method "${m}": use ${LABEL_METHODS.join(", ")}`);
-  const engine = engineOptionsFrom(flags);
+  const engine = { ...engineOptionsFrom(flags), onPoolEvent: (e: PoolEvent) => report(describePoolEvent(e)) };
   const modelPath = engine.modelPath ?? defaultModelPath();
   // One thread unless asked: llama.cpp's worker threads spin while they wait, and on a machine whose
   // cores other processes also use, two threads per process were measured 20x slower than one.
@@ -162,7 +163,15 @@ async function bestOfNByMethod(
   opts: { modelPath: string; threads: number; engine: ReturnType<typeof engineOptionsFrom>; mc: { rollouts: number; temperature: number; maxTokens: number } },
 ): Promise<BonSummary> {
   const config = cpmiConfigFrom(opts.engine, opts.modelPath);
-  const backend = await LlamaCppBackend.load({
+  const kind = opts.engine.backend ?? "local";
+  const backend = await openBackend({
+    kind: isBackendKind(kind) ? kind : "local",
+    endpoints: opts.engine.endpoints,
+    token: opts.engine.token,
+    timeoutMs: opts.engine.timeoutMs,
+    maxInFlight: opts.engine.maxInFlight,
+    onPoolEvent: opts.engine.onPoolEvent,
+    gpuLayers: opts.engine.gpuLayers,
     modelPath: opts.modelPath,
     gpu: opts.engine.gpu ?? "auto",
     threads: opts.threads,

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { SingleBar, Presets } from "cli-progress";
 import { createEngine, type Engine } from "../../engine/engineOptions.js";
 import { labelDataset, type LabelRunResult } from "../../engine/data/labelDataset.js";
+import { describePoolEvent } from "../../engine/backend/pool.js";
 import { addEngineFlags, engineOptionsFrom, parseIntStrict, type EngineFlagValues } from "../engineFlags.js";
 import { fail, report } from "../report.js";
 
@@ -46,7 +47,8 @@ async function runLabel(input: string, flags: LabelFlags): Promise<void> {
   process.on("SIGINT", onSigint);
   let run: LabelRunResult;
   try {
-    engine = await createEngine(engineOptionsFrom(flags));
+    // With several --endpoint, retries and endpoints taken out are the user's to know.
+    engine = await createEngine({ ...engineOptionsFrom(flags), onPoolEvent: (e) => report(describePoolEvent(e)) });
     run = await labelDataset(
       engine,
       input,

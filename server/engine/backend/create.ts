@@ -9,7 +9,7 @@ import { OpenAiBackend } from "./openai.js";
 import { LlamaServerBackend } from "./llamaServer.js";
 import { defaultModelPath } from "./modelPath.js";
 import { PoolBackend, POOL_DEFAULTS, isRetryable, type PoolEvent, type PoolMember } from "./pool.js";
-import type { Backend } from "./types.js";
+import { BackendError, type Backend } from "./types.js";
 
 export const BACKEND_KINDS = ["local", "remote", "openai", "llama-server"] as const;
 export type BackendKind = (typeof BACKEND_KINDS)[number];
@@ -98,6 +98,11 @@ async function openPool(spec: BackendSpec, endpoints: readonly string[]): Promis
   if (members.length === 0 || fatal) {
     await Promise.all(members.map((m) => m.backend.dispose()));
     throw (fatal ?? failures[0]!).err;
+  }
+  const models = new Set(members.map((m) => m.backend.info.model));
+  if (models.size > 1) {
+    await Promise.all(members.map((m) => m.backend.dispose()));
+    throw new BackendError(`the endpoints serve different models (${[...models].join(", ")}); scores would mix models, so point every --endpoint at the same model`, "backend");
   }
   for (const f of failures) {
     spec.onPoolEvent?.({ type: "down", endpoint: f.url, failures: 1, forMs: Infinity, error: f.err instanceof Error ? f.err.message : String(f.err) });

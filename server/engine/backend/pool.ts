@@ -432,3 +432,17 @@ class PoolSession implements BackendSession {
     this.counters.generated += now.generated - before.generated;
   }
 }
+
+/** One line for the person running the job. */
+export function describePoolEvent(e: PoolEvent): string {
+  switch (e.type) {
+    case "retry":
+      return `${e.endpoint} failed (${e.error}); retrying on another endpoint in ${(e.delayMs / 1000).toFixed(1)} s`;
+    case "down":
+      return Number.isFinite(e.forMs)
+        ? `${e.endpoint} taken out for ${Math.round(e.forMs / 1000)} s after ${e.failures} failures in a row (${e.error}); the other endpoints go on`
+        : `${e.endpoint} left out: it could not be reached at start (${e.error}); the other endpoints go on`;
+    case "up":
+      return `${e.endpoint} answers again and is back in the pool`;
+  }
+}

@@ -4,7 +4,9 @@
 // KV cache or memo), and the records are processed in chunks with every method taking its turn on
 // each chunk: load from other processes on a shared machine then falls on all methods alike.
 
-import { LlamaCppBackend, type GpuSetting } from "../backend/llamaCpp.js";
+import type { GpuSetting } from "../backend/llamaCpp.js";
+import { isBackendKind, openBackend, type BackendKind } from "../backend/create.js";
+import type { Backend } from "../backend/types.js";
 import type { TokenCounters } from "../backend/types.js";
 import { CpmiScorer } from "../cpmi/scorer.js";
 import { cpmiConfigFrom, type EngineOptions } from "../engineOptions.js";
@@ -90,8 +92,16 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
   const cpmiConfig = cpmiConfigFrom(cpmiOptions, options.modelPath);
   const mcConfig: McConfig = { ...DEFAULT_MC, ...options.mc };
   const branches = Math.max(cpmiConfig.samplesPerPrefix, cpmiConfig.negatives + 1, mcConfig.rollouts, SAMPLED_CPMI.samples ?? 1, (SAMPLED_CPMI.negatives ?? 1) + 1);
-  const load = (naive: boolean): Promise<LlamaCppBackend> =>
-    LlamaCppBackend.load({
+  // --backend/--endpoint reach the bench too: several endpoints are one pooled backend (pool.ts).
+  const load = (naive: boolean): Promise<Backend> =>
+    openBackend({
+      kind: isBackendKind(cpmiOptions.backend ?? "local") ? ((cpmiOptions.backend ?? "local") as BackendKind) : "local",
+      endpoints: cpmiOptions.endpoints,
+      token: cpmiOptions.token,
+      timeoutMs: cpmiOptions.timeoutMs,
+      maxInFlight: cpmiOptions.maxInFlight,
+      onPoolEvent: cpmiOptions.onPoolEvent,
+      gpuLayers: cpmiOptions.gpuLayers,
       modelPath: options.modelPath,
       gpu: options.gpu ?? "auto",
       threads: options.threads,
@@ -102,8 +112,8 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
     });
 
   const need = (m: LabelMethod): boolean => methods.includes(m);
-  const backends: LlamaCppBackend[] = [];
-  const open = async (naive: boolean): Promise<LlamaCppBackend> => {
+  const backends: Backend[] = [];
+  const open = async (naive: boolean): Promise<Backend> => {
     const b = await load(naive);
     backends.push(b);
     return b;
