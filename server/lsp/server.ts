@@ -103,8 +103,11 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
     options.retry,
   );
   let initOptions: InitializationOptions = {};
-  /** A server backend's token: from initializationOptions and steplens/setToken, never from settings. */
-  let token = "";
+  /**
+   * A server backend's token: from initializationOptions and steplens/setToken, never from settings;
+   * until a client sends one, $STEPLENS_TOKEN as the CLI reads it (editors without a secret store).
+   */
+  let token = process.env.STEPLENS_TOKEN ?? "";
   let loadedKey: string | undefined;
   let pushedSettings: unknown;
   let resolved: ResolvedSettings = resolveSettings([]);
