@@ -5,9 +5,11 @@
 // binary (node-llama-cpp's prebuilt vs. a native build) nor the same batches (the local backend
 // evaluates a continuation's tokens in one batch, the server one token per decode), and llama.cpp's
 // CPU kernels give slightly different logits for the same tokens in different batches (f16 weights).
-// The local backend disagrees with itself by as much: prefix cache on vs. off, max |Δ gold lp| 7.0e-4,
-// |Δ reward| 5.7e-4 (measured, docs/openai-compatible.md). 5e-3 is about 7x that noise floor and 10x
-// below a difference that could move a soft label across the 0.25 threshold.
+// The local backend disagrees with itself by as much: prefix cache on vs. off on 40 dev records,
+// max |Δ gold lp| 4.8e-3 and |Δ reward| 6.3e-4 (bench/llamaServerAgreement.ts; llama-server vs local
+// on the same records: 1.6e-3 and 5.1e-4). The bounds (1e-2 for log-probabilities and rewards, 5e-3
+// for soft labels) sit just above that noise floor and far below the reward difference of 0.15 that
+// moves a soft label by 0.05 (its slope is at most 1/(4 MAD) = 0.34 with the demo model's calibration).
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -18,7 +20,7 @@ import { loadDemo } from "./helpers.js";
 import { freePort, startLlamaServer, type RunningLlamaServer } from "./llamaServerProcess.js";
 import { agreement, agreementConfig, devRecords, scoreAll } from "./backendAgreement.js";
 
-const LP_TOLERANCE = 5e-3;
+const LP_TOLERANCE = 1e-2;
 const SOFT_LABEL_TOLERANCE = 5e-3;
 
 describe("llama-server backend (real llama-server on loopback)", { timeout: 45 * 60_000 }, () => {

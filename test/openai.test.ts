@@ -6,9 +6,10 @@
 // Tolerance: llama.cpp's CPU kernels give slightly different logits for the same tokens when they
 // arrive in different batches (f16 weights; the recording evaluates each prompt whole, the local
 // backend forks answers from a cached prefix). The local backend disagrees with itself by as much:
-// prefix cache on vs. off, 3 dev records, max |Δ gold lp| 7.0e-4, |Δ reward| 5.7e-4 (measured, see
-// docs/openai-compatible.md). 5e-3 is about 7x that noise floor and 10x below a difference that could
-// move a soft label across the 0.25 threshold.
+// prefix cache on vs. off on 40 dev records, max |Δ gold lp| 4.8e-3 and |Δ reward| 6.3e-4
+// (bench/llamaServerAgreement.ts; llama-server vs local on the same records: 1.6e-3 and 5.1e-4). The bounds (1e-2 for log-probabilities and rewards, 5e-3
+// for soft labels) sit just above that noise floor and far below the reward difference of 0.15 that
+// moves a soft label by 0.05 (its slope is at most 1/(4 MAD) = 0.34 with the demo model's calibration).
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -21,7 +22,8 @@ import { loadDemo } from "./helpers.js";
 import { agreement, agreementConfig, devRecords, scoreAll } from "./backendAgreement.js";
 import { exchangeKey, FIXTURE_MODEL, FIXTURE_RECORDS, loadRecorded, SAMPLE_CALLS } from "./fixtures/vllm/recorded.js";
 
-const TOLERANCE = 5e-3;
+const TOLERANCE = 1e-2;
+const SOFT_LABEL_TOLERANCE = 5e-3;
 
 type Handler = (req: IncomingMessage, body: Record<string, unknown> | null) => { status: number; body: unknown; headers?: Record<string, string> } | "hang";
 
@@ -102,7 +104,7 @@ describe("OpenAI-compatible backend (recorded vLLM responses on a loopback serve
     assert.ok(d.steps >= 6, `only ${d.steps} steps compared`);
     assert.ok(d.maxGoldLp < TOLERANCE, `max |Δ gold lp| ${d.maxGoldLp}`);
     assert.ok(d.maxReward < TOLERANCE, `max |Δ reward| ${d.maxReward}`);
-    assert.ok(d.maxSoftLabel < TOLERANCE, `max |Δ soft label| ${d.maxSoftLabel}`);
+    assert.ok(d.maxSoftLabel < SOFT_LABEL_TOLERANCE, `max |Δ soft label| ${d.maxSoftLabel}`);
     // The continuation split is the local backend's: the request sent token ids, not text.
     const completion = server.seen.filter((s) => s === "POST /v1/completions").length;
     assert.ok(completion > 0);
@@ -124,7 +126,7 @@ describe("OpenAI-compatible backend (recorded vLLM responses on a loopback serve
   });
 
   test("prompt log-probabilities are read from vLLM's prompt_logprobs when the echoed ones are absent", () => {
-    const choice = { prompt_logprobs: [null, { "7": { logprob: -1.5 }, "3": { logprob: -0.2 } }, { "9": { logprob: -0.25 } }] };
+    const choice: Parameters<typeof promptLogprobs>[0] = { prompt_logprobs: [null, { "7": { logprob: -1.5 }, "3": { logprob: -0.2 } }, { "9": { logprob: -0.25 } }] };
     assert.deepEqual(promptLogprobs(choice, [1, 7, 9], 1, 3), [-1.5, -0.25]);
   });
 
