@@ -15,6 +15,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { LlamaCppBackend } from "../server/engine/backend/llamaCpp.js";
 import { forcedTokensGrammar, LlamaServerBackend } from "../server/engine/backend/llamaServer.js";
+import { OpenAiBackend } from "../server/engine/backend/openai.js";
 import { BackendError } from "../server/engine/backend/types.js";
 import { loadDemo } from "./helpers.js";
 import { freePort, startLlamaServer, type RunningLlamaServer } from "./llamaServerProcess.js";
@@ -112,6 +113,11 @@ describe("llama-server backend (real llama-server on loopback)", { timeout: 45 *
     } finally {
       s.release();
     }
+  });
+
+  test("the openai backend pointed at llama-server says to use the llama-server backend", async () => {
+    // llama-server's /v1/completions takes echo but returns log-probabilities of generated tokens only.
+    await assert.rejects(OpenAiBackend.connect({ endpoint: `${server.url}/v1` }), (err: unknown) => err instanceof BackendError && err.message.includes(`--backend llama-server --endpoint ${server.url}`));
   });
 
   test("the forcing grammar is llama.cpp's token-id syntax", () => {

@@ -118,7 +118,15 @@ export class OpenAiBackend implements Backend {
       serverName: "the OpenAI-compatible server",
     };
     const listed = await requestJson("GET", joinUrl(base, "/models"), undefined, http);
-    const models = isObject(listed) && Array.isArray(listed.data) ? (listed.data as { id?: unknown; max_model_len?: unknown }[]) : [];
+    const models = isObject(listed) && Array.isArray(listed.data) ? (listed.data as { id?: unknown; max_model_len?: unknown; owned_by?: unknown }[]) : [];
+    if (models.some((m) => m.owned_by === "llamacpp")) {
+      // llama-server's /v1/completions accepts echo but returns log-probabilities of generated tokens only.
+      throw new BackendError(
+        `the server at ${base.href} is llama.cpp's llama-server, whose OpenAI-compatible API returns no prompt log-probabilities. ` +
+          `Use --backend llama-server --endpoint ${root.href.replace(/\/$/, "")}`,
+        "backend",
+      );
+    }
     const ids = models.map((m) => m.id).filter((id): id is string => typeof id === "string");
     let model = options.model;
     if (!model) {
@@ -151,8 +159,8 @@ export class OpenAiBackend implements Backend {
       throw err;
     }
     const tokens = isObject(res) ? res.tokens : undefined;
-    if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === "number")) {
-      throw new BackendError(`the server's /tokenize answered without a "tokens" list`, "backend");
+    if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === "number") || (tokens.length === 0 && text.length > 0)) {
+      throw new BackendError(`the server's ${url} answered without the text's tokens: it does not speak vLLM's tokenizer API ({prompt, add_special_tokens} -> {tokens})`, "backend");
     }
     return tokens as number[];
   }
