@@ -285,6 +285,10 @@ describe("language server through a model server (steplens serve, llama-server)"
       const again = await client.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", diagnosticsFor(wrongUri, 2));
       assert.ok(again.diagnostics.some((d) => /^Step 2 /.test(String(d.message))), JSON.stringify(again.diagnostics));
       assert.equal((await client.request<ServerStatus>("steplens/status")).remote?.failures, 0);
+      // The output channel: one warning per outage (not per attempt), and a line when it is back.
+      const logs = client.notifications<{ type: number; message: string }>("window/logMessage");
+      assert.equal(logs.filter((m) => m.type === 2 && m.message.includes(`cannot reach the model server at ${url}`)).length, 2, JSON.stringify(logs));
+      assert.equal(logs.filter((m) => m.type === 3 && m.message === `StepLens: connected to ${url} again`).length, 2, JSON.stringify(logs));
     } finally {
       await client.close();
       await serve?.stop();

@@ -94,7 +94,16 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
   const states = new Map<string, DocState>();
   const host = new EngineHost(
     {
-      onStatus: (status) => void connection.sendNotification(StatusNotification, status),
+      onStatus: (status) => {
+        void connection.sendNotification(StatusNotification, status);
+        // The output channel keeps the history the status bar cannot: when the server went away and
+        // why (once per outage, not once per attempt), and when it came back.
+        const down = status.state === "unreachable" || status.state === "unauthorized";
+        if (down && status.state !== lastRemoteState) connection.console.warn(status.message ?? `StepLens: model server ${status.state}`);
+        if (status.state === "ready" && lastRemoteState && status.remote) connection.console.info(`StepLens: connected to ${status.remote.url} again`);
+        if (down) lastRemoteState = status.state;
+        else if (status.state === "ready" || status.state === "error") lastRemoteState = "";
+      },
       // Documents edited while the server was away are checked now; unchanged ones keep their scores.
       onRecovered: () => {
         if (settings().check.frequency !== "manual") for (const doc of documents.all()) queue.schedule(doc.uri, 0);
@@ -103,6 +112,8 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
     options.retry,
   );
   let initOptions: InitializationOptions = {};
+  /** "unreachable" / "unauthorized" while the model server is away, for the output's log lines. */
+  let lastRemoteState = "";
   /**
    * A server backend's token: from initializationOptions and steplens/setToken, never from settings;
    * until a client sends one, $STEPLENS_TOKEN as the CLI reads it (editors without a secret store).
