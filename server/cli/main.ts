@@ -9,6 +9,7 @@ import { registerTemplates } from "./commands/templates.js";
 import { registerLsp } from "./commands/lsp.js";
 import { registerBench } from "./commands/bench.js";
 import { registerBon } from "./commands/bon.js";
+import { registerDoctor } from "./commands/doctor.js";
 import { registerServe } from "./commands/serve.js";
 import { VERSION } from "../version.js";
 
@@ -25,6 +26,7 @@ registerTemplates(program);
 registerLsp(program);
 registerBench(program);
 registerBon(program);
+registerDoctor(program);
 registerServe(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

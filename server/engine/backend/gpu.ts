@@ -105,7 +105,7 @@ async function survey(): Promise<GpuSurvey> {
 /** Why `gpu: auto` ended up on the CPU: each GPU type's reason, one sentence. */
 export function whyNoGpu(survey: GpuSurvey): string {
   const parts = survey.types.filter((t) => !t.usable && !t.reason?.includes("does not exist")).map((t) => `${GPU_NAMES[t.type]}: ${t.reason}`);
-  return parts.length > 0 ? `no usable GPU, running on the CPU (${parts.join("; ")})` : `no GPU type llama.cpp supports exists on ${survey.platform}-${survey.arch}; running on the CPU`;
+  return parts.length > 0 ? `no usable GPU (${parts.join("; ")})` : `no GPU type llama.cpp supports exists on ${survey.platform}-${survey.arch}`;
 }
 
 /**
