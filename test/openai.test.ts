@@ -17,6 +17,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { LlamaCppBackend } from "../server/engine/backend/llamaCpp.js";
 import { OpenAiBackend, promptLogprobs } from "../server/engine/backend/openai.js";
+import { openBackend } from "../server/engine/backend/create.js";
+import { defaultModelPath } from "../server/engine/backend/modelPath.js";
 import { BackendError } from "../server/engine/backend/types.js";
 import { loadDemo } from "./helpers.js";
 import { agreement, agreementConfig, devRecords, scoreAll } from "./backendAgreement.js";
@@ -90,6 +92,9 @@ describe("OpenAI-compatible backend (recorded vLLM responses on a loopback serve
     assert.equal(backend.info.model, FIXTURE_MODEL);
     assert.equal(backend.info.contextSize, 512);
     assert.equal(backend.info.kind, "openai");
+    // The CLI passes the demo GGUF path when --model is absent; openBackend then asks the server.
+    const opened = await openBackend({ kind: "openai", modelPath: defaultModelPath(), endpoints: [endpoint] });
+    assert.equal(opened.info.model, FIXTURE_MODEL);
   });
 
   test("CPMI through the recorded vLLM responses equals the local backend's", async (t) => {
