@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import type { Hover, MarkupContent, PublishDiagnosticsParams } from "vscode-languageserver/node";
-import type { DocumentScores, ServerStatus } from "../protocol/index.js";
+import type { DocumentScores, ServerStatus, StepLensSettings } from "../protocol/index.js";
 import { DEFAULT_SETTINGS } from "../protocol/index.js";
 import { engineKey, resolveSettings } from "../server/lsp/settings.js";
 import { classifyRemoteFailure, retryDelayMs } from "../server/lsp/remoteState.js";
@@ -82,7 +82,7 @@ function waitForNew<T>(client: TestClient, method: string, pred: (p: T) => boole
 }
 
 const diagnosticsFor = (uri: string, version: number) => (p: PublishDiagnosticsParams) => p.uri === uri && p.version === version;
-const remoteConfig = (url: string) => ({ backend: "remote", remote: { url, timeoutMs: 20_000 }, check: { frequency: "edit", debounceMs: 50 } });
+const remoteConfig = (url: string): Partial<StepLensSettings> => ({ backend: "remote", remote: { url, timeoutMs: 20_000 }, check: { frequency: "edit", debounceMs: 50 } });
 
 /** Step 2's hover without its last line, which names the model and where it ran. */
 async function step2Hover(client: TestClient, scores: DocumentScores): Promise<string> {
@@ -292,6 +292,33 @@ describe("language server through a model server (steplens serve, llama-server)"
     } finally {
       await client.close();
       await serve?.stop();
+    }
+  });
+
+  test("a new steplens.remote.url (pushed settings) restarts the engine on the new server; a local model ignores the token", async () => {
+    const deadUrl = `http://127.0.0.1:${await freePort()}`;
+    const serve = await startServe(0);
+    // No workspace/configuration: initializationOptions, then didChangeConfiguration pushes, as other editors do.
+    const client = await TestClient.inProcess({ initializationOptions: { settings: remoteConfig(deadUrl), token: TOKEN } });
+    try {
+      const down = await client.waitFor<ServerStatus>("steplens/status", (s) => s.state === "unreachable");
+      assert.equal(down.remote?.url, deadUrl);
+      void client.rpc.sendNotification("workspace/didChangeConfiguration", { settings: { steplens: remoteConfig(serve.url) } });
+      const ready = await waitForNew<ServerStatus>(client, "steplens/status", (s) => s.state === "ready");
+      assert.equal(ready.remote?.url, serve.url);
+      assert.equal(ready.remote?.failures, 0, "a new server starts with a clean slate");
+
+      void client.rpc.sendNotification("workspace/didChangeConfiguration", { settings: { steplens: { backend: "local", modelPath: DEMO_MODEL, gpu: "off" } } });
+      const local = await waitForNew<ServerStatus>(client, "steplens/status", (s) => s.state === "ready" && s.backend === "CPU");
+      assert.equal(local.remote, undefined);
+      const loads = client.notifications<ServerStatus>("steplens/status", (s) => s.state === "loading").length;
+      await client.rpc.sendNotification("steplens/setToken", { token: "another" });
+      // A round trip after the notification: a reload would have pushed "loading" by now.
+      assert.equal((await client.request<ServerStatus>("steplens/reload")).backend, "CPU");
+      assert.equal(client.notifications<ServerStatus>("steplens/status", (s) => s.state === "loading").length, loads + 1, "only the explicit reload loaded the model");
+    } finally {
+      await client.close();
+      await serve.stop();
     }
   });
 
