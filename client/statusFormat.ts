@@ -24,19 +24,20 @@ function remoteDetail(remote: RemoteStatus): string {
   return [`Server: ${remote.url || "(no steplens.remote.url)"} (${KIND_NAMES[remote.kind] ?? remote.kind})`, `Token: ${remote.hasToken ? "set" : "not set"}`].join("\n");
 }
 
-function inSeconds(ms: number): string {
-  return ms < 1000 ? "in a moment" : `in ${Math.round(ms / 1000)} s`;
+/** The next attempt as a clock time: a tooltip stays up longer than any "in 4 s" stays true. */
+function nextAttempt(now: number, retryInMs: number): string {
+  return new Date(now + retryInMs).toLocaleTimeString();
 }
 
 /** Status through a model server: its own words, whatever the state. */
-function remoteView(status: ServerStatus, remote: RemoteStatus): StatusView | undefined {
+function remoteView(status: ServerStatus, remote: RemoteStatus, now: number): StatusView | undefined {
   const detail = remoteDetail(remote);
   const label = remote.kind === "remote" ? "remote" : (KIND_NAMES[remote.kind] ?? remote.kind);
   switch (status.state) {
     case "loading":
       return { text: `$(sync~spin) StepLens: connecting to ${label}…`, tooltip: [`Connecting to ${remote.url}.`, detail].join("\n"), error: false };
     case "unreachable": {
-      const next = remote.retryInMs !== undefined ? `Next attempt ${inSeconds(remote.retryInMs)}; click to try now.` : "Click to try again.";
+      const next = remote.retryInMs !== undefined ? `Next attempt at ${nextAttempt(now, remote.retryInMs)}; click to try now.` : "Click to try again.";
       return {
         text: `$(debug-disconnect) StepLens: ${label} unreachable`,
         tooltip: [status.message ?? `Cannot reach ${remote.url}.`, detail, next].join("\n"),
@@ -70,14 +71,15 @@ function remoteView(status: ServerStatus, remote: RemoteStatus): StatusView | un
   }
 }
 
-export function statusView(status: ServerStatus | undefined): StatusView {
+/** `now`: when the status arrived (it carries the next attempt as a delay from then). */
+export function statusView(status: ServerStatus | undefined, now = Date.now()): StatusView {
   const model = status?.model ? shortModelName(status.model) : undefined;
   const where = [model, status?.backend].filter(Boolean).join(" · ");
   const detail = [status?.modelPath ? `Model: ${status.modelPath}` : undefined, status?.backend ? `Backend: ${status.backend}` : undefined]
     .filter(Boolean)
     .join("\n");
   const click = "Click to select a model.";
-  const remote = status?.remote ? remoteView(status, status.remote) : undefined;
+  const remote = status?.remote ? remoteView(status, status.remote, now) : undefined;
   if (remote) return remote;
   if (!status || status.state === "starting") {
     return { text: "$(sync~spin) StepLens: starting…", tooltip: `StepLens language server is starting.\n${click}`, error: false };

@@ -512,12 +512,14 @@ describe("model server: settings, token and status", () => {
 
   test("status: unreachable and unauthorized warn, name the URL and what a click does", () => {
     const message = "StepLens cannot reach the model server at http://127.0.0.1:8734 (ECONNREFUSED). Start it";
-    const down = statusView({ state: "unreachable", busy: 0, message, remote: { ...remote, failures: 3, retryInMs: 4000 } });
+    const now = Date.UTC(2026, 10, 25, 15, 0, 0);
+    const down = statusView({ state: "unreachable", busy: 0, message, remote: { ...remote, failures: 3, retryInMs: 4000 } }, now);
     assert.equal(down.text, "$(debug-disconnect) StepLens: remote unreachable");
     assert.equal(down.error, true);
     assert.equal(down.click, "retryRemote");
     assert.match(down.tooltip, /http:\/\/127\.0\.0\.1:8734/);
-    assert.match(down.tooltip, /Next attempt in 4 s; click to try now\./);
+    assert.ok(down.tooltip.includes(`Next attempt at ${new Date(now + 4000).toLocaleTimeString()}; click to try now.`), down.tooltip);
+    assert.ok(!statusView({ state: "unreachable", busy: 0, message, remote: { ...remote, failures: 3, retryInMs: 64_000 } }, now).tooltip.includes(new Date(now + 4000).toLocaleTimeString()));
     const refused = statusView({ state: "unauthorized", busy: 0, message: "The model server at http://127.0.0.1:8734 refused the token.", remote: { ...remote, failures: 1 } });
     assert.equal(refused.text, "$(lock) StepLens: remote unauthorized");
     assert.equal(refused.error, true);

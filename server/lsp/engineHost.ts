@@ -212,7 +212,7 @@ export class EngineHost {
     const delay = retryDelayMs(remote.failures, this.retry.firstMs, this.retry.maxMs);
     remote.retryAt = Date.now() + delay;
     const why = err instanceof Error ? err.message : String(err);
-    this.message = failure === "unauthorized" ? unauthorizedMessage(remote.url, remote.hasToken) : unreachableMessage(remote.url, why, delay);
+    this.message = failure === "unauthorized" ? unauthorizedMessage(remote.url, remote.hasToken) : unreachableMessage(remote.url, why);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       remote.retryAt = undefined;

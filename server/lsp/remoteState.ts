@@ -41,13 +41,9 @@ export function retryDelayMs(failures: number, firstMs = 1000, maxMs = 30_000): 
   return Math.min(maxMs, firstMs * 2 ** Math.max(0, failures - 1));
 }
 
-function seconds(ms: number): string {
-  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
-}
-
-export function unreachableMessage(url: string, why: string, retryInMs: number | undefined): string {
-  const retry = retryInMs === undefined ? "" : ` StepLens tries again in ${seconds(retryInMs)} (or run "StepLens: Retry Remote Connection").`;
-  return `StepLens cannot reach the model server at ${url} (${why.replace(/\.$/, "")}). Start it (steplens serve on the GPU machine, or the ssh -L tunnel to it) or correct "steplens.remote.url".${retry} Scores already shown are kept.`;
+/** No countdown in the words: they outlive the moment (logs, tooltips); RemoteStatus.retryInMs has it. */
+export function unreachableMessage(url: string, why: string): string {
+  return `StepLens cannot reach the model server at ${url} (${why.replace(/\.$/, "")}). Start it (steplens serve on the GPU machine, or the ssh -L tunnel to it) or correct "steplens.remote.url"; StepLens keeps trying by itself, or run "StepLens: Retry Remote Connection". Scores already shown are kept.`;
 }
 
 export function unauthorizedMessage(url: string, hasToken: boolean): string {
