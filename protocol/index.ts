@@ -221,6 +221,8 @@ export interface StepLensSettings {
   modelPath: string;
   backend: BackendSetting;
   gpu: "auto" | "off" | "cuda" | "vulkan" | "metal";
+  /** Model layers offloaded to the GPU: "auto" (what fits in free VRAM) or a count; 0 = CPU only. */
+  gpuLayers: "auto" | number;
   templates: string;
   negatives: number;
   threshold: number;
@@ -239,6 +241,7 @@ export const DEFAULT_SETTINGS: StepLensSettings = {
   modelPath: "",
   backend: "local",
   gpu: "auto",
+  gpuLayers: "auto",
   templates: "default",
   negatives: 4,
   threshold: 0.25,

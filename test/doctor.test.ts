@@ -17,6 +17,7 @@ import { BackendError } from "../server/engine/backend/types.js";
 import type { DoctorReport } from "../server/cli/commands/doctor.js";
 import { CLI, DEMO_MODEL, REPO } from "./helpers.js";
 import { TestClient } from "./lsp-client.js";
+import { engineKey, resolveSettings } from "../server/lsp/settings.js";
 import { startInProcess } from "./serveHelpers.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "steplens-doctor-"));
@@ -146,6 +147,17 @@ describe("GPU settings", () => {
       assert.match(err.message, /Use "auto" \(a GPU when one works, otherwise the CPU\) or "off" \(CPU only\)/);
       return true;
     });
+  });
+
+  test("steplens.gpuLayers: auto, a count (also as text), or a message and auto", () => {
+    assert.equal(resolveSettings([]).settings.gpuLayers, "auto");
+    assert.equal(resolveSettings([{ gpuLayers: "12" }]).settings.gpuLayers, 12);
+    assert.equal(resolveSettings([{ gpuLayers: 0 }]).settings.gpuLayers, 0);
+    const bad = resolveSettings([{ gpuLayers: "lots" }]);
+    assert.equal(bad.settings.gpuLayers, "auto");
+    assert.deepEqual(bad.problems, ['steplens.gpuLayers must be "auto" or a whole number of layers (0 = CPU only), got "lots"; using "auto"']);
+    const a = resolveSettings([{ gpuLayers: 10 }]).settings;
+    assert.notEqual(engineKey(a), engineKey({ ...a, gpuLayers: 20 }), "a new layer count reloads the model");
   });
 
   test("the language server with an unusable GPU setting reports it and keeps answering; gpu off then loads", async (t) => {

@@ -64,6 +64,7 @@ export function engineOptionsOf(settings: StepLensSettings, token?: string): Eng
     modelPath: isServerBackend(settings.backend) ? settings.modelPath : modelPathOf(settings),
     threads: serverThreads(),
     gpu: settings.gpu,
+    gpuLayers: settings.gpuLayers,
     templates: settings.templates,
     negatives: settings.negatives,
     threshold: settings.threshold,

@@ -78,6 +78,14 @@ export function resolveSettings(layers: readonly unknown[]): ResolvedSettings {
     modelPath: str("modelPath", d.modelPath),
     backend: oneOf("backend", BACKENDS, d.backend),
     gpu: oneOf("gpu", GPU_SETTINGS, d.gpu),
+    gpuLayers: ((): "auto" | number => {
+      const v = pick(objects, "gpuLayers");
+      if (v === undefined || v === "auto") return d.gpuLayers;
+      const n = typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : v;
+      if (typeof n === "number" && Number.isInteger(n) && n >= 0) return n;
+      reject("gpuLayers", v, '"auto" or a whole number of layers (0 = CPU only)', d.gpuLayers);
+      return d.gpuLayers;
+    })(),
     templates: str("templates", d.templates) || d.templates,
     negatives: num("negatives", d.negatives, (n) => Number.isInteger(n) && n >= 1 && n <= 64, "a whole number from 1 to 64"),
     threshold: num("threshold", d.threshold, (n) => n >= 0 && n <= 1, "a soft-label cut between 0 and 1"),
@@ -115,7 +123,7 @@ export function resolveSettings(layers: readonly unknown[]): ResolvedSettings {
  * backend also restarts on a new URL, timeout or token (`token` enters only as a hash).
  */
 export function engineKey(s: StepLensSettings, token = ""): string {
-  const shaping = [s.modelPath, s.gpu, s.templates, s.negatives, s.threshold, s.aggregation, s.backend, s.method];
+  const shaping = [s.modelPath, s.gpu, s.gpuLayers, s.templates, s.negatives, s.threshold, s.aggregation, s.backend, s.method];
   if (s.backend === "local") return JSON.stringify(shaping);
   const tokenHash = token ? createHash("sha256").update(token).digest("hex").slice(0, 16) : "";
   return JSON.stringify([...shaping, s.remote.url, s.remote.timeoutMs, tokenHash]);
