@@ -115,6 +115,8 @@ export interface ServerStatus {
   modelPath?: string;
   /** "CPU", "CUDA", "Vulkan", "Metal" or "remote". */
   backend?: string;
+  /** Which GPU and how many layers, or why the CPU (e.g. no NVIDIA driver): for a tooltip. */
+  deviceNote?: string;
   /** Documents being scored right now. */
   busy: number;
   /** What went wrong and what to do, for states "error", "unreachable" and "unauthorized". */

@@ -169,12 +169,15 @@ describe("GPU settings", () => {
     try {
       const status = await client.waitFor<ServerStatus>("steplens/status", (s) => s.state === "error");
       assert.ok(status.message?.includes(bad.reason), status.message ?? "");
-      assert.match(status.message!, /"auto".*"off"/);
+      assert.match(status.message!, /"auto".*"off".*Change "steplens\.gpu", then reload\.$/);
+      assert.doesNotMatch(status.message!, /modelPath/, "the model path is fine; the message does not send the user there");
       assert.equal((await client.request<ServerStatus>("steplens/status")).state, "error", "still answering requests");
       configuration.gpu = "off";
       void client.rpc.sendNotification("workspace/didChangeConfiguration", { settings: { steplens: configuration } });
       const after = await client.request<ServerStatus>("steplens/reload");
       assert.ok(after.state === "ready" || after.state === "busy", JSON.stringify(after));
+      assert.equal(after.backend, "CPU");
+      assert.equal(after.deviceNote, "CPU (GPU off by setting)", "the status carries why the CPU, for the status bar's tooltip");
     } finally {
       await client.close();
     }

@@ -78,6 +78,8 @@ function loadFailureMessage(modelPath: string, err: unknown): string {
     return `StepLens cannot find its model: no file at ${modelPath}. Set "steplens.modelPath" to a GGUF model file, then reload.`;
   }
   const why = err instanceof Error ? err.message : String(err);
+  // A GPU the machine lacks is the GPU setting's fault, not the model path's (see backend/gpu.ts).
+  if (/^the GPU setting is/.test(why)) return `StepLens cannot start llama.cpp: ${why} Change "steplens.gpu", then reload.`;
   return `StepLens cannot load the model ${modelPath}: ${why} Check the setting "steplens.modelPath", then reload.`;
 }
 
@@ -139,6 +141,7 @@ export class EngineHost {
       s.model = path.basename(this.modelPath);
     }
     if (this.engine) s.backend = backendName(this.engine);
+    if (this.engine?.backend.info.deviceNote) s.deviceNote = this.engine.backend.info.deviceNote;
     if (this.message) s.message = this.message;
     return s;
   }
