@@ -78,7 +78,8 @@ export async function handleLabel(ctx: ServeContext, req: IncomingMessage, res: 
           ctx.engine,
           input,
           output,
-          { format, useNegatives, calibrationRecords, overwrite: true },
+          // One lane per job: the queue counts a batch as one job, so it must not take the other lanes too.
+          { format, useNegatives, calibrationRecords, overwrite: true, concurrency: 1 },
           {
             signal: s,
             onMessage: (message) => line({ event: "message", message: message.replace(input, "batch") }),
