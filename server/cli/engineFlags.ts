@@ -38,7 +38,7 @@ export function addEngineFlags(cmd: Command, preset: FlagPreset = "scoring"): Co
     .option("--token <token>", "bearer token / API key for a server backend (default: $STEPLENS_TOKEN)")
     .option("--timeout <ms>", "per-request timeout for a server backend, in milliseconds", parseIntStrict)
     .option("--gpu-layers <n>", "model layers to offload to the GPU: a number, or auto (default)", parseGpuLayers)
-    .option("--max-in-flight <n>", "with several --endpoint: requests in flight per endpoint (default 4)", parseIntStrict);
+    .option("--max-in-flight <n>", "server backends: requests in flight per endpoint (default 4)", parseIntStrict);
 }
 
 function collect(value: string, previous: string[]): string[] {

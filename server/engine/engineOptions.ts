@@ -134,7 +134,8 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     // Monte Carlo methods fork their rollouts into the same branches.
     branches: Math.max(config.samplesPerPrefix, config.negatives + 1, options.method && options.method !== "cpmi" ? DEFAULT_MC.rollouts : 1),
     walkers: config.templates.length,
-    parallel: options.parallel,
+    // A server takes as many requests at once as --max-in-flight allows, also with one endpoint.
+    parallel: options.parallel ?? (kind !== "local" ? options.maxInFlight : undefined),
   });
   // A server names its model only once connected (the editor sends no model path): its soft labels
   // must use that model's calibration, as the same model run locally does.
