@@ -154,7 +154,8 @@ export class PoolBackend implements Backend {
     };
     const first = members[0]!.backend.info;
     this.info = {
-      kind: `${first.kind} ×${members.length}`,
+      // The members' kind, so code that asks "is this a server backend?" gets the same answer.
+      kind: first.kind,
       model: first.model,
       device: [...new Set(members.map((m) => m.backend.info.device))].join("+"),
       contextSize: Math.min(...members.map((m) => m.backend.info.contextSize)),
