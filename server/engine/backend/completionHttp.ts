@@ -3,6 +3,7 @@
 // name the server and say what to do. Node's own fetch (undici) keeps connections alive between calls.
 
 import { BackendError } from "./types.js";
+import { sleep } from "./shared.js";
 
 export interface HttpOptions {
   /** Bearer token / API key, sent as `Authorization: Bearer ...`. */
@@ -38,21 +39,6 @@ export class HttpStatusError extends BackendError {
   ) {
     super(message, "backend");
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new BackendError("scoring was cancelled", "cancelled"));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new BackendError("scoring was cancelled", "cancelled"));
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** Delay before retry `attempt` (1-based): Retry-After when the server sends one, else exponential with jitter. */

@@ -14,6 +14,7 @@ import {
 import { NumberStop } from "./numberStop.js";
 import { answerLineDone } from "./answerStop.js";
 import { GPU_NAMES, gpuUnavailableMessage, surveyGpus, whyNoGpu, type GpuType } from "./gpu.js";
+import { commonPrefixLength } from "./shared.js";
 
 export type GpuSetting = "auto" | "off" | "cuda" | "vulkan" | "metal";
 
@@ -616,13 +617,6 @@ class AsyncLock {
     this.tail = result.catch(() => undefined);
     return result;
   }
-}
-
-function commonPrefixLength(a: readonly number[], b: readonly number[]): number {
-  const n = Math.min(a.length, b.length);
-  let i = 0;
-  while (i < n && a[i] === b[i]) i++;
-  return i;
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

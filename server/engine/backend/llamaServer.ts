@@ -19,6 +19,7 @@ import {
 } from "./types.js";
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, joinUrl, normaliseEndpoint, requestJson, type HttpOptions } from "./completionHttp.js";
 import { cutAtStop } from "./sampleCut.js";
+import { commonPrefixLength } from "./shared.js";
 
 export interface LlamaServerOptions {
   /** Base URL of llama-server, e.g. http://127.0.0.1:8080 (a trailing /v1 is accepted and dropped). */
@@ -251,9 +252,3 @@ class SlotSession {
   }
 }
 
-function commonPrefixLength(a: readonly number[], b: readonly number[]): number {
-  const n = Math.min(a.length, b.length);
-  let i = 0;
-  while (i < n && a[i] === b[i]) i++;
-  return i;
-}

@@ -17,6 +17,7 @@ import {
 } from "./types.js";
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, HttpStatusError, joinUrl, normaliseEndpoint, requestJson, type HttpOptions } from "./completionHttp.js";
 import { cutAtStop } from "./sampleCut.js";
+import { commonPrefixLength } from "./shared.js";
 
 export interface OpenAiOptions {
   /** Base URL of the API, e.g. http://127.0.0.1:8000/v1 (without /v1, it is added). */
@@ -273,9 +274,3 @@ class OpenAiSession {
   }
 }
 
-function commonPrefixLength(a: readonly number[], b: readonly number[]): number {
-  const n = Math.min(a.length, b.length);
-  let i = 0;
-  while (i < n && a[i] === b[i]) i++;
-  return i;
-}

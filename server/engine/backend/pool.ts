@@ -14,6 +14,7 @@
 // call to prove itself.
 
 import { BackendError, type Backend, type BackendInfo, type BackendSession, type TokenCounters, type TokenEntropies } from "./types.js";
+import { sleep } from "./shared.js";
 
 export interface PoolMember {
   /** What the user typed: the endpoint's URL (named in every message). */
@@ -340,21 +341,6 @@ export class PoolBackend implements Backend {
       "backend",
     );
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new BackendError("cancelled", "cancelled"));
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(new BackendError("cancelled", "cancelled"));
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** One lane of work bound to one endpoint until a failure moves it (see the file comment). */

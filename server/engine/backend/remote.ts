@@ -31,6 +31,7 @@ import {
   type TokenCounters,
   type TokenEntropies,
 } from "./types.js";
+import { sleep } from "./shared.js";
 
 /** Bumped when a request or response changes incompatibly; both ends must agree. */
 export const REMOTE_API_VERSION = 1;
@@ -438,17 +439,3 @@ function networkCode(err: unknown): string {
   return cause?.code ?? cause?.message ?? (err as Error).message ?? String(err);
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new BackendError("scoring was cancelled", "cancelled"));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new BackendError("scoring was cancelled", "cancelled"));
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
