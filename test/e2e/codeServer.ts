@@ -7,6 +7,7 @@ import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, readdirSync, w
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
 import type { E2ETools } from "./tools.js";
 
 export interface Sandbox {
@@ -147,4 +148,27 @@ export async function startCodeServer(tools: E2ETools, sandbox: Sandbox, logFile
     log.end();
   };
   return { url, process: child, stop };
+}
+
+export interface OpenWorkbench {
+  server: RunningCodeServer;
+  browser: Browser;
+  page: Page;
+}
+
+/**
+ * Installs the vsix, starts code-server and opens the sandbox's workspace in headless Chromium; returns
+ * once the workbench shows its status bar and `waitForFile` in the explorer.
+ */
+export async function openWorkbench(tools: E2ETools, sandbox: Sandbox, vsix: string, logFile: string, waitForFile: string): Promise<OpenWorkbench> {
+  const installed = installExtension(tools, sandbox, vsix);
+  if (!/successfully installed/.test(installed)) throw new Error(`the vsix did not install: ${installed}`);
+  const server = await startCodeServer(tools, sandbox, logFile);
+  const browser = await chromium.launch({ executablePath: tools.chromium, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.setDefaultTimeout(30_000);
+  await page.goto(`${server.url}/?folder=${encodeURIComponent(sandbox.workspace)}`);
+  await page.locator(".monaco-workbench .part.statusbar").waitFor({ timeout: 60_000 });
+  await page.locator(".explorer-folders-view .monaco-list-row", { hasText: waitForFile }).waitFor({ timeout: 60_000 });
+  return { server, browser, page };
 }

@@ -13,10 +13,10 @@ import assert from "node:assert/strict";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { bonItems, bonLatex, bonMarkdown } from "../bonFixtures.js";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { DEMO_MODEL, REPO } from "../helpers.js";
 import { ensureTools } from "./tools.js";
-import { installExtension, makeSandbox, startCodeServer, type RunningCodeServer, type Sandbox } from "./codeServer.js";
+import { makeSandbox, openWorkbench, type RunningCodeServer, type Sandbox } from "./codeServer.js";
 import {
   SCORING_TIMEOUT,
   afterLineMarks,
@@ -82,15 +82,7 @@ describe("StepLens in code-server", { timeout: 10 * 60_000 }, () => {
       writeFileSync(path.join(sandbox.workspace, `${item.id}.md`), bonMarkdown(item));
       writeFileSync(path.join(sandbox.workspace, `${item.id}.tex`), bonLatex(item));
     }
-    const installed = installExtension(tools, sandbox, VSIX);
-    assert.match(installed, /successfully installed/, installed);
-    server = await startCodeServer(tools, sandbox, path.join(OUT, "code-server.log"));
-    browser = await chromium.launch({ executablePath: tools.chromium, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    page.setDefaultTimeout(30_000);
-    await page.goto(`${server.url}/?folder=${encodeURIComponent(sandbox.workspace)}`);
-    await page.locator(".monaco-workbench .part.statusbar").waitFor({ timeout: 60_000 });
-    await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "wrong-step.md" }).waitFor({ timeout: 60_000 });
+    ({ server, browser, page } = await openWorkbench(tools, sandbox, VSIX, path.join(OUT, "code-server.log"), "wrong-step.md"));
   });
 
   after(async () => {

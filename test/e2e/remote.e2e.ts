@@ -12,13 +12,13 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import type { DocumentScores } from "../../protocol/index.js";
 import { lineMarks } from "../../client/buckets.js";
 import { CLI, DEMO_MODEL, REPO } from "../helpers.js";
 import { fileUri, TestClient } from "../lsp-client.js";
 import { ensureTools } from "./tools.js";
-import { installExtension, makeSandbox, startCodeServer, type RunningCodeServer, type Sandbox } from "./codeServer.js";
+import { makeSandbox, openWorkbench, type RunningCodeServer, type Sandbox } from "./codeServer.js";
 import { SCORING_TIMEOUT, afterLineMarks, openFile, quickInput, runCommand, stepLensStatus, until, UI_TIMEOUT } from "./workbench.js";
 
 const OUT = path.join(REPO, "test-output", "e2e-remote");
@@ -116,15 +116,7 @@ describe("StepLens in code-server through steplens serve", { timeout: 10 * 60_00
       path.join(sandbox.workspace, ".vscode", "settings.json"),
       JSON.stringify({ "steplens.backend": "remote", "steplens.remote.url": serve.url, "steplens.gpu": "off" }, null, 2),
     );
-    const installed = installExtension(tools, sandbox, VSIX);
-    assert.match(installed, /successfully installed/, installed);
-    codeServer = await startCodeServer(tools, sandbox, path.join(OUT, "code-server.log"));
-    browser = await chromium.launch({ executablePath: tools.chromium, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    page.setDefaultTimeout(30_000);
-    await page.goto(`${codeServer.url}/?folder=${encodeURIComponent(sandbox.workspace)}`);
-    await page.locator(".monaco-workbench .part.statusbar").waitFor({ timeout: 60_000 });
-    await page.locator(".explorer-folders-view .monaco-list-row", { hasText: "wrong-step.md" }).waitFor({ timeout: 60_000 });
+    ({ server: codeServer, browser, page } = await openWorkbench(tools, sandbox, VSIX, path.join(OUT, "code-server.log"), "wrong-step.md"));
   });
 
   after(async () => {
