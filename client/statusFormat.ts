@@ -75,7 +75,8 @@ function remoteView(status: ServerStatus, remote: RemoteStatus, now: number): St
 export function statusView(status: ServerStatus | undefined, now = Date.now()): StatusView {
   const model = status?.model ? shortModelName(status.model) : undefined;
   const where = [model, status?.backend].filter(Boolean).join(" · ");
-  const detail = [status?.modelPath ? `Model: ${status.modelPath}` : undefined, status?.backend ? `Backend: ${status.backend}` : undefined]
+  // deviceNote says why the model runs on the CPU when a GPU was asked for or could be used.
+  const detail = [status?.modelPath ? `Model: ${status.modelPath}` : undefined, status?.backend ? `Backend: ${status.backend}` : undefined, status?.deviceNote]
     .filter(Boolean)
     .join("\n");
   const click = "Click to select a model.";

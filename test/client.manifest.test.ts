@@ -323,6 +323,9 @@ describe("status bar text", () => {
     assert.equal(statusView({ state: "ready", model: "arith-demo-15m-f16.gguf", backend: "CPU", busy: 0 }).text, "$(pulse) StepLens: arith-demo-15m · CPU");
     assert.equal(statusView({ state: "ready", model: "arith-demo-15m-f16.gguf", backend: "CPU", busy: 2 }).text, "$(sync~spin) StepLens: scoring…");
     assert.equal(statusView({ state: "busy", busy: 1 }).text, "$(sync~spin) StepLens: scoring…");
+    // Why no GPU is in the tooltip of the ready state.
+    const cpu = statusView({ state: "ready", model: "m.gguf", backend: "CPU", busy: 0, deviceNote: "no GPU: CUDA needs an NVIDIA driver" });
+    assert.match(cpu.tooltip, /Backend: CPU\nno GPU: CUDA needs an NVIDIA driver/);
     assert.match(statusView({ state: "loading", model: "x.gguf", busy: 0 }).text, /sync~spin/);
     const err = statusView({ state: "error", busy: 0, message: "model file not found: /m.gguf. Pass --model PATH" });
     assert.equal(err.error, true);
