@@ -145,6 +145,25 @@ describe("steplens label and eval", () => {
     writeFileSync(input, reference.map(({ cpmi: _c, gold_lp: _g, ...rest }) => JSON.stringify(rest)).join("\n") + "\n");
   });
 
+  test("--method mc labels steps by Monte Carlo rollouts: soft labels are shares of 8, the CPMI rewards stay beside them", () => {
+    const input = path.join(tmp, "mc-in.jsonl");
+    const rows = readFileSync(path.join(DATA, "arith-processbench-dev.jsonl"), "utf8").split("\n").filter(Boolean).slice(0, 3);
+    writeFileSync(input, rows.join("\n") + "\n");
+    const out = path.join(tmp, "mc-out.jsonl");
+    const r = steplens(["label", input, "-o", out, "--method", "mc", "--threads", "1"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /labeled 3 records .* generated [1-9]\d*/);
+    const labeled = readJsonlFile<{ label: number; method: string; soft_label: number[]; cpmi: number[]; first_error: number }>(out);
+    assert.equal(labeled.length, 3);
+    for (const rec of labeled) {
+      assert.equal(rec.method, "mc");
+      assert.equal(rec.cpmi.length, rec.soft_label.length);
+      for (const v of rec.soft_label) assert.ok(Number.isInteger(v * 8), `a share of 8 rollouts: ${v}`);
+      // On this easy data MC finds the first wrong step exactly.
+      assert.equal(rec.first_error, rec.label);
+    }
+  });
+
   test("reproduces the reference CPMI on a 20-record slice (reference templates, the records' negatives)", () => {
     const out = path.join(tmp, "parity.jsonl");
     const stats = path.join(tmp, "parity-stats.json");

@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
+import { STEP_METHODS } from "../../engine/methods/stepMethods.js";
 import { SingleBar, Presets } from "cli-progress";
 import { createEngine, type Engine } from "../../engine/engineOptions.js";
 import { labelDataset, type LabelRunResult } from "../../engine/data/labelDataset.js";
@@ -16,6 +17,7 @@ interface LabelFlags extends EngineFlagValues {
   limit?: number;
   overwrite?: boolean;
   calibrationRecords: number;
+  method: string;
 }
 
 export function registerLabel(program: Command): void {
@@ -31,7 +33,8 @@ export function registerLabel(program: Command): void {
       .option("--strict", "stop at the first malformed input line instead of skipping it")
       .option("--limit <n>", "label at most this many records", parseIntStrict)
       .option("--overwrite", "start the output afresh instead of resuming")
-      .option("--calibration-records <n>", "records whose rewards set the soft-label median/MAD", parseIntStrict, 64),
+      .option("--calibration-records <n>", "records whose rewards set the soft-label median/MAD", parseIntStrict, 64)
+      .addOption(new Option("--method <method>", "how steps are labeled: cpmi, mc (Monte Carlo rollouts, Math-Shepherd: soft label = share reaching the gold answer), cpmi_merge, rand_merge; the CPMI rewards are written beside any of them").choices([...STEP_METHODS]).default("cpmi")),
     "labeling",
   ).action(async (input: string, flags: LabelFlags) => {
     if (flags.format !== "jsonl" && flags.format !== "trl") fail(new Error(`unknown --format "${flags.format}": use jsonl or trl`));
@@ -48,7 +51,7 @@ async function runLabel(input: string, flags: LabelFlags): Promise<void> {
   let run: LabelRunResult;
   try {
     // With several --endpoint, retries and endpoints taken out are the user's to know.
-    engine = await createEngine({ ...engineOptionsFrom(flags), onPoolEvent: (e) => report(describePoolEvent(e)) });
+    engine = await createEngine({ ...engineOptionsFrom(flags), method: flags.method, onPoolEvent: (e) => report(describePoolEvent(e)) });
     run = await labelDataset(
       engine,
       input,
@@ -88,7 +91,8 @@ async function runLabel(input: string, flags: LabelFlags): Promise<void> {
   const { stats, interrupted } = run;
   if (run.stoppedAtMalformed) process.exitCode = 1;
   if (flags.statsJson) writeFileSync(flags.statsJson, JSON.stringify(stats, null, 2) + "\n");
-  const ratio = stats.naive_tokens > 0 ? ` (${(stats.tokens_evaluated / stats.naive_tokens).toFixed(3)} of the naive ${stats.naive_tokens})` : "";
+  // The naive count is CPMI's from-scratch cost; it says nothing about Monte Carlo rollouts.
+  const ratio = stats.naive_tokens > 0 && flags.method === "cpmi" ? ` (${(stats.tokens_evaluated / stats.naive_tokens).toFixed(3)} of the naive ${stats.naive_tokens})` : "";
   report(
     `${interrupted ? "interrupted: " : ""}labeled ${stats.records} records (${stats.steps} steps) in ${stats.seconds.toFixed(1)} s` +
       (stats.resumed ? `, ${stats.resumed} already in ${flags.output}` : "") +

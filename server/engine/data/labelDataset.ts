@@ -7,6 +7,8 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { Engine } from "../engineOptions.js";
 import { calibrate, softLabel, type Calibration } from "../cpmi/softLabels.js";
 import { predictFirstError } from "../cpmi/aggregate.js";
+import { scoreStepsWith } from "../methods/stepMethods.js";
+import { seededRandom } from "../merge/merge.js";
 import type { SolutionScore } from "../cpmi/scorer.js";
 import { BackendError } from "../backend/types.js";
 import { cleanStepText, stripStepPrefix } from "../parse/index.js";
@@ -97,6 +99,9 @@ export async function labelDataset(engine: Engine, input: string, output: string
   let interrupted = false;
   let stoppedAtMalformed = false;
   const total = await countLines(input);
+  // Monte Carlo rollouts run in sessions of their own: with another method than CPMI the run's token
+  // cost is read from the backend's counters instead of the CPMI results.
+  const countersBefore = { ...engine.backend.counters };
   const writer = await ResumableJsonlWriter.open(output, { resume: !options.overwrite });
   try {
     stats.resumed = writer.doneIds.size;
@@ -196,14 +201,16 @@ export async function labelDataset(engine: Engine, input: string, output: string
       await waitForRoom();
       if (failure) break;
       const slot: InFlight = { record, lineNumber: item.lineNumber, done: false, settled: Promise.resolve() };
+      const steps = record.steps.map((s) => cleanStepText(stripStepPrefix(s).text));
       slot.settled = engine.scorer
         .score({
           problem: record.problem,
-          steps: record.steps.map((s) => cleanStepText(stripStepPrefix(s).text)),
+          steps,
           gold: record.gold_answer != null ? { value: String(record.gold_answer), source: "record" } : undefined,
           negatives,
           signal: hooks.signal,
         })
+        .then((result) => withMethodValues(engine, record.problem, steps, result, hooks.signal))
         .then(
           (result) => void (slot.result = result),
           (error: unknown) => void (slot.error = error),
@@ -224,12 +231,29 @@ export async function labelDataset(engine: Engine, input: string, output: string
     await writer.close();
   }
   stats.seconds = (Date.now() - started) / 1000;
+  if (engine.method !== "cpmi") {
+    stats.tokens_evaluated = engine.backend.counters.evaluated - countersBefore.evaluated;
+    stats.tokens_generated = engine.backend.counters.generated - countersBefore.generated;
+  }
   return { stats, interrupted, stoppedAtMalformed };
+}
+
+/**
+ * With another method than CPMI (`label --method mc`, ...), that method's values in [0, 1] become the
+ * soft labels; the CPMI rewards stay beside them. CPMI's own part of a merge comes from the scorer's memo.
+ */
+async function withMethodValues(engine: Engine, problem: string, steps: readonly string[], result: SolutionScore, signal?: AbortSignal): Promise<SolutionScore> {
+  if (engine.method === "cpmi" || !engine.mc) return result;
+  const scored = steps.slice(0, result.steps.filter((s) => !s.truncated).length);
+  const values = await scoreStepsWith(engine.method, { cpmi: engine.scorer, mc: engine.mc, random: seededRandom(7) }, { problem, steps: scored, gold: result.gold, signal });
+  values.forEach((v, i) => (result.steps[i]!.softLabel = v));
+  return { ...result, method: engine.method };
 }
 
 function outputRecord(s: Scored, calibration: Calibration, threshold: number, format: LabelFormat): Record<string, unknown> {
   const rewards = s.result.steps.map((x) => (Number.isFinite(x.reward) ? x.reward : null));
-  const soft = s.result.steps.map((x) => (Number.isFinite(x.reward) ? softLabel(x.reward, calibration) : null));
+  const byMethod = s.result.method != null && s.result.method !== "cpmi";
+  const soft = s.result.steps.map((x) => (byMethod ? (Number.isFinite(x.softLabel) ? x.softLabel : null) : Number.isFinite(x.reward) ? softLabel(x.reward, calibration) : null));
   const firstError = predictFirstError(soft.map((x) => x ?? NaN), threshold);
   if (format === "trl") {
     // TRL's stepwise-supervision format: a step is labeled good until the predicted first error.
@@ -245,6 +269,7 @@ function outputRecord(s: Scored, calibration: Calibration, threshold: number, fo
     ...s.record,
     cpmi: rewards,
     soft_label: soft,
+    ...(byMethod ? { method: s.result.method } : {}),
     negatives: s.result.negatives.map((n) => n.value),
     first_error: firstError,
   };
