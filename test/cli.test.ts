@@ -145,6 +145,22 @@ describe("steplens label and eval", () => {
     writeFileSync(input, reference.map(({ cpmi: _c, gold_lp: _g, ...rest }) => JSON.stringify(rest)).join("\n") + "\n");
   });
 
+  test("a record without gold_answer takes the model's own answer from solutions it writes, marked as fallback", () => {
+    const rows = readFileSync(path.join(DATA, "arith-processbench-dev.jsonl"), "utf8").split("\n").filter(Boolean).slice(0, 2).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const input = path.join(tmp, "no-gold-in.jsonl");
+    writeFileSync(input, rows.map(({ gold_answer: _gold, ...rest }) => JSON.stringify(rest)).join("\n") + "\n");
+    const out = path.join(tmp, "no-gold-out.jsonl");
+    const r = steplens(["label", input, "-o", out, "--threads", "1"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /record arith-00000 has no gold_answer: using the model's own answer \d+ \(\d+% of the solutions it wrote to the problem\)/);
+    const labeled = readJsonlFile<{ id: string; gold_answer: string; gold_answer_source: string }>(out);
+    labeled.forEach((rec, k) => {
+      assert.equal(rec.gold_answer_source, "fallback");
+      // The demo model solves these problems: its own answer is the true one.
+      assert.equal(String(rec.gold_answer), String(rows[k]!.gold_answer));
+    });
+  });
+
   test("--method mc labels steps by Monte Carlo rollouts: soft labels are shares of 8, the CPMI rewards stay beside them", () => {
     const input = path.join(tmp, "mc-in.jsonl");
     const rows = readFileSync(path.join(DATA, "arith-processbench-dev.jsonl"), "utf8").split("\n").filter(Boolean).slice(0, 3);

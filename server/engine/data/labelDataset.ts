@@ -9,7 +9,8 @@ import { calibrate, softLabel, type Calibration } from "../cpmi/softLabels.js";
 import { predictFirstError } from "../cpmi/aggregate.js";
 import { scoreStepsWith } from "../methods/stepMethods.js";
 import { seededRandom } from "../merge/merge.js";
-import type { SolutionScore } from "../cpmi/scorer.js";
+import { BestOfN } from "../bon/bestOfN.js";
+import type { GoldAnswer, SolutionScore } from "../cpmi/scorer.js";
 import { BackendError } from "../backend/types.js";
 import { cleanStepText, stripStepPrefix } from "../parse/index.js";
 import { evaluateLabeled, type EvalReport } from "../eval/metrics.js";
@@ -202,13 +203,12 @@ export async function labelDataset(engine: Engine, input: string, output: string
       if (failure) break;
       const slot: InFlight = { record, lineNumber: item.lineNumber, done: false, settled: Promise.resolve() };
       const steps = record.steps.map((s) => cleanStepText(stripStepPrefix(s).text));
-      slot.settled = engine.scorer
-        .score({
-          problem: record.problem,
-          steps,
-          gold: record.gold_answer != null ? { value: String(record.gold_answer), source: "record" } : undefined,
-          negatives,
-          signal: hooks.signal,
+      slot.settled = goldOf(engine, record, hooks.signal)
+        .then((gold) => {
+          if (gold?.source === "fallback") {
+            say(`${input}:${item.lineNumber}: record ${record.id} has no gold_answer: using the model's own answer ${gold.value} (${Math.round((gold.agreement ?? 0) * 100)}% of the solutions it wrote to the problem); written as gold_answer_source "fallback"`);
+          }
+          return engine.scorer.score({ problem: record.problem, steps, gold, negatives, signal: hooks.signal });
         })
         .then((result) => withMethodValues(engine, record.problem, steps, result, hooks.signal))
         .then(
@@ -236,6 +236,23 @@ export async function labelDataset(engine: Engine, input: string, output: string
     stats.tokens_generated = engine.backend.counters.generated - countersBefore.generated;
   }
   return { stats, interrupted, stoppedAtMalformed };
+}
+
+const pseudoGolds = new WeakMap<Engine, BestOfN>();
+
+/**
+ * A record's gold answer, or for a record without one the model's own: the majority answer of
+ * solutions it writes to the problem, as files without a gold answer get (scoreDocument.ts). On the
+ * Best-of-N dev set this named a wrong answer never, the scorer's own fallback (answers sampled right
+ * after the answer cue) 7.5% of the time. When the model writes no readable answer, undefined lets
+ * the scorer fall back.
+ */
+async function goldOf(engine: Engine, record: ProcessBenchRecord, signal?: AbortSignal): Promise<GoldAnswer | undefined> {
+  if (record.gold_answer != null) return { value: String(record.gold_answer), source: "record" };
+  let bon = pseudoGolds.get(engine);
+  if (!bon) pseudoGolds.set(engine, (bon = new BestOfN(engine.scorer)));
+  const gold = await bon.pseudoGoldOf(record.problem, [], { signal });
+  return (gold.agreement ?? 0) > 0 ? gold : undefined;
 }
 
 /**
