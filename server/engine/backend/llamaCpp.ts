@@ -14,7 +14,7 @@ import {
 import { NumberStop } from "./numberStop.js";
 import { answerLineDone } from "./answerStop.js";
 import { GPU_NAMES, gpuUnavailableMessage, surveyGpus, whyNoGpu, type GpuType } from "./gpu.js";
-import { commonPrefixLength } from "./shared.js";
+import { commonPrefixLength, LanePool } from "./shared.js";
 
 export type GpuSetting = "auto" | "off" | "cuda" | "vulkan" | "metal";
 
@@ -107,8 +107,8 @@ async function deviceNote(llama: Llama, requested: GpuSetting, offloaded: number
 export class LlamaCppBackend implements Backend {
   readonly counters: TokenCounters = { evaluated: 0, generated: 0 };
   readonly parallel: number;
-  private readonly free: Lane[];
-  private readonly waiting: ((lane: Lane) => void)[] = [];
+  /** Set once in load(): the lanes need the backend as the owner of their token counters. */
+  private lanes!: LanePool<Lane>;
 
   private constructor(
     readonly info: BackendInfo,
@@ -116,7 +116,6 @@ export class LlamaCppBackend implements Backend {
     private readonly context: LlamaContext,
     parallel: number,
   ) {
-    this.free = [];
     this.parallel = parallel;
   }
 
@@ -188,7 +187,7 @@ export class LlamaCppBackend implements Backend {
           options.reusePrefix ?? true,
         ),
     );
-    backend.free.push(...lanes);
+    backend.lanes = new LanePool(lanes);
     return backend;
   }
 
@@ -197,21 +196,14 @@ export class LlamaCppBackend implements Backend {
   }
 
   async openSession(): Promise<BackendSession> {
-    const lane = this.free.pop() ?? (await new Promise<Lane>((resolve) => this.waiting.push(resolve)));
-    let released = false;
+    const lane = await this.lanes.acquire();
     lane.sessionCounters = { evaluated: 0, generated: 0 };
     return {
       counters: lane.sessionCounters,
       scoreContinuations: (prefix, continuations, signal) => lane.scoreContinuations(prefix, continuations, signal),
       sample: (prefix, options, signal) => lane.sample(prefix, options, signal),
       tokenEntropies: (prefix, text, signal) => lane.tokenEntropies(prefix, text, signal),
-      release: () => {
-        if (released) return;
-        released = true;
-        const next = this.waiting.shift();
-        if (next) next(lane);
-        else this.free.push(lane);
-      },
+      release: this.lanes.releaser(lane),
     };
   }
 

@@ -19,7 +19,7 @@ import {
 } from "./types.js";
 import { DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, joinUrl, normaliseEndpoint, requestJson, type HttpOptions } from "./completionHttp.js";
 import { cutAtStop } from "./sampleCut.js";
-import { commonPrefixLength } from "./shared.js";
+import { commonPrefixLength, LanePool } from "./shared.js";
 
 export interface LlamaServerOptions {
   /** Base URL of llama-server, e.g. http://127.0.0.1:8080 (a trailing /v1 is accepted and dropped). */
@@ -79,8 +79,7 @@ export function forcedTokensGrammar(tokens: readonly number[]): string {
 
 export class LlamaServerBackend implements Backend {
   readonly counters: TokenCounters = { evaluated: 0, generated: 0 };
-  private readonly freeSlots: number[];
-  private readonly waiting: ((slot: number) => void)[] = [];
+  private readonly slots: LanePool<number>;
 
   private constructor(
     readonly info: BackendInfo,
@@ -90,7 +89,7 @@ export class LlamaServerBackend implements Backend {
     /** [BOS] when the model adds one (what llama-server puts before a text prompt), else []. */
     private readonly bos: number[],
   ) {
-    this.freeSlots = Array.from({ length: parallel }, (_, k) => parallel - 1 - k);
+    this.slots = new LanePool(Array.from({ length: parallel }, (_, k) => k));
   }
 
   static async connect(options: LlamaServerOptions): Promise<LlamaServerBackend> {
@@ -125,20 +124,13 @@ export class LlamaServerBackend implements Backend {
   }
 
   async openSession(): Promise<BackendSession> {
-    const slot = this.freeSlots.pop() ?? (await new Promise<number>((resolve) => this.waiting.push(resolve)));
-    let released = false;
+    const slot = await this.slots.acquire();
     const session = new SlotSession(this, slot);
     return {
       counters: session.counters,
       scoreContinuations: (prefix, continuations, signal) => session.scoreContinuations(prefix, continuations, signal),
       sample: (prefix, options, signal) => session.sample(prefix, options, signal),
-      release: () => {
-        if (released) return;
-        released = true;
-        const next = this.waiting.shift();
-        if (next) next(slot);
-        else this.freeSlots.push(slot);
-      },
+      release: this.slots.releaser(slot),
     };
   }
 

@@ -25,3 +25,33 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/**
+ * A fixed set of lanes (llama.cpp sequences, server slots) handed out one session at a time; a
+ * session that finds none free waits for the next release, first come first served. The most
+ * recently released lane goes out first: it holds the freshest prefix cache.
+ */
+export class LanePool<T> {
+  private readonly free: T[];
+  private readonly waiting: ((lane: T) => void)[] = [];
+
+  constructor(lanes: readonly T[]) {
+    this.free = [...lanes].reverse();
+  }
+
+  async acquire(): Promise<T> {
+    return this.free.pop() ?? (await new Promise<T>((resolve) => this.waiting.push(resolve)));
+  }
+
+  /** Returns a function that gives the lane back once, however often it is called. */
+  releaser(lane: T): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next(lane);
+      else this.free.push(lane);
+    };
+  }
+}
