@@ -19,6 +19,7 @@ import { ensureTools } from "./tools.js";
 import { makeSandbox, openWorkbench, type RunningCodeServer, type Sandbox } from "./codeServer.js";
 import {
   SCORING_TIMEOUT,
+  Screenshots,
   afterLineMarks,
   hoverOver,
   notifications,
@@ -47,29 +48,9 @@ let sandbox: Sandbox;
 let server: RunningCodeServer | undefined;
 let browser: Browser | undefined;
 let page: Page;
-let shots = 0;
-let failed = false;
-
-async function screenshot(name: string): Promise<void> {
-  if (!page) return;
-  const file = path.join(OUT, `${String(++shots).padStart(2, "0")}-${name}.png`);
-  await page.screenshot({ path: file }).catch((err) => console.error(`screenshot ${file}: ${err}`));
-}
-
-/** A test step that leaves a screenshot behind, named for the step, marked FAILED when it failed. */
-function step(name: string, fn: () => Promise<void>): () => Promise<void> {
-  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
-  return async () => {
-    try {
-      await fn();
-      await screenshot(slug);
-    } catch (err) {
-      failed = true;
-      await screenshot(`${slug}-FAILED`);
-      throw err;
-    }
-  };
-}
+const shots = new Screenshots(() => page, OUT);
+const step = (name: string, fn: () => Promise<void>): (() => Promise<void>) => shots.step(name, fn);
+const screenshot = (name: string): Promise<void> => shots.take(name);
 
 describe("StepLens in code-server", { timeout: 10 * 60_000 }, () => {
   before(async () => {
@@ -86,13 +67,13 @@ describe("StepLens in code-server", { timeout: 10 * 60_000 }, () => {
   });
 
   after(async () => {
-    if (failed && sandbox) {
+    if (shots.failed && sandbox) {
       // The workbench's logs: the extension host's, and the StepLens output channel's.
       cpSync(path.join(sandbox.userData, "logs"), path.join(OUT, "logs"), { recursive: true, force: true });
     }
     await browser?.close().catch(() => undefined);
     await server?.stop();
-    if (sandbox && !failed) rmSync(sandbox.root, { recursive: true, force: true });
+    if (sandbox && !shots.failed) rmSync(sandbox.root, { recursive: true, force: true });
   });
 
   test(

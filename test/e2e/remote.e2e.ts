@@ -19,7 +19,7 @@ import { CLI, DEMO_MODEL, REPO } from "../helpers.js";
 import { fileUri, TestClient } from "../lsp-client.js";
 import { ensureTools } from "./tools.js";
 import { makeSandbox, openWorkbench, type RunningCodeServer, type Sandbox } from "./codeServer.js";
-import { SCORING_TIMEOUT, afterLineMarks, openFile, quickInput, runCommand, stepLensStatus, until, UI_TIMEOUT } from "./workbench.js";
+import { SCORING_TIMEOUT, Screenshots, afterLineMarks, openFile, quickInput, runCommand, stepLensStatus, until, UI_TIMEOUT } from "./workbench.js";
 
 const OUT = path.join(REPO, "test-output", "e2e-remote");
 const manifest = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
@@ -35,27 +35,9 @@ let serve: { url: string; child: ChildProcess } | undefined;
 let port = 0;
 /** The after-line texts the local model gives wrong-step.md, top to bottom. */
 let expectedMarks: string[] = [];
-let shots = 0;
-let failed = false;
-
-async function screenshot(name: string): Promise<void> {
-  if (!page) return;
-  await page.screenshot({ path: path.join(OUT, `${String(++shots).padStart(2, "0")}-${name}.png`) }).catch(() => undefined);
-}
-
-function step(name: string, fn: () => Promise<void>): () => Promise<void> {
-  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
-  return async () => {
-    try {
-      await fn();
-      await screenshot(slug);
-    } catch (err) {
-      failed = true;
-      await screenshot(`${slug}-FAILED`);
-      throw err;
-    }
-  };
-}
+const shots = new Screenshots(() => page, OUT);
+const step = (name: string, fn: () => Promise<void>): (() => Promise<void>) => shots.step(name, fn);
+const screenshot = (name: string): Promise<void> => shots.take(name);
 
 async function startServe(atPort: number): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [CLI, "serve", "--host", "127.0.0.1", "--port", String(atPort), "--model", DEMO_MODEL, "--gpu", "off", "--threads", "1", "--token", TOKEN, "--quiet"], {
@@ -120,11 +102,11 @@ describe("StepLens in code-server through steplens serve", { timeout: 10 * 60_00
   });
 
   after(async () => {
-    if (failed && sandbox) cpSync(path.join(sandbox.userData, "logs"), path.join(OUT, "logs"), { recursive: true, force: true });
+    if (shots.failed && sandbox) cpSync(path.join(sandbox.userData, "logs"), path.join(OUT, "logs"), { recursive: true, force: true });
     await browser?.close().catch(() => undefined);
     await codeServer?.stop();
     await stopServe();
-    if (sandbox && !failed) rmSync(sandbox.root, { recursive: true, force: true });
+    if (sandbox && !shots.failed) rmSync(sandbox.root, { recursive: true, force: true });
   });
 
   test(

@@ -2,6 +2,7 @@
 // the status bar, the Problems panel, hovers and after-line decorations. Every wait polls the DOM
 // with a deadline; nothing sleeps a fixed time.
 
+import path from "node:path";
 import type { Locator, Page } from "playwright-core";
 
 export const SCORING_TIMEOUT = 180_000; // model load + first check, or Best of N over 3 candidates, on 2 busy cores
@@ -181,4 +182,39 @@ export async function quickPickRows(page: Page, min: number, timeout = SCORING_T
 /** Notification toasts now showing, as text. */
 export async function notifications(page: Page): Promise<string[]> {
   return await page.locator(".notifications-toasts .notification-toast").evaluateAll((els) => els.map((e) => e.textContent ?? ""));
+}
+
+/**
+ * Numbered screenshots of a test run in `outDir`, and `step`, a test body that leaves one behind named
+ * for the step (marked FAILED when it failed); `failed` tells the teardown to keep the logs.
+ */
+export class Screenshots {
+  failed = false;
+  private shots = 0;
+
+  constructor(
+    private readonly pageOf: () => Page | undefined,
+    private readonly outDir: string,
+  ) {}
+
+  async take(name: string): Promise<void> {
+    const page = this.pageOf();
+    if (!page) return;
+    const file = path.join(this.outDir, `${String(++this.shots).padStart(2, "0")}-${name}.png`);
+    await page.screenshot({ path: file }).catch((err) => console.error(`screenshot ${file}: ${err}`));
+  }
+
+  step(name: string, fn: () => Promise<void>): () => Promise<void> {
+    const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+    return async () => {
+      try {
+        await fn();
+        await this.take(slug);
+      } catch (err) {
+        this.failed = true;
+        await this.take(`${slug}-FAILED`);
+        throw err;
+      }
+    };
+  }
 }
