@@ -4,10 +4,8 @@
 import type { CpmiScorer, GoldAnswer, SolutionScore, StepScore } from "./cpmi/scorer.js";
 import type { ParsedDocument, Solution, Step } from "./parse/types.js";
 import { BestOfN } from "./bon/bestOfN.js";
-import { aggregate, predictFirstError } from "./cpmi/aggregate.js";
 import type { MonteCarloScorer } from "./mc/monteCarlo.js";
-import { seededRandom } from "./merge/merge.js";
-import { scoreStepsWith, type StepMethod } from "./methods/stepMethods.js";
+import { withMethod, type StepMethod } from "./methods/stepMethods.js";
 
 export type Verdict = "ok" | "weak" | "wrong" | "not scored";
 
@@ -57,9 +55,6 @@ export interface ScoreDocumentOptions {
   onProgress?: (stepsDone: number, stepsTotal: number) => void;
 }
 
-// One per scorer, so re-checking a file while its author types does not re-run the rollouts.
-const pseudoGolds = new WeakMap<CpmiScorer, BestOfN>();
-
 export async function scoreDocument(scorer: CpmiScorer, doc: ParsedDocument, options: ScoreDocumentOptions = {}): Promise<DocumentScore> {
   const warnings = doc.warnings.map((w) => w.message);
   let gold: GoldAnswer | undefined = options.gold
@@ -74,9 +69,7 @@ export async function scoreDocument(scorer: CpmiScorer, doc: ParsedDocument, opt
     // With several candidates the vote is read among their answers; a single solution's own answer
     // gets no say, or a wrong solution would be judged against itself.
     const answers = doc.solutions.length > 1 ? doc.solutions.map((s) => s.finalAnswer?.value) : [];
-    let bon = pseudoGolds.get(scorer);
-    if (!bon) pseudoGolds.set(scorer, (bon = new BestOfN(scorer)));
-    gold = await bon.pseudoGoldOf(doc.problem, answers, { signal: options.signal });
+    gold = await BestOfN.of(scorer).pseudoGoldOf(doc.problem, answers, { signal: options.signal });
     warnings.push(
       `no gold answer given: using the model's majority answer ${gold.value} ` +
         `(${Math.round((gold.agreement ?? 0) * 100)}% of the solutions it wrote to the question); name the right one in front matter (answer: N) or % answer: N`,
@@ -97,15 +90,8 @@ export async function scoreDocument(scorer: CpmiScorer, doc: ParsedDocument, opt
     });
     // A fallback gold answer is guessed once per problem, not once per candidate.
     gold ??= result.gold;
-    if (options.method && options.method !== "cpmi") {
-      if (!options.mc) throw new Error(`method ${options.method} needs a Monte Carlo scorer`);
-      const steps = solution.steps.map((s) => s.text).slice(0, result.steps.filter((s) => !s.truncated).length);
-      const values = await scoreStepsWith(options.method, { cpmi: scorer, mc: options.mc, random: seededRandom(7) }, { problem: doc.problem, steps, gold: result.gold, signal: options.signal });
-      values.forEach((v, i) => (result.steps[i]!.softLabel = v));
-      const soft = result.steps.map((s) => s.softLabel);
-      result.score = aggregate(soft, result.aggregation);
-      result.firstError = predictFirstError(soft, scorer.config.threshold);
-      result.method = options.method;
+    if (options.method) {
+      await withMethod(options.method, { cpmi: scorer, mc: options.mc }, doc.problem, solution.steps.map((s) => s.text), result, options.signal);
     }
     for (const w of result.warnings) if (!warnings.includes(w)) warnings.push(w);
     solutions.push({

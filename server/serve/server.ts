@@ -88,7 +88,7 @@ export function modelInfo(engine: Engine, limits: ServeLimits, maxQueue: number)
 export async function startServer(engine: Engine, options: ServeOptions): Promise<RunningServer> {
   const limits: ServeLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const queue = new JobQueue(Math.max(1, options.concurrency ?? engine.backend.parallel), limits.maxQueue);
-  const ctx: ServeContext = { engine, bon: new BestOfN(engine.scorer), queue, limits };
+  const ctx: ServeContext = { engine, bon: BestOfN.of(engine.scorer), queue, limits };
   const log = options.log ?? (() => {});
   const stopping = new AbortController();
   const started = Date.now();

@@ -26,7 +26,7 @@ export function registerBon(program: Command): void {
     try {
       const variant = bonVariant(flags.method);
       engine = await createEngine(engineOptionsFrom(flags));
-      const bon = new BestOfN(engine.scorer);
+      const bon = BestOfN.of(engine.scorer);
       const out = createWriteStream(flags.output);
       let n = 0;
       let skipped = 0;

@@ -104,6 +104,18 @@ export class BestOfN {
 
   constructor(readonly scorer: CpmiScorer) {}
 
+  private static readonly perScorer = new WeakMap<CpmiScorer, BestOfN>();
+
+  /**
+   * The scorer's shared instance: files re-checked while their author types, and dataset records of
+   * the same problem, reuse one pseudo-gold instead of writing the rollouts again.
+   */
+  static of(scorer: CpmiScorer): BestOfN {
+    let bon = BestOfN.perScorer.get(scorer);
+    if (!bon) BestOfN.perScorer.set(scorer, (bon = new BestOfN(scorer)));
+    return bon;
+  }
+
   /**
    * The model's own answer to the question (self-consistency): it solves the problem `n` times,
    * writing steps up to an answer line as it learned to, and the answers vote. The vote is read

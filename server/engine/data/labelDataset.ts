@@ -7,8 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { Engine } from "../engineOptions.js";
 import { calibrate, softLabel, type Calibration } from "../cpmi/softLabels.js";
 import { predictFirstError } from "../cpmi/aggregate.js";
-import { scoreStepsWith } from "../methods/stepMethods.js";
-import { seededRandom } from "../merge/merge.js";
+import { withMethod } from "../methods/stepMethods.js";
 import { BestOfN } from "../bon/bestOfN.js";
 import type { GoldAnswer, SolutionScore } from "../cpmi/scorer.js";
 import { BackendError } from "../backend/types.js";
@@ -210,7 +209,8 @@ export async function labelDataset(engine: Engine, input: string, output: string
           }
           return engine.scorer.score({ problem: record.problem, steps, gold, negatives, signal: hooks.signal });
         })
-        .then((result) => withMethodValues(engine, record.problem, steps, result, hooks.signal))
+        // With another method than CPMI (`label --method mc`, ...), its values become the soft labels.
+        .then((result) => withMethod(engine.method, { cpmi: engine.scorer, mc: engine.mc }, record.problem, steps, result, hooks.signal))
         .then(
           (result) => void (slot.result = result),
           (error: unknown) => void (slot.error = error),
@@ -238,8 +238,6 @@ export async function labelDataset(engine: Engine, input: string, output: string
   return { stats, interrupted, stoppedAtMalformed };
 }
 
-const pseudoGolds = new WeakMap<Engine, BestOfN>();
-
 /**
  * A record's gold answer, or for a record without one the model's own: the majority answer of
  * solutions it writes to the problem, as files without a gold answer get (scoreDocument.ts). On the
@@ -249,23 +247,10 @@ const pseudoGolds = new WeakMap<Engine, BestOfN>();
  */
 async function goldOf(engine: Engine, record: ProcessBenchRecord, signal?: AbortSignal): Promise<GoldAnswer | undefined> {
   if (record.gold_answer != null) return { value: String(record.gold_answer), source: "record" };
-  let bon = pseudoGolds.get(engine);
-  if (!bon) pseudoGolds.set(engine, (bon = new BestOfN(engine.scorer)));
-  const gold = await bon.pseudoGoldOf(record.problem, [], { signal });
+  const gold = await BestOfN.of(engine.scorer).pseudoGoldOf(record.problem, [], { signal });
   return (gold.agreement ?? 0) > 0 ? gold : undefined;
 }
 
-/**
- * With another method than CPMI (`label --method mc`, ...), that method's values in [0, 1] become the
- * soft labels; the CPMI rewards stay beside them. CPMI's own part of a merge comes from the scorer's memo.
- */
-async function withMethodValues(engine: Engine, problem: string, steps: readonly string[], result: SolutionScore, signal?: AbortSignal): Promise<SolutionScore> {
-  if (engine.method === "cpmi" || !engine.mc) return result;
-  const scored = steps.slice(0, result.steps.filter((s) => !s.truncated).length);
-  const values = await scoreStepsWith(engine.method, { cpmi: engine.scorer, mc: engine.mc, random: seededRandom(7) }, { problem, steps: scored, gold: result.gold, signal });
-  values.forEach((v, i) => (result.steps[i]!.softLabel = v));
-  return { ...result, method: engine.method };
-}
 
 function outputRecord(s: Scored, calibration: Calibration, threshold: number, format: LabelFormat): Record<string, unknown> {
   const rewards = s.result.steps.map((x) => (Number.isFinite(x.reward) ? x.reward : null));
