@@ -7,9 +7,7 @@
 //   connectRemote(url, { token?, timeoutMs?, retries?, signal? }): Promise<Backend>
 //     Checks the server (GET /v1/model: reachable, token accepted, same API version) and returns a
 //     Backend. Throws BackendError with a message naming the URL and what to do.
-//   connectRemotePool(urls, options): Promise<Backend>
-//     Several servers with the same model: each session sticks to one server (its KV cache), new
-//     sessions go to the server with the fewest open sessions per lane.
+//   Several servers: create.ts wraps one connectRemote per --endpoint in pool.ts.
 //   probeRemote(url, token?, { timeoutMs? }): Promise<RemoteProbe>
 //     Never throws: { state: "reachable", model } | { state: "unauthorized" | "unreachable" |
 //     "incompatible", message } — what a status bar shows.
@@ -271,18 +269,17 @@ async function fetchModelInfo(client: RemoteClient, signal?: AbortSignal): Promi
 
 class RemoteSession implements BackendSession {
   readonly counters: TokenCounters = { evaluated: 0, generated: 0 };
-  private released = false;
 
   constructor(
-    private readonly server: PooledServer,
+    private readonly server: RemoteClient,
     private readonly owner: RemoteBackend,
   ) {}
 
   async scoreContinuations(prefix: string, continuations: readonly string[], signal?: AbortSignal): Promise<ContinuationScore[]> {
     const body: ContinuationsRequest = { prefix, continuations: [...continuations] };
-    const res = await this.server.client.post<ContinuationsResponse>("/v1/backend/continuations", body, signal);
+    const res = await this.server.post<ContinuationsResponse>("/v1/backend/continuations", body, signal);
     if (!Array.isArray(res.scores) || res.scores.length !== continuations.length) {
-      throw new BackendError(`steplens serve at ${this.server.client.url} sent ${Array.isArray(res.scores) ? res.scores.length : "no"} scores for ${continuations.length} continuations`, "backend");
+      throw new BackendError(`steplens serve at ${this.server.url} sent ${Array.isArray(res.scores) ? res.scores.length : "no"} scores for ${continuations.length} continuations`, "backend");
     }
     this.count(res.tokens);
     return res.scores;
@@ -290,25 +287,22 @@ class RemoteSession implements BackendSession {
 
   async sample(prefix: string, options: SampleOptions, signal?: AbortSignal): Promise<string[]> {
     const body: SampleRequest = { prefix, options };
-    const res = await this.server.client.post<SampleResponse>("/v1/backend/sample", body, signal);
-    if (!Array.isArray(res.texts)) throw new BackendError(`steplens serve at ${this.server.client.url} sent no samples`, "backend");
+    const res = await this.server.post<SampleResponse>("/v1/backend/sample", body, signal);
+    if (!Array.isArray(res.texts)) throw new BackendError(`steplens serve at ${this.server.url} sent no samples`, "backend");
     this.count(res.tokens);
     return res.texts;
   }
 
   async tokenEntropies(prefix: string, text: string, signal?: AbortSignal): Promise<TokenEntropies> {
     const body: EntropiesRequest = { prefix, text };
-    const res = await this.server.client.post<EntropiesResponse>("/v1/backend/entropies", body, signal);
-    if (!res.entropies || !Array.isArray(res.entropies.entropies)) throw new BackendError(`steplens serve at ${this.server.client.url} sent no entropies`, "backend");
+    const res = await this.server.post<EntropiesResponse>("/v1/backend/entropies", body, signal);
+    if (!res.entropies || !Array.isArray(res.entropies.entropies)) throw new BackendError(`steplens serve at ${this.server.url} sent no entropies`, "backend");
     this.count(res.tokens);
     return res.entropies;
   }
 
-  release(): void {
-    if (this.released) return;
-    this.released = true;
-    this.server.open--;
-  }
+  /** Nothing to give back: the session holds no server state between requests. */
+  release(): void {}
 
   private count(tokens: RemoteTokens | undefined): void {
     const evaluated = tokens?.evaluated ?? 0;
@@ -320,12 +314,6 @@ class RemoteSession implements BackendSession {
   }
 }
 
-interface PooledServer {
-  client: RemoteClient;
-  info: RemoteModelInfo;
-  open: number;
-}
-
 class RemoteBackend implements Backend {
   readonly counters: TokenCounters = { evaluated: 0, generated: 0 };
   readonly info: BackendInfo;
@@ -333,34 +321,28 @@ class RemoteBackend implements Backend {
   /** The scorer tokenizes the same prefixes many times (context checks, cost accounting). */
   private readonly tokenCache = new Map<string, number[]>();
 
-  constructor(private readonly servers: PooledServer[]) {
-    const first = servers[0]!.info;
-    this.info = {
-      kind: "remote",
-      model: first.name,
-      device: "remote",
-      contextSize: Math.min(...servers.map((s) => s.info.context_size)),
-      threads: first.threads,
-    };
-    this.parallel = servers.reduce((n, s) => n + Math.max(1, s.info.parallel), 0);
+  constructor(
+    private readonly client: RemoteClient,
+    model: RemoteModelInfo,
+  ) {
+    this.info = { kind: "remote", model: model.name, device: "remote", contextSize: model.context_size, threads: model.threads };
+    this.parallel = Math.max(1, model.parallel);
   }
 
   async tokenize(text: string): Promise<number[]> {
     const hit = this.tokenCache.get(text);
     if (hit) return hit;
     const body: TokenizeRequest = { text };
-    const res = await this.servers[0]!.client.post<TokenizeResponse>("/v1/backend/tokenize", body);
-    if (!Array.isArray(res.tokens)) throw new BackendError(`steplens serve at ${this.servers[0]!.client.url} sent no tokens`, "backend");
+    const res = await this.client.post<TokenizeResponse>("/v1/backend/tokenize", body);
+    if (!Array.isArray(res.tokens)) throw new BackendError(`steplens serve at ${this.client.url} sent no tokens`, "backend");
     if (this.tokenCache.size >= 20_000) this.tokenCache.delete(this.tokenCache.keys().next().value as string);
     this.tokenCache.set(text, res.tokens);
     return res.tokens;
   }
 
   async openSession(): Promise<BackendSession> {
-    // The least loaded server per lane; the server's own queue does the waiting.
-    const server = this.servers.reduce((a, b) => (b.open / Math.max(1, b.info.parallel) < a.open / Math.max(1, a.info.parallel) ? b : a));
-    server.open++;
-    return new RemoteSession(server, this);
+    // The server's own queue does the waiting.
+    return new RemoteSession(this.client, this);
   }
 
   async dispose(): Promise<void> {
@@ -369,22 +351,8 @@ class RemoteBackend implements Backend {
 }
 
 export async function connectRemote(url: string, options: RemoteOptions = {}): Promise<Backend> {
-  return connectRemotePool([url], options);
-}
-
-export async function connectRemotePool(urls: readonly string[], options: RemoteOptions = {}): Promise<Backend> {
-  if (urls.length === 0) throw new BackendError("the remote backend needs the server's address: pass --endpoint URL", "backend");
-  const servers = await Promise.all(
-    urls.map(async (url) => {
-      const client = new RemoteClient(url, options);
-      return { client, info: await fetchModelInfo(client, options.signal), open: 0 };
-    }),
-  );
-  const names = new Set(servers.map((s) => s.info.name));
-  if (names.size > 1) {
-    throw new BackendError(`the endpoints serve different models (${[...names].join(", ")}); scores would mix models, so point every --endpoint at the same model`, "backend");
-  }
-  return new RemoteBackend(servers);
+  const client = new RemoteClient(url, options);
+  return new RemoteBackend(client, await fetchModelInfo(client, options.signal));
 }
 
 /** For a status bar: never throws. */
