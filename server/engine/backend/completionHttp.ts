@@ -3,7 +3,7 @@
 // name the server and say what to do. Node's own fetch (undici) keeps connections alive between calls.
 
 import { BackendError } from "./types.js";
-import { sleep } from "./shared.js";
+import { fetchWithRetries, RetriesExhausted } from "./httpRetry.js";
 
 export interface HttpOptions {
   /** Bearer token / API key, sent as `Authorization: Bearer ...`. */
@@ -80,61 +80,50 @@ export async function requestJson(
   if (body !== undefined) headers["content-type"] = "application/json";
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   const payload = body === undefined ? undefined : JSON.stringify(body);
-  let lastProblem = "";
-  for (let attempt = 0; attempt <= options.retries; attempt++) {
-    if (signal?.aborted) throw new BackendError("scoring was cancelled", "cancelled");
-    const timeout = AbortSignal.timeout(options.timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    let response: Response;
-    try {
-      response = await fetch(url, { method, headers, body: payload, signal: combined });
-    } catch (err) {
-      if (signal?.aborted) throw new BackendError("scoring was cancelled", "cancelled");
-      if (timeout.aborted) {
-        lastProblem = `no answer within ${options.timeoutMs} ms (raise it with --timeout MS)`;
-      } else {
-        const code = causeCode(err);
-        if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
-          throw new BackendError(`cannot resolve the host of ${options.serverName} at ${url}: check --endpoint`, "backend");
-        }
-        lastProblem = `connection failed (${code ?? (err instanceof Error ? err.message : String(err))})`;
-      }
-      if (attempt < options.retries) {
-        await sleep(backoffMs(attempt + 1, null), signal);
-        continue;
-      }
-      throw new ServerUnavailableError(
-        `${options.serverName} at ${url}: ${lastProblem} after ${attempt + 1} attempts. Is the server running and is --endpoint right?`,
-      );
-    }
-    const text = await response.text();
-    if (response.ok) {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        throw new BackendError(
-          `${options.serverName} at ${url} answered with something that is not JSON (${JSON.stringify(text.slice(0, 120))}): is --endpoint the server's API address?`,
-          "backend",
-        );
-      }
-    }
-    if (RETRY_STATUS.has(response.status) && attempt < options.retries) {
-      lastProblem = `HTTP ${response.status}`;
-      await sleep(backoffMs(attempt + 1, response.headers.get("retry-after")), signal);
-      continue;
-    }
-    const detail = serverMessage(text);
-    if (response.status === 401 || response.status === 403) {
-      throw new HttpStatusError(
-        `${options.serverName} at ${url} refused the request (HTTP ${response.status}: ${detail}). Pass the right API key with --token KEY or STEPLENS_TOKEN.`,
-        response.status,
-        text,
-      );
-    }
-    const retried = attempt > 0 ? ` after ${attempt + 1} attempts` : "";
-    throw new HttpStatusError(`${options.serverName} at ${url} answered HTTP ${response.status}${retried}: ${detail}`, response.status, text);
+  let response: Response;
+  let attempts: number;
+  try {
+    ({ response, attempts } = await fetchWithRetries(url, { method, headers, body: payload }, {
+      timeoutMs: options.timeoutMs,
+      retries: options.retries,
+      retryStatus: RETRY_STATUS,
+      delayMs: (retry, retryAfter) => backoffMs(retry + 1, retryAfter),
+      fatal: ({ timedOut, error }) => {
+        const code = causeCode(error);
+        return !timedOut && (code === "ENOTFOUND" || code === "EAI_AGAIN")
+          ? new BackendError(`cannot resolve the host of ${options.serverName} at ${url}: check --endpoint`, "backend")
+          : undefined;
+      },
+    }, signal));
+  } catch (err) {
+    if (!(err instanceof RetriesExhausted)) throw err;
+    const { timedOut, error, attempts: tries } = err.last;
+    const problem = timedOut
+      ? `no answer within ${options.timeoutMs} ms (raise it with --timeout MS)`
+      : `connection failed (${causeCode(error) ?? (error instanceof Error ? error.message : String(error))})`;
+    throw new ServerUnavailableError(`${options.serverName} at ${url}: ${problem} after ${tries} attempts. Is the server running and is --endpoint right?`);
   }
-  throw new BackendError(`${options.serverName} at ${url}: ${lastProblem}`, "backend");
+  const text = await response.text();
+  if (response.ok) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new BackendError(
+        `${options.serverName} at ${url} answered with something that is not JSON (${JSON.stringify(text.slice(0, 120))}): is --endpoint the server's API address?`,
+        "backend",
+      );
+    }
+  }
+  const detail = serverMessage(text);
+  if (response.status === 401 || response.status === 403) {
+    throw new HttpStatusError(
+      `${options.serverName} at ${url} refused the request (HTTP ${response.status}: ${detail}). Pass the right API key with --token KEY or STEPLENS_TOKEN.`,
+      response.status,
+      text,
+    );
+  }
+  const retried = attempts > 1 ? ` after ${attempts} attempts` : "";
+  throw new HttpStatusError(`${options.serverName} at ${url} answered HTTP ${response.status}${retried}: ${detail}`, response.status, text);
 }
 
 /** Base URL without trailing slashes; throws a clear error for something that is not an http(s) URL. */

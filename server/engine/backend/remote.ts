@@ -29,7 +29,7 @@ import {
   type TokenCounters,
   type TokenEntropies,
 } from "./types.js";
-import { sleep } from "./shared.js";
+import { fetchWithRetries, RetriesExhausted } from "./httpRetry.js";
 
 /** Bumped when a request or response changes incompatibly; both ends must agree. */
 export const REMOTE_API_VERSION = 1;
@@ -159,48 +159,42 @@ export class RemoteClient {
     const timeoutMs = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const target = new URL(path.replace(/^\//, ""), this.base.toString().endsWith("/") ? this.base : `${this.base.toString()}/`);
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    for (let attempt = 0; ; attempt++) {
-      if (signal?.aborted) throw new BackendError("scoring was cancelled", "cancelled");
-      const timeout = AbortSignal.timeout(timeoutMs);
-      const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
-      let res: Response;
-      try {
-        res = await fetch(target, {
-          method,
-          headers: {
-            accept: "application/json",
-            ...(payload !== undefined ? { "content-type": "application/json" } : {}),
-            ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}),
-          },
-          body: payload,
-          signal: combined,
-        });
-      } catch (err) {
-        if (signal?.aborted) throw new BackendError("scoring was cancelled", "cancelled");
-        if (timeout.aborted) {
-          throw tagged(
-            new BackendError(`steplens serve at ${this.url} did not answer ${path} within ${timeoutMs} ms; the server may be overloaded (raise --timeout) or stuck`, "backend"),
-            { retryable: true },
-          );
-        }
-        if (attempt < retries) {
-          await sleep(backoff(base, attempt), signal);
-          continue;
-        }
-        throw tagged(
-          new BackendError(`cannot reach steplens serve at ${this.url}: ${networkCode(err)}; is it running? start it with \`steplens serve\``, "backend"),
-          { retryable: true },
-        );
-      }
-      if (res.ok) return await this.readJson<T>(res, path);
-      const detail = await errorDetail(res);
-      if (RETRYABLE.has(res.status) && attempt < retries) {
-        const after = retryAfterMs(res.headers.get("retry-after"));
-        await sleep(after ?? backoff(base, attempt), signal);
-        continue;
-      }
-      throw tagged(this.statusError(res.status, path, detail), { status: res.status, retryable: RETRYABLE.has(res.status) });
+    const init: RequestInit = {
+      method,
+      headers: {
+        accept: "application/json",
+        ...(payload !== undefined ? { "content-type": "application/json" } : {}),
+        ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}),
+      },
+      body: payload,
+    };
+    let res: Response;
+    try {
+      ({ response: res } = await fetchWithRetries(target, init, {
+        timeoutMs,
+        retries,
+        retryStatus: RETRYABLE,
+        delayMs: (retry, retryAfter) => retryAfterMs(retryAfter) ?? backoff(base, retry),
+        // A request that timed out is not sent again here: a long wait means a full queue, and a
+        // pool (pool.ts) may send it to another server instead.
+        fatal: (f) =>
+          f.timedOut
+            ? tagged(
+                new BackendError(`steplens serve at ${this.url} did not answer ${path} within ${timeoutMs} ms; the server may be overloaded (raise --timeout) or stuck`, "backend"),
+                { retryable: true },
+              )
+            : undefined,
+      }, signal));
+    } catch (err) {
+      if (!(err instanceof RetriesExhausted)) throw err;
+      throw tagged(
+        new BackendError(`cannot reach steplens serve at ${this.url}: ${networkCode(err.last.error)}; is it running? start it with \`steplens serve\``, "backend"),
+        { retryable: true },
+      );
     }
+    if (res.ok) return await this.readJson<T>(res, path);
+    const detail = await errorDetail(res);
+    throw tagged(this.statusError(res.status, path, detail), { status: res.status, retryable: RETRYABLE.has(res.status) });
   }
 
   private statusError(status: number, path: string, detail: string): BackendError {
