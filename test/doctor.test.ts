@@ -4,7 +4,6 @@
 
 import { describe, test, before } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -15,21 +14,15 @@ import { LlamaCppBackend } from "../server/engine/backend/llamaCpp.js";
 import { surveyGpus, type GpuType } from "../server/engine/backend/gpu.js";
 import { BackendError } from "../server/engine/backend/types.js";
 import type { DoctorReport } from "../server/cli/commands/doctor.js";
-import { CLI, DEMO_MODEL, REPO } from "./helpers.js";
+import { CLI, DEMO_MODEL, REPO, runCli } from "./helpers.js";
 import { TestClient } from "./lsp-client.js";
 import { engineKey, resolveSettings } from "../server/lsp/settings.js";
 import { startInProcess } from "./serveHelpers.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "steplens-doctor-"));
 
-async function doctor(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, "doctor", "--threads", "1", ...args], { cwd: REPO, env: { ...process.env, STEPLENS_TOKEN: "" }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((r) => child.on("exit", r));
-  return { code, stdout, stderr };
+function doctor(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runCli(["doctor", "--threads", "1", ...args]);
 }
 
 /** A GPU type this machine cannot use (on a machine where all three work, the tests that need one skip). */

@@ -1,5 +1,6 @@
 // Shared fixtures: where the real demo model and data live, and one loaded backend per test file.
 
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { LlamaCppBackend, type LlamaCppOptions } from "../server/engine/backend/llamaCpp.js";
@@ -28,4 +29,15 @@ export async function loadDemo(options: Partial<LlamaCppOptions> = {}): Promise<
 /** Reference records' steps carry their written prefix; the reference strips it before scoring. */
 export function stripPrefix(step: string): string {
   return step.replace(/^(Step \d+: |\d+\. |- )/, "");
+}
+
+/** The built CLI as a user runs it, without a token from the environment; resolves when it exits. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, env: { ...process.env, STEPLENS_TOKEN: "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on("exit", r));
+  return { code, stdout, stderr };
 }

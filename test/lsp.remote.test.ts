@@ -6,7 +6,7 @@
 
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -16,9 +16,10 @@ import { DEFAULT_SETTINGS } from "../protocol/index.js";
 import { engineKey, resolveSettings } from "../server/lsp/settings.js";
 import { classifyRemoteFailure, retryDelayMs } from "../server/lsp/remoteState.js";
 import { connectRemote } from "../server/engine/backend/remote.js";
-import { CLI, DEMO_MODEL, REPO } from "./helpers.js";
+import { DEMO_MODEL, REPO } from "./helpers.js";
 import { fileUri, TestClient } from "./lsp-client.js";
 import { startLlamaServer } from "./llamaServerProcess.js";
+import { startChild } from "./serveHelpers.js";
 
 const WRONG = path.join(REPO, "examples/wrong-step.md");
 const wrongText = readFileSync(WRONG, "utf8");
@@ -38,22 +39,8 @@ after(() => {
 
 /** A real `steplens serve` on loopback; resolves once it prints its "ready: URL" line. */
 async function startServe(port: number, token = TOKEN): Promise<Serve> {
-  const child = spawn(process.execPath, [CLI, "serve", "--host", "127.0.0.1", "--port", String(port), "--model", DEMO_MODEL, "--gpu", "off", "--threads", "1", "--token", token, "--quiet"], {
-    cwd: REPO,
-    env: { ...process.env, STEPLENS_TOKEN: "" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const { child, url, exited } = await startChild(["--host", "127.0.0.1", "--port", String(port), "--token", token, "--quiet"]);
   running.add(child);
-  let stderr = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on("data", (d: Buffer) => {
-      stderr += d.toString();
-      const m = /ready: (http:\/\/\S+)/.exec(stderr);
-      if (m) resolve(m[1]!);
-    });
-    child.on("exit", (code) => reject(new Error(`steplens serve exited with ${code} before it was ready:\n${stderr}`)));
-  });
-  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
   return {
     url,
     child,

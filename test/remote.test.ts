@@ -4,14 +4,13 @@
 
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { createEngine, type Engine } from "../server/engine/engineOptions.js";
 import { connectRemote, probeRemote, REMOTE_API_VERSION } from "../server/engine/backend/remote.js";
 import { BackendError } from "../server/engine/backend/types.js";
-import { CLI, DATA, DEMO_MODEL, readJsonlFile, REPO, stripPrefix } from "./helpers.js";
+import { DATA, DEMO_MODEL, readJsonlFile, runCli, stripPrefix } from "./helpers.js";
 import { startInProcess, type InProcessServer } from "./serveHelpers.js";
 
 const TOKEN = "remote-test-token-abcdef0123456789";
@@ -31,14 +30,8 @@ async function tinyServer(reply: (n: number, res: http.ServerResponse) => void):
 
 const MODEL_INFO = (api: number) => ({ api_version: api, version: "9.9.9", name: "m.gguf", kind: "llama.cpp", device: "cpu", context_size: 512, parallel: 1 });
 
-async function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, env: { ...process.env, NO_COLOR: "1", STEPLENS_TOKEN: "" }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((r) => child.on("exit", r));
-  return { code, stdout, stderr };
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runCli(args, { NO_COLOR: "1" });
 }
 
 describe("remote backend against steplens serve", () => {

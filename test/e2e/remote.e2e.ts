@@ -9,14 +9,15 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import type { DocumentScores } from "../../protocol/index.js";
 import { lineMarks } from "../../client/buckets.js";
-import { CLI, DEMO_MODEL, REPO } from "../helpers.js";
+import { DEMO_MODEL, REPO } from "../helpers.js";
 import { fileUri, TestClient } from "../lsp-client.js";
+import { startChild } from "../serveHelpers.js";
 import { ensureTools } from "./tools.js";
 import { makeSandbox, openWorkbench, type RunningCodeServer, type Sandbox } from "./codeServer.js";
 import { SCORING_TIMEOUT, Screenshots, afterLineMarks, openFile, quickInput, runCommand, stepLensStatus, until, UI_TIMEOUT } from "./workbench.js";
@@ -40,20 +41,7 @@ const step = (name: string, fn: () => Promise<void>): (() => Promise<void>) => s
 const screenshot = (name: string): Promise<void> => shots.take(name);
 
 async function startServe(atPort: number): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [CLI, "serve", "--host", "127.0.0.1", "--port", String(atPort), "--model", DEMO_MODEL, "--gpu", "off", "--threads", "1", "--token", TOKEN, "--quiet"], {
-    cwd: REPO,
-    env: { ...process.env, STEPLENS_TOKEN: "" },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on("data", (d: Buffer) => {
-      stderr += d.toString();
-      const m = /ready: (http:\/\/\S+)/.exec(stderr);
-      if (m) resolve(m[1]!);
-    });
-    child.on("exit", (code) => reject(new Error(`steplens serve exited with ${code}:\n${stderr}`)));
-  });
+  const { url, child } = await startChild(["--host", "127.0.0.1", "--port", String(atPort), "--token", TOKEN, "--quiet"]);
   return { url, child };
 }
 
