@@ -163,6 +163,7 @@ async function bestOfNByMethod(
   opts: { modelPath: string; threads: number; engine: ReturnType<typeof engineOptionsFrom>; mc: { rollouts: number; temperature: number; maxTokens: number } },
 ): Promise<BonSummary> {
   const config = cpmiConfigFrom(opts.engine, opts.modelPath);
+  const sampledConfig = cpmiConfigFrom({ ...opts.engine, ...SAMPLED_CPMI }, opts.modelPath);
   const kind = opts.engine.backend ?? "local";
   const backend = await openBackend({
     kind: isBackendKind(kind) ? kind : "local",
@@ -175,14 +176,14 @@ async function bestOfNByMethod(
     modelPath: opts.modelPath,
     gpu: opts.engine.gpu ?? "auto",
     threads: opts.threads,
-    branches: Math.max(config.samplesPerPrefix, config.fallbackSamples, config.negatives + 1, opts.mc.rollouts, 8),
-    walkers: Math.max(config.templates.length, 3),
+    branches: Math.max(config.samplesPerPrefix, config.fallbackSamples, config.negatives + 1, opts.mc.rollouts, sampledConfig.samplesPerPrefix),
+    walkers: Math.max(config.templates.length, sampledConfig.templates.length),
   });
   try {
     const cpmi = new CpmiScorer(backend, config);
     const mcScorer = new MonteCarloScorer(backend, { ...DEFAULT_MC, ...opts.mc });
     const bon = new BestOfN(cpmi);
-    const sampled = new CpmiScorer(backend, cpmiConfigFrom({ ...opts.engine, ...SAMPLED_CPMI }, opts.modelPath));
+    const sampled = new CpmiScorer(backend, sampledConfig);
     const random = seededRandom(99);
     const right: Record<string, number> = {};
     let base = { random: 0, majority: 0, best: 0 };

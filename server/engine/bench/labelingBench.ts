@@ -90,8 +90,10 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
   const parallel = Math.max(1, options.parallel ?? 4);
   const cpmiOptions: EngineOptions = { ...options.cpmi };
   const cpmiConfig = cpmiConfigFrom(cpmiOptions, options.modelPath);
+  const sampledConfig = cpmiConfigFrom({ ...cpmiOptions, ...SAMPLED_CPMI }, options.modelPath);
   const mcConfig: McConfig = { ...DEFAULT_MC, ...options.mc };
-  const branches = Math.max(cpmiConfig.samplesPerPrefix, cpmiConfig.negatives + 1, mcConfig.rollouts, SAMPLED_CPMI.samples ?? 1, (SAMPLED_CPMI.negatives ?? 1) + 1);
+  // One backend shape fits every method: the most branches and walkers any of them needs.
+  const branches = Math.max(cpmiConfig.samplesPerPrefix, cpmiConfig.negatives + 1, mcConfig.rollouts, sampledConfig.samplesPerPrefix, sampledConfig.negatives + 1);
   // --backend/--endpoint reach the bench too: several endpoints are one pooled backend (pool.ts).
   const load = (naive: boolean): Promise<Backend> =>
     openBackend({
@@ -107,7 +109,7 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
       threads: options.threads,
       reusePrefix: !naive,
       branches,
-      walkers: Math.max(cpmiConfig.templates.length, 3),
+      walkers: Math.max(cpmiConfig.templates.length, sampledConfig.templates.length),
       parallel,
     });
 
@@ -128,7 +130,6 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
     }
     const cpmiScorer = need("cpmi") ? new CpmiScorer(await open(false), cpmiConfig) : undefined;
     const mcScorer = need("mc") ? new MonteCarloScorer(await open(false), mcConfig) : undefined;
-    const sampledConfig = cpmiConfigFrom({ ...cpmiOptions, ...SAMPLED_CPMI }, options.modelPath);
     const sampledScorer = need("cpmi_sampled") ? new CpmiScorer(await open(false), sampledConfig) : undefined;
     const mergeBackend = need("cpmi_merge") || need("rand_merge") ? await open(false) : undefined;
     const mergeCpmi = mergeBackend ? new CpmiScorer(mergeBackend, cpmiConfig) : undefined;
