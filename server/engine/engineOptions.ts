@@ -9,7 +9,8 @@ import type { PoolEvent } from "./backend/pool.js";
 import { isAggregation, type Aggregation } from "./cpmi/aggregate.js";
 import { CpmiScorer, DEFAULT_CPMI, type CpmiConfig } from "./cpmi/scorer.js";
 import { NEUTRAL_CALIBRATION, type Calibration } from "./cpmi/softLabels.js";
-import { knownCalibration } from "./cpmi/calibrations.js";
+import { findCalibration } from "./cpmi/calibrations.js";
+import { calibrationConfigKey, modelIdentity } from "./cpmi/calibrationKey.js";
 import { resolveTemplates } from "./cpmi/templates.js";
 import { isStepMethod, STEP_METHODS, type StepMethod } from "./methods/stepMethods.js";
 import { DEFAULT_MC, MonteCarloScorer } from "./mc/monteCarlo.js";
@@ -76,7 +77,7 @@ export function cpmiConfigFrom(options: EngineOptions, modelPath: string): CpmiC
   if (negativeWeights !== "frequency" && negativeWeights !== "uniform") throw new OptionError(`unknown --negative-weights "${negativeWeights}": use frequency or uniform`);
   const negativesFrom = options.negativesFrom ?? DEFAULT_CPMI.negativesFrom;
   if (negativesFrom !== "samples" && negativesFrom !== "solution") throw new OptionError(`unknown --negatives-from "${negativesFrom}": use samples or solution`);
-  return {
+  const config: CpmiConfig = {
     ...DEFAULT_CPMI,
     templates,
     negativesFrom,
@@ -88,8 +89,11 @@ export function cpmiConfigFrom(options: EngineOptions, modelPath: string): CpmiC
     negativeWeights,
     threshold,
     aggregation: aggregation as Aggregation,
-    calibration: options.calibration ?? knownCalibration(modelPath) ?? NEUTRAL_CALIBRATION,
+    calibration: NEUTRAL_CALIBRATION,
   };
+  // One scale per model file and reward settings, whoever asks (cpmi/calibrations.ts).
+  config.calibration = options.calibration ?? findCalibration(modelIdentity(modelPath), calibrationConfigKey(config));
+  return config;
 }
 
 export interface Engine {
@@ -139,7 +143,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   });
   // A server names its model only once connected (the editor sends no model path): its soft labels
   // must use that model's calibration, as the same model run locally does.
-  if (kind !== "local" && !options.calibration) config.calibration = knownCalibration(backend.info.model) ?? NEUTRAL_CALIBRATION;
+  if (kind !== "local" && !options.calibration) config.calibration = findCalibration(modelIdentity(backend.info.model), calibrationConfigKey(config));
   const method = (options.method ?? "cpmi") as StepMethod;
   const mc = method === "cpmi" ? undefined : new MonteCarloScorer(backend, DEFAULT_MC);
   return { backend, scorer: new CpmiScorer(backend, config), modelPath, method, mc, dispose: () => backend.dispose() };

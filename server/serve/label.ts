@@ -1,8 +1,8 @@
 // POST /v1/label: a batch of `steplens label` input records, labeled by the engine's own labelDataset
 // (so the records equal `steplens label`'s output), with progress streamed as NDJSON while it runs.
-// Soft labels are normalised against the batch's own rewards (as `steplens label` does against the
-// first --calibration-records records), so the labeled records can only be sent once those are in;
-// every finished record is announced by a progress line as soon as it is scored.
+// Soft labels use the served model's fixed calibration for the server's reward settings (named in
+// every record and in the summary), never the batch's own rewards: a step gets the same soft label
+// in a batch of one as in a batch of a thousand.
 
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -61,7 +61,13 @@ export async function handleLabel(ctx: ServeContext, req: IncomingMessage, res: 
   const format = (options.format ?? "jsonl") as LabelFormat;
   if (format !== "jsonl" && format !== "trl") throw new HttpError(400, "invalid-request", `unknown options.format "${String(format)}": use jsonl or trl`);
   const useNegatives = typeof options.use_negatives === "string" ? options.use_negatives : undefined;
-  const calibrationRecords = typeof options.calibration_records === "number" ? options.calibration_records : undefined;
+  if (options.calibration_records !== undefined) {
+    throw new HttpError(
+      400,
+      "invalid-request",
+      "options.calibration_records is no longer taken: soft labels use the model's fixed calibration (named in each record's `calibration`), not the batch's own rewards",
+    );
+  }
   await ctx.queue.run(signal, async (s) => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "steplens-serve-label-"));
     try {
@@ -79,7 +85,7 @@ export async function handleLabel(ctx: ServeContext, req: IncomingMessage, res: 
           input,
           output,
           // One lane per job: the queue counts a batch as one job, so it must not take the other lanes too.
-          { format, useNegatives, calibrationRecords, overwrite: true, concurrency: 1 },
+          { format, useNegatives, overwrite: true, concurrency: 1, lockOwner: "steplens serve (/v1/label)" },
           {
             signal: s,
             onMessage: (message) => line({ event: "message", message: message.replace(input, "batch") }),
