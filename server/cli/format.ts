@@ -29,6 +29,8 @@ export function formatDocumentScore(file: string, scored: DocumentScore, engine:
   lines.push(paint(1, file));
   lines.push(`  model ${engine.backend.info.model} · ${engine.backend.info.device} · templates ${engine.scorer.config.templates.map((t) => t.name).join(", ")}`);
   lines.push(`  gold answer ${gold}`);
+  const c = engine.scorer.config.calibration;
+  lines.push(paint(2, `  soft labels: ${c.origin === "neutral" ? `${c.source} (with --templates/--negatives as given here)` : `calibration ${c.id}, ${c.source}`}`));
   if (engine.method !== "cpmi") lines.push(`  method ${engine.method}: ${METHOD_TEXT[engine.method] ?? ""} (reward: CPMI's, for reference)`);
   for (const w of scored.warnings) lines.push(paint(33, `  warning: ${w}`));
   for (const s of scored.solutions) lines.push(...formatSolution(s, scored.solutions.length > 1));
@@ -89,6 +91,8 @@ export function documentJson(file: string, scored: DocumentScore, engine: Engine
     model: engine.backend.info.model,
     device: engine.backend.info.device,
     templates: engine.scorer.config.templates.map((t) => t.name),
+    // The scale of every soft_label below: the same for this model and settings wherever it is seen.
+    calibration: calibrationJson(engine),
     warnings: scored.warnings,
     solutions: scored.solutions.map((s) => ({
       index: s.solution.index,
@@ -116,4 +120,9 @@ export function documentJson(file: string, scored: DocumentScore, engine: Engine
       })),
     })),
   };
+}
+
+function calibrationJson(engine: Engine): Record<string, unknown> {
+  const c = engine.scorer.config.calibration;
+  return { id: c.id, origin: c.origin, median: c.median, mad: c.mad, n: c.n, source: c.source };
 }

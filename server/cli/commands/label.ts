@@ -7,6 +7,8 @@ import { SingleBar, Presets } from "cli-progress";
 import { createEngine, type Engine } from "../../engine/engineOptions.js";
 import { labelCalibration, labelDataset, type LabelRunResult } from "../../engine/data/labelDataset.js";
 import { refuseSameFile } from "../../engine/data/sameFile.js";
+import { OutputLock } from "../../engine/data/outputLock.js";
+import { checkWritablePlace } from "../../engine/data/resumableWriter.js";
 import { OptionError } from "../../engine/engineOptions.js";
 import { describePoolEvent } from "../../engine/backend/pool.js";
 import { addEngineFlags, engineOptionsFrom, parseIntStrict, type EngineFlagValues } from "../engineFlags.js";
@@ -62,9 +64,12 @@ async function runLabel(input: string, flags: LabelFlags): Promise<void> {
   const onSigint = (): void => stop.abort();
   process.on("SIGINT", onSigint);
   let run: LabelRunResult;
+  let lock: OutputLock | undefined;
   try {
     // Refused before the model loads, in milliseconds (labelDataset checks again for every front end).
     await refuseSameFile(input, flags.output);
+    await checkWritablePlace(flags.output);
+    lock = OutputLock.acquire(flags.output, ["steplens", ...process.argv.slice(2)].join(" "), report);
     // The run statistics file must not be the input or the output either.
     if (flags.statsJson) {
       await refuseSameFile(input, flags.statsJson, "--stats-json");
@@ -83,6 +88,7 @@ async function runLabel(input: string, flags: LabelFlags): Promise<void> {
         strict: flags.strict,
         limit: flags.limit,
         overwrite: flags.overwrite,
+        lock,
       },
       {
         signal: stop.signal,
@@ -101,11 +107,13 @@ async function runLabel(input: string, flags: LabelFlags): Promise<void> {
     );
   } catch (err) {
     bar?.stop();
+    lock?.release();
     await engine?.dispose();
     fail(err);
   } finally {
     process.off("SIGINT", onSigint);
   }
+  lock.release();
   bar?.stop();
   await engine.dispose();
   const { stats, interrupted } = run;

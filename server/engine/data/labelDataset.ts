@@ -41,6 +41,9 @@ export interface LabelDatasetOptions {
   concurrency?: number;
   /** Who runs this, named in the lock file for a second run's message (default: this command line). */
   lockOwner?: string;
+  /** The output's lock, already taken by the caller (the CLI takes it before loading the model, so a
+   * second run is refused in milliseconds); the caller releases it. */
+  lock?: OutputLock;
 }
 
 export interface LabelProgress {
@@ -135,7 +138,7 @@ export async function labelDataset(engine: Engine, input: string, output: string
   await refuseSameFile(input, output);
   await checkWritablePlace(output);
   const total = await countLines(input);
-  const lock = OutputLock.acquire(output, options.lockOwner ?? commandLine(), say);
+  const lock = options.lock ?? OutputLock.acquire(output, options.lockOwner ?? commandLine(), say);
   try {
     // Monte Carlo rollouts run in sessions of their own: with another method than CPMI the run's token
     // cost is read from the backend's counters instead of the CPMI results.
@@ -250,7 +253,7 @@ export async function labelDataset(engine: Engine, input: string, output: string
       stats.tokens_generated = engine.backend.counters.generated - countersBefore.generated;
     }
   } finally {
-    lock.release();
+    if (!options.lock) lock.release();
   }
   return { stats, calibration, interrupted, stoppedAtMalformed };
 }
