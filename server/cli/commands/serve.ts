@@ -67,6 +67,9 @@ export function registerServe(program: Command): void {
           break;
         case "stored":
           report(`token required: the one stored in ${choice.file}`);
+          if (choice.loosenedMode !== undefined) {
+            report(`warning: ${choice.file} was readable by other users (mode ${choice.loosenedMode.toString(8)}); it is 0600 now, but anyone who read it has the token: delete the file and restart to get a new one`);
+          }
           break;
         case "flag":
         case "env":
