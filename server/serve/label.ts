@@ -10,16 +10,16 @@ import path from "node:path";
 import type { ServerResponse } from "node:http";
 import { labelDataset, type LabelFormat, type LabelRunResult } from "../engine/data/labelDataset.js";
 import { HttpError, readBody } from "./http.js";
+import { mediaType, NDJSON_TYPES } from "./requestGuard.js";
 import type { ServeContext } from "./context.js";
 import type { IncomingMessage } from "node:http";
 
 /** Reads either {records: [...], options?} as JSON or the records themselves as NDJSON lines. */
 export async function readLabelBatch(req: IncomingMessage, ctx: ServeContext): Promise<{ lines: string[]; options: Record<string, unknown> }> {
   const text = await readBody(req, ctx.limits.maxBodyBytes);
-  const type = String(req.headers["content-type"] ?? "");
   let lines: string[];
   let options: Record<string, unknown> = {};
-  if (/ndjson|jsonl|jsonlines/i.test(type)) {
+  if (NDJSON_TYPES.includes(mediaType(req))) {
     lines = text.split("\n").filter((l) => l.trim());
   } else {
     let body: unknown;

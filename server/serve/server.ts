@@ -11,6 +11,7 @@ import { REMOTE_API_VERSION, type RemoteModelInfo } from "../engine/backend/remo
 import { VERSION } from "../version.js";
 import { authorized } from "./auth.js";
 import { HttpError, readJson, sendError, sendJson } from "./http.js";
+import { applyCors, checkContentType, checkRequester, normalizeOrigin, type RequestPolicy } from "./requestGuard.js";
 import { JobCancelled, JobQueue, shuttingDown } from "./jobQueue.js";
 import { DEFAULT_LIMITS, type ServeLimits } from "./limits.js";
 import type { ServeContext } from "./context.js";
@@ -29,6 +30,10 @@ export interface ServeOptions {
   concurrency?: number;
   /** One line per request and per notable event; nothing by default. */
   log?: (line: string) => void;
+  /** Origins of browser-based clients allowed to call (--allow-origin); every other Origin gets 403. */
+  allowOrigins?: readonly string[];
+  /** More names the Host header may carry when bound to loopback (--allow-host). */
+  allowHosts?: readonly string[];
 }
 
 export interface RunningServer {
@@ -92,9 +97,26 @@ export async function startServer(engine: Engine, options: ServeOptions): Promis
   const log = options.log ?? (() => {});
   const stopping = new AbortController();
   const started = Date.now();
+  const policy: RequestPolicy = {
+    bindHost: options.host,
+    allowHosts: (options.allowHosts ?? []).map((h) => h.toLowerCase()),
+    allowOrigins: (options.allowOrigins ?? []).map((o) => {
+      const normal = normalizeOrigin(o);
+      if (normal === undefined) throw new OptionError(`--allow-origin ${JSON.stringify(o)} is not an origin: give scheme://host[:port], e.g. http://localhost:5173`);
+      return normal;
+    }),
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? "/", "http://serve.invalid");
+    // Before the token, the route or the body: a web page gets nothing, not even a 404 or a 401.
+    const origin = checkRequester(req, policy);
+    if (origin !== undefined && applyCors(req, res, origin)) return;
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://serve.invalid");
+    } catch {
+      throw new HttpError(400, "invalid-request", "malformed request URL");
+    }
     const route = url.pathname.replace(/\/+$/, "") || "/";
     if (route === "/health") {
       if (req.method !== "GET") throw new HttpError(405, "method-not-allowed", "use GET /health");
@@ -119,6 +141,7 @@ export async function startServer(engine: Engine, options: ServeOptions): Promis
         uptime_s: Math.round((Date.now() - started) / 1000),
       });
     }
+    checkContentType(req, route, route === "/v1/label");
     if (queue.isClosed) throw shuttingDown();
     // The client going away (its socket closing before our answer is written) cancels its job.
     const gone = new AbortController();
@@ -138,8 +161,8 @@ export async function startServer(engine: Engine, options: ServeOptions): Promis
       const e = toHttpError(err, stopping.signal.aborted);
       if (!e) return; // the client is gone; nobody reads an answer
       if (e.status >= 500 && e.status !== 503) log(`error on ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      // A body the server refused is still arriving; close the connection after the answer instead of reading on.
-      if (e.status === 413) e.headers.connection = "close";
+      // A body the server refused unread may still be arriving; close the connection after the answer instead of reading on.
+      if (e.status === 413 || e.status === 415 || e.status === 403) e.headers.connection = "close";
       if (res.headersSent) res.end();
       else sendError(res, e);
     });
