@@ -10,7 +10,7 @@ import { OptionError, type Engine } from "../engine/engineOptions.js";
 import { REMOTE_API_VERSION, type RemoteModelInfo } from "../engine/backend/remote.js";
 import { VERSION } from "../version.js";
 import { authorized } from "./auth.js";
-import { HttpError, readJson, sendError, sendJson } from "./http.js";
+import { ClientGone, HttpError, readJson, sendError, sendJson, urlForLog } from "./http.js";
 import { applyCors, checkContentType, checkRequester, normalizeOrigin, type RequestPolicy } from "./requestGuard.js";
 import { JobCancelled, JobQueue, shuttingDown } from "./jobQueue.js";
 import { DEFAULT_LIMITS, type ServeLimits } from "./limits.js";
@@ -47,7 +47,7 @@ export interface RunningServer {
   shutdown(graceMs: number): Promise<{ drained: boolean }>;
 }
 
-type JsonRoute = (ctx: ServeContext, body: Record<string, unknown>, signal: AbortSignal) => Promise<unknown>;
+type JsonRoute = (ctx: ServeContext, body: unknown, signal: AbortSignal) => Promise<unknown>;
 
 const JSON_ROUTES: Record<string, JsonRoute> = {
   "/v1/score": handleScore,
@@ -127,7 +127,8 @@ export async function startServer(engine: Engine, options: ServeOptions): Promis
     const jsonRoute = JSON_ROUTES[route];
     if (!isGet && !jsonRoute && route !== "/v1/label") throw new HttpError(404, "not-found", `no endpoint ${route}; see docs/serve.md for the API`);
     if (!authorized(req, options.token)) {
-      throw new HttpError(401, "unauthorized", "missing or wrong bearer token: send Authorization: Bearer <token> (the token steplens serve printed or stored)", {
+      const inUrl = url.search ? "; a token in the URL is not accepted (URLs end up in logs and proxies)" : "";
+      throw new HttpError(401, "unauthorized", `missing or wrong bearer token: send Authorization: Bearer <token> (the token steplens serve printed or stored)${inUrl}`, {
         "www-authenticate": 'Bearer realm="steplens"',
       });
     }
@@ -156,11 +157,17 @@ export async function startServer(engine: Engine, options: ServeOptions): Promis
 
   const server = http.createServer((req, res) => {
     const t0 = Date.now();
-    res.on("finish", () => log(`${req.method} ${req.url} ${res.statusCode} ${Date.now() - t0} ms`));
+    const what = `${req.method} ${urlForLog(req.url)}`;
+    res.on("finish", () => log(`${what} ${res.statusCode} ${Date.now() - t0} ms`));
     handle(req, res).catch((err: unknown) => {
       const e = toHttpError(err, stopping.signal.aborted);
-      if (!e) return; // the client is gone; nobody reads an answer
-      if (e.status >= 500 && e.status !== 503) log(`error on ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      if (!e) {
+        // The client is gone; nobody reads an answer. One line, no stack: it is not our failure.
+        const when = err instanceof ClientGone ? `before its request body arrived (${err.received} bytes)` : "before its answer; its job was cancelled";
+        log(`${what}: the client closed the connection ${when} (${Date.now() - t0} ms)`);
+        return;
+      }
+      if (e.status >= 500 && e.status !== 503) log(`error on ${what}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       // A body the server refused unread may still be arriving; close the connection after the answer instead of reading on.
       if (e.status === 413 || e.status === 415 || e.status === 403) e.headers.connection = "close";
       if (res.headersSent) res.end();
@@ -208,6 +215,7 @@ export async function startServer(engine: Engine, options: ServeOptions): Promis
 /** undefined: the client went away and nobody will read the answer. */
 function toHttpError(err: unknown, stopping: boolean): HttpError | undefined {
   if (err instanceof HttpError) return err;
+  if (err instanceof ClientGone) return undefined;
   if (err instanceof JobCancelled) return stopping ? shuttingDown() : undefined;
   if (err instanceof BackendError) {
     if (err.code === "cancelled") return stopping ? shuttingDown() : undefined;
