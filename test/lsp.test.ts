@@ -213,7 +213,7 @@ describe("language server on the demo model", () => {
 describe("settings and limits (no model)", () => {
   test("settings come in layers; wrong values fall back to defaults with a message naming the setting", () => {
     const r = resolveSettings([{ modelPath: "/from/init.gguf", negatives: 8 }, { modelPath: "", negatives: "lots", check: { frequency: "sometimes" }, "check.debounceMs": 100, threshold: 2, goldAnswer: 42, templates: "nonsense" }]);
-    assert.equal(r.settings.modelPath, "/from/init.gguf", "an empty workspace value does not hide the initialization option");
+    assert.equal(r.settings.modelPath, "", "a value the user cleared (\"\") wins over the initialization option (issue 12 item 1)");
     assert.equal(r.settings.negatives, 4);
     assert.equal(r.settings.check.frequency, "edit");
     assert.equal(r.settings.check.debounceMs, 100);

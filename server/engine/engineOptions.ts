@@ -50,6 +50,8 @@ export interface EngineOptions {
   maxInFlight?: number;
   /** Several endpoints: retries and endpoints taken out or back, for the front end to tell the user. */
   onPoolEvent?: (event: PoolEvent) => void;
+  /** Aborts the model load (a language server shutting down mid-load). */
+  signal?: AbortSignal;
 }
 
 export const GPU_SETTINGS: readonly GpuSetting[] = ["auto", "off", "cuda", "vulkan", "metal"];
@@ -136,6 +138,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     walkers: config.templates.length,
     // A server takes as many requests at once as --max-in-flight allows, also with one endpoint.
     parallel: options.parallel ?? (kind !== "local" ? options.maxInFlight : undefined),
+    signal: options.signal,
   });
   // A server names its model only once connected (the editor sends no model path): its soft labels
   // must use that model's calibration, as the same model run locally does.

@@ -13,18 +13,21 @@ import { documentScores, wireRange } from "./wire.js";
 
 export async function runCheck(ctx: ServerContext, uri: string, signal: AbortSignal, forced: boolean): Promise<DocumentScores | undefined> {
   await ctx.started;
+  const settings = await ctx.config.forDocument(uri);
   const doc = ctx.documents.get(uri);
-  if (!doc) return undefined;
+  if (!doc || signal.aborted) return undefined;
   const state = ctx.stateOf(uri);
-  const settings = ctx.config.settings;
-  const key = `${doc.version}:${ctx.config.generation}`;
+  const goldSetting = settings.goldAnswer;
+  const key = `${doc.version}:${ctx.config.generation}:${goldSetting}`;
   if (!forced && state.scoredFor === key && state.scores) return state.scores;
   const version = doc.version;
   const parsed = ctx.parsedNow(uri)!;
   const { doc: capped, note } = capSteps(parsed);
-  const goldSetting = settings.goldAnswer;
   const useSetting = !parsed.goldAnswer && goldSetting !== "";
   return ctx.host.use(async (engine) => {
+    // Cancelled while the model (re)loaded: a progress that begins and ends with nothing published
+    // would only flash in the editor.
+    if (signal.aborted) return undefined;
     const progress = await ctx.connection.window.createWorkDoneProgress();
     const name = displayName(uri);
     progress.begin("StepLens", 0, `Scoring ${name}`, false);

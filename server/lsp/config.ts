@@ -1,6 +1,11 @@
 // Where the server's settings come from and what a change of them does: the layers (initialization
 // options, pushed settings, the client's workspace configuration), the problems announced once, and
 // whether a change needs a new model (engineKey) or only new checks.
+//
+// A client with workspace/configuration is asked (pulled) on every change, as lsp-sample and
+// rust-analyzer do; what it answers wins over what it said at start. Settings that shape the one
+// model are read for the window; the settings VS Code scopes per resource (goldAnswer) are read per
+// document with its `scopeUri`, so a folder's own value applies to the files in it.
 
 import { MessageType } from "vscode-languageserver";
 import type { InitializationOptions, StepLensSettings } from "../../protocol/index.js";
@@ -25,6 +30,8 @@ export class ServerConfig {
   /** Bumped when scores in hand no longer fit the settings (new model, new gold answer). */
   generation = 0;
   private lastProblems = "";
+  /** Per-document settings, read once per document until the next change of settings. */
+  private perDocument = new Map<string, Promise<StepLensSettings>>();
   private lastError = "";
 
   constructor(private readonly ctx: ServerContext) {}
@@ -39,19 +46,44 @@ export class ServerConfig {
     if (isObject(s)) this.pushed = s;
   }
 
-  private async read(): Promise<ResolvedSettings> {
+  /** The layers every read starts from: what the client said at start, then what it pushed. */
+  private baseLayers(): unknown[] {
     const { initOptions } = this;
     const layers: unknown[] = [initOptions.settings];
     if (initOptions.modelPath) layers.push({ modelPath: initOptions.modelPath });
     if (isObject(this.pushed)) layers.push(this.pushed);
-    if (this.ctx.caps.configuration) {
-      try {
-        layers.push(await this.ctx.connection.workspace.getConfiguration("steplens"));
-      } catch (err) {
-        this.ctx.connection.console.warn(`StepLens: workspace/configuration failed (${(err as Error).message}); using initialization options and defaults`);
-      }
+    return layers;
+  }
+
+  private async pull(scopeUri?: string): Promise<unknown> {
+    if (!this.ctx.caps.configuration) return undefined;
+    try {
+      const workspace = this.ctx.connection.workspace;
+      return scopeUri ? await workspace.getConfiguration({ scopeUri, section: "steplens" }) : await workspace.getConfiguration("steplens");
+    } catch (err) {
+      this.ctx.connection.console.warn(`StepLens: workspace/configuration failed (${(err as Error).message}); using initialization options and defaults`);
+      return undefined;
     }
-    return resolveSettings(layers);
+  }
+
+  private async read(): Promise<ResolvedSettings> {
+    return resolveSettings([...this.baseLayers(), await this.pull()]);
+  }
+
+  /** The settings for one document: the window's, with the document's own resource-scoped values. */
+  forDocument(uri: string): Promise<StepLensSettings> {
+    let settings = this.perDocument.get(uri);
+    if (!settings) {
+      const window = this.settings;
+      settings = this.ctx.caps.configuration ? this.pull(uri).then((own) => ({ ...window, goldAnswer: resolveSettings([...this.baseLayers(), own]).settings.goldAnswer })) : Promise.resolve(window);
+      this.perDocument.set(uri, settings);
+    }
+    return settings;
+  }
+
+  /** A closed document's settings are read again if it is opened again. */
+  forget(uri: string): void {
+    this.perDocument.delete(uri);
   }
 
   private announceProblems(problems: readonly string[]): void {
@@ -78,6 +110,7 @@ export class ServerConfig {
   async apply(forceReload: boolean): Promise<void> {
     const before = this.resolved.settings;
     this.resolved = await this.read();
+    this.perDocument.clear();
     this.announceProblems(this.resolved.problems);
     const key = engineKey(this.resolved.settings, this.token);
     const reload = forceReload || key !== this.loadedKey;

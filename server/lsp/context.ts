@@ -11,6 +11,7 @@ import type { ServerConfig } from "./config.js";
 import { buildDiagnostics } from "./diagnostics.js";
 import { parseText, type DocState } from "./documents.js";
 import type { EngineHost } from "./engineHost.js";
+import { guardUntilInitialized } from "./initGuard.js";
 
 /** What the client said it can do, from `initialize`. */
 export interface ClientCaps {
@@ -19,20 +20,20 @@ export interface ClientCaps {
   codeLensRefresh: boolean;
   /** Hover as Markdown; a client that lists only plaintext gets plain text. */
   hoverMarkdown: boolean;
-  workDoneProgress: boolean;
 }
 
 export class ServerContext {
   readonly documents = new TextDocuments(TextDocument);
   readonly states = new Map<string, DocState>();
-  readonly caps: ClientCaps = { configuration: false, configurationRegistration: false, codeLensRefresh: false, hoverMarkdown: true, workDoneProgress: false };
+  readonly caps: ClientCaps = { configuration: false, configurationRegistration: false, codeLensRefresh: false, hoverMarkdown: true };
   /** Work outside the check queue (Best-of-N, labeling), aborted on reload and shutdown. */
   readonly jobs = new Set<AbortController>();
   /** Relative paths in requests resolve against the first workspace folder. */
   baseDir = process.cwd();
   /** Set once `initialize` has been answered; requests before it get ServerNotInitialized. */
   initialized = false;
-  shuttingDown = false;
+  /** Commands this server executes (executeCommandProvider): its own, and those the client does not implement. */
+  serverCommands: string[] = [];
   /** Resolves once the first settings are read and the first model load has finished (or failed). */
   readonly started: Promise<void>;
   private markStarted: () => void = () => {};
@@ -41,7 +42,11 @@ export class ServerContext {
   config!: ServerConfig;
   host!: EngineHost;
 
-  constructor(readonly connection: Connection) {
+  /** The client's connection; handlers registered on it wait for `initialize` (initGuard.ts). */
+  readonly connection: Connection;
+
+  constructor(raw: Connection) {
+    this.connection = guardUntilInitialized(raw, () => this.initialized);
     this.started = new Promise<void>((resolve) => (this.markStarted = resolve));
   }
 

@@ -6,7 +6,7 @@
 // and the handlers live under handlers/ by concern (lifecycle, document events, LSP features,
 // custom requests). New LSP logic goes into its own file; register it here.
 
-import type { Connection } from "vscode-languageserver";
+import { ErrorCodes, ResponseError, type Connection } from "vscode-languageserver";
 import { createCheckQueue } from "./checks.js";
 import { ServerConfig } from "./config.js";
 import { ServerContext } from "./context.js";
@@ -25,6 +25,8 @@ export interface ServerHandle {
 export interface ServerOptions {
   /** Backoff of the reconnection to a model server (default 1 s doubling to 30 s). */
   retry?: RetryPolicy;
+  /** Called when `shutdown` arrives (the CLI exits with 0 instead of 1 when the client then goes away). */
+  onShutdown?: () => void;
 }
 
 export function startLanguageServer(connection: Connection, options: ServerOptions = {}): ServerHandle {
@@ -33,11 +35,15 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
   ctx.config = new ServerConfig(ctx);
   ctx.queue = createCheckQueue(ctx);
 
-  registerLifecycle(ctx);
+  registerLifecycle(ctx, options.onShutdown);
   registerDocumentEvents(ctx);
   registerFeatures(ctx);
   registerRequests(ctx);
+  // Methods nobody registered: MethodNotFound, or ServerNotInitialized before `initialize`.
+  ctx.connection.onRequest((method: string) => {
+    throw new ResponseError(ErrorCodes.MethodNotFound, `the StepLens server has no method ${method}`);
+  });
 
-  ctx.documents.listen(connection);
+  ctx.documents.listen(ctx.connection);
   return { started: ctx.started };
 }

@@ -1,7 +1,9 @@
 // The `steplens` settings as the server uses them. Values come in layers (initializationOptions,
-// then the client's workspace configuration); a value that is missing falls through to the next
-// layer and finally the default, a value that is wrong falls back to the default with a message,
-// because a typo in settings.json must never stop the checks.
+// then the client's workspace configuration); a value that is missing (absent or null) falls through
+// to the next layer and finally the default, a value that is wrong falls back to the default with a
+// message, because a typo in settings.json must never stop the checks. An empty string is a value:
+// VS Code answers "" for a setting the user cleared, and a cleared setting means its default now,
+// not whatever a lower layer said at start.
 
 import { STEP_METHODS } from "../engine/methods/stepMethods.js";
 import { createHash } from "node:crypto";
@@ -34,11 +36,11 @@ function lookup(layer: Layer, key: string): unknown {
   return isObject(inner) ? lookup(inner, rest.join(".")) : undefined;
 }
 
-/** Empty strings count as unset: VS Code reports `""` for a path nobody set. */
+/** The value of the highest layer that has one; `""` counts (a cleared setting), null does not. */
 function pick(layers: readonly Layer[], key: string): unknown {
   for (let i = layers.length - 1; i >= 0; i--) {
     const v = lookup(layers[i]!, key);
-    if (v !== undefined && v !== null && v !== "") return v;
+    if (v !== undefined && v !== null) return v;
   }
   return undefined;
 }
@@ -59,14 +61,14 @@ export function resolveSettings(layers: readonly unknown[]): ResolvedSettings {
   };
   const oneOf = <T extends string>(key: string, allowed: readonly T[], fallback: T): T => {
     const v = pick(objects, key);
-    if (v === undefined) return fallback;
+    if (v === undefined || v === "") return fallback;
     if (typeof v === "string" && (allowed as readonly string[]).includes(v)) return v as T;
     reject(key, v, `one of ${allowed.join(", ")}`, fallback);
     return fallback;
   };
   const num = (key: string, fallback: number, ok: (n: number) => boolean, expected: string): number => {
     const v = pick(objects, key);
-    if (v === undefined) return fallback;
+    if (v === undefined || v === "") return fallback;
     const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
     if (typeof n === "number" && Number.isFinite(n) && ok(n)) return n;
     reject(key, v, expected, fallback);
@@ -80,7 +82,7 @@ export function resolveSettings(layers: readonly unknown[]): ResolvedSettings {
     gpu: oneOf("gpu", GPU_SETTINGS, d.gpu),
     gpuLayers: ((): "auto" | number => {
       const v = pick(objects, "gpuLayers");
-      if (v === undefined || v === "auto") return d.gpuLayers;
+      if (v === undefined || v === "" || v === "auto") return d.gpuLayers;
       const n = typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : v;
       if (typeof n === "number" && Number.isInteger(n) && n >= 0) return n;
       reject("gpuLayers", v, '"auto" or a whole number of layers (0 = CPU only)', d.gpuLayers);

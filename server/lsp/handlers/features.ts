@@ -1,12 +1,14 @@
 // The standard LSP features over the last scores: hover, code lenses, code actions, and the
 // commands the server executes itself.
 
-import { CodeActionKind, ErrorCodes, ResponseError, type CodeAction, type Hover, type Position } from "vscode-languageserver";
+import { CodeActionKind, type CodeAction, type Hover, type Position } from "vscode-languageserver";
 import { IgnoreStepCommand, ShowStepReportCommand, type DiagnosticData, type DocumentScores, type StepReportArgs, type WireRange, type WireSolutionScore, type WireStepScore } from "../../../protocol/index.js";
 import type { ServerContext } from "../context.js";
 import { SOURCE } from "../diagnostics.js";
 import { stepHover } from "../hover.js";
 import { codeLenses } from "../lenses.js";
+import { markdownToPlainText } from "../plainText.js";
+import { executeCommand } from "./commands.js";
 import { stepKey, wireRange } from "../wire.js";
 
 function contains(range: WireRange, p: Position): boolean {
@@ -47,13 +49,18 @@ export function registerFeatures(ctx: ServerContext): void {
   const { connection, queue } = ctx;
 
   connection.onHover((params): Hover | null => {
+    queue.prioritize(params.textDocument.uri);
     const found = stepAt(ctx, params.textDocument.uri, params.position);
     if (!found) return null;
-    return { contents: { kind: "markdown", value: stepHover(found.step, found.solution, found.scores) }, range: found.step.range };
+    const markdown = stepHover(found.step, found.solution, found.scores);
+    const contents = ctx.caps.hoverMarkdown ? { kind: "markdown" as const, value: markdown } : { kind: "plaintext" as const, value: markdownToPlainText(markdown) };
+    return { contents, range: found.step.range };
   });
 
   connection.onCodeLens(async (params, token) => {
     const uri = params.textDocument.uri;
+    // Lenses are asked for the files on screen: their checks go before those of files in the background.
+    queue.prioritize(uri);
     if (queue.pending(uri)) {
       await new Promise<void>((resolve) => {
         const sub = token.onCancellationRequested(() => resolve());
@@ -79,13 +86,5 @@ export function registerFeatures(ctx: ServerContext): void {
     return actions;
   });
 
-  connection.onExecuteCommand((params) => {
-    if (params.command !== IgnoreStepCommand) return;
-    const data = params.arguments?.[0] as DiagnosticData | undefined;
-    if (!data || typeof data.uri !== "string" || typeof data.stepKey !== "string") throw new ResponseError(ErrorCodes.InvalidParams, `${IgnoreStepCommand} needs the diagnostic's data as its argument`);
-    const state = ctx.stateOf(data.uri);
-    state.ignored.add(data.stepKey);
-    for (const sol of state.scores?.solutions ?? []) for (const step of sol.steps) if (step.key === data.stepKey) step.ignored = true;
-    ctx.publish(data.uri);
-  });
+  connection.onExecuteCommand((params, token) => executeCommand(ctx, params, token));
 }

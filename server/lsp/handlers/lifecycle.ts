@@ -3,14 +3,16 @@
 
 import { fileURLToPath } from "node:url";
 import { CodeActionKind, DidChangeConfigurationNotification, TextDocumentSyncKind, type InitializeResult } from "vscode-languageserver";
-import { IgnoreStepCommand, SetTokenNotification, type InitializationOptions, type SetTokenParams } from "../../../protocol/index.js";
+import { IgnoreStepCommand, SetTokenNotification, type InitializationOptions } from "../../../protocol/index.js";
 import type { ServerContext } from "../context.js";
+import { SetTokenParamsSchema } from "../params.js";
+import { SERVER_COMMANDS } from "./commands.js";
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-export function registerLifecycle(ctx: ServerContext): void {
+export function registerLifecycle(ctx: ServerContext, onShutdown?: () => void): void {
   const { connection, caps, config } = ctx;
 
   connection.onInitialize((params): InitializeResult => {
@@ -18,8 +20,14 @@ export function registerLifecycle(ctx: ServerContext): void {
     caps.configuration = c.workspace?.configuration === true;
     caps.configurationRegistration = c.workspace?.didChangeConfiguration?.dynamicRegistration === true;
     caps.codeLensRefresh = c.workspace?.codeLens?.refreshSupport === true;
+    // No contentFormat: the client takes Markdown (LSP's default for MarkupContent-era clients).
+    const formats = c.textDocument?.hover?.contentFormat;
+    caps.hoverMarkdown = !Array.isArray(formats) || formats.includes("markdown");
     if (isObject(params.initializationOptions)) config.initOptions = params.initializationOptions as InitializationOptions;
     if (typeof config.initOptions.token === "string") config.token = config.initOptions.token;
+    const clientCommands = Array.isArray(config.initOptions.clientCommands) ? config.initOptions.clientCommands : [];
+    ctx.serverCommands = [IgnoreStepCommand, ...SERVER_COMMANDS.filter((command) => !clientCommands.includes(command))];
+    ctx.initialized = true;
     const folder = params.workspaceFolders?.[0]?.uri ?? params.rootUri;
     if (folder?.startsWith("file:")) ctx.baseDir = fileURLToPath(folder);
     return {
@@ -28,7 +36,7 @@ export function registerLifecycle(ctx: ServerContext): void {
         hoverProvider: true,
         codeLensProvider: { resolveProvider: false },
         codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
-        executeCommandProvider: { commands: [IgnoreStepCommand] },
+        executeCommandProvider: { commands: ctx.serverCommands },
       },
       serverInfo: { name: "steplens" },
     };
@@ -41,6 +49,7 @@ export function registerLifecycle(ctx: ServerContext): void {
         await config.apply(true);
       } finally {
         ctx.setStarted();
+        ctx.queue.resume();
       }
     })();
   });
@@ -50,13 +59,21 @@ export function registerLifecycle(ctx: ServerContext): void {
     void ctx.started.then(() => config.apply(false));
   });
 
-  connection.onNotification(SetTokenNotification, (params: SetTokenParams) => {
-    config.token = typeof params?.token === "string" ? params.token : "";
+  connection.onNotification(SetTokenNotification, (raw: unknown) => {
+    const params = SetTokenParamsSchema.safeParse(raw);
+    if (!params.success) {
+      connection.console.warn(`StepLens: ${SetTokenNotification} ignored: its params must be {"token": string | null}`);
+      return;
+    }
+    config.token = params.data.token ?? "";
     // engineKey covers the token for server backends only: a local model does not restart.
     void ctx.started.then(() => config.apply(false));
   });
 
+  // Answered at once, also during a model load (which is aborted): an editor waits on this answer
+  // before it lets the user go on, and a big model can take minutes to load.
   connection.onShutdown(async () => {
+    onShutdown?.();
     ctx.queue.cancelAll();
     for (const job of ctx.jobs) job.abort();
     await ctx.host.dispose();

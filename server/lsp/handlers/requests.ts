@@ -1,4 +1,5 @@
-// The custom steplens/* requests of protocol/index.ts.
+// The custom steplens/* requests of protocol/index.ts. Every params object is checked against its
+// schema (params.ts) before anything else looks at it.
 
 import { ErrorCodes, ResponseError, type CancellationToken } from "vscode-languageserver";
 import {
@@ -9,18 +10,15 @@ import {
   RetryRemoteRequest,
   ScoreDocumentRequest,
   StatusRequest,
-  type BestOfNParams,
   type BestOfNResult,
-  type ClearScoresParams,
   type DocumentScores,
-  type LabelDatasetParams,
   type LabelDatasetResult,
-  type ScoreDocumentParams,
   type ServerStatus,
 } from "../../../protocol/index.js";
 import { bestOfN } from "../bestOfN.js";
 import type { ServerContext } from "../context.js";
 import { runLabelRequest } from "../labelRequest.js";
+import { BestOfNParamsSchema, ClearScoresParamsSchema, LabelDatasetParamsSchema, parseParams, ScoreDocumentParamsSchema } from "../params.js";
 
 export function asError(err: unknown): ResponseError<void> {
   if (err instanceof ResponseError) return err;
@@ -43,51 +41,58 @@ async function job<T>(ctx: ServerContext, token: CancellationToken, fn: (signal:
   }
 }
 
+/** Scores an open document now, whatever the check frequency (the request and the Score command). */
+export async function scoreNow(ctx: ServerContext, uri: string): Promise<DocumentScores> {
+  if (!ctx.documents.get(uri)) throw new ResponseError(ErrorCodes.InvalidParams, `${uri} is not open in the editor; open it to score it`);
+  await ctx.started;
+  try {
+    return (await ctx.queue.request(uri)) ?? ctx.emptyScores(uri);
+  } catch (err) {
+    throw asError(err);
+  }
+}
+
+export function runBestOfN(ctx: ServerContext, uris: readonly string[], token: CancellationToken): Promise<BestOfNResult> {
+  return job(ctx, token, (signal) =>
+    ctx.host.use(async (engine) =>
+      bestOfN(engine, {
+        uris,
+        openText: (uri) => {
+          const d = ctx.documents.get(uri);
+          return d ? { text: d.getText(), languageId: d.languageId } : undefined;
+        },
+        goldSetting: (await ctx.config.forDocument(uris[0]!)).goldAnswer,
+        signal,
+      }),
+    ),
+  );
+}
+
 export function registerRequests(ctx: ServerContext): void {
-  const { connection, documents, host, queue, config } = ctx;
+  const { connection, host, config } = ctx;
 
-  connection.onRequest(ScoreDocumentRequest, async (params: ScoreDocumentParams): Promise<DocumentScores> => {
-    if (!documents.get(params.uri)) throw new ResponseError(ErrorCodes.InvalidParams, `${params.uri} is not open in the editor; open it to score it`);
-    await ctx.started;
-    try {
-      return (await queue.request(params.uri)) ?? ctx.emptyScores(params.uri);
-    } catch (err) {
-      throw asError(err);
-    }
-  });
+  connection.onRequest(ScoreDocumentRequest, (raw: unknown): Promise<DocumentScores> => scoreNow(ctx, parseParams(ScoreDocumentParamsSchema, raw, ScoreDocumentRequest).uri));
 
-  connection.onRequest(ClearScoresRequest, (params: ClearScoresParams | undefined): null => {
+  connection.onRequest(ClearScoresRequest, (raw: unknown): null => {
+    const params = parseParams(ClearScoresParamsSchema, raw, ClearScoresRequest);
     const uris = params?.uri ? [params.uri] : [...ctx.states.keys()];
     for (const uri of uris) ctx.clear(uri);
     return null;
   });
 
-  connection.onRequest(BestOfNRequest, (params: BestOfNParams, token: CancellationToken): Promise<BestOfNResult> =>
-    job(ctx, token, (signal) =>
-      host.use((engine) =>
-        bestOfN(engine, {
-          uris: params.uris,
-          openText: (uri) => {
-            const d = documents.get(uri);
-            return d ? { text: d.getText(), languageId: d.languageId } : undefined;
-          },
-          goldSetting: config.settings.goldAnswer,
-          signal,
-        }),
-      ),
-    ),
-  );
+  connection.onRequest(BestOfNRequest, (raw: unknown, token: CancellationToken): Promise<BestOfNResult> => runBestOfN(ctx, parseParams(BestOfNParamsSchema, raw, BestOfNRequest).uris, token));
 
-  connection.onRequest(LabelDatasetRequest, (params: LabelDatasetParams, token: CancellationToken): Promise<LabelDatasetResult> =>
-    job(ctx, token, async (signal) => {
+  connection.onRequest(LabelDatasetRequest, (raw: unknown, token: CancellationToken): Promise<LabelDatasetResult> => {
+    const params = parseParams(LabelDatasetParamsSchema, raw, LabelDatasetRequest);
+    return job(ctx, token, async (signal) => {
       const reporter = params.workDoneToken != null ? connection.window.attachWorkDoneProgress(params.workDoneToken) : await connection.window.createWorkDoneProgress();
       const serverToken = "token" in reporter ? (reporter as { token: CancellationToken }).token : undefined;
       const stop = new AbortController();
       signal.addEventListener("abort", () => stop.abort());
       serverToken?.onCancellationRequested(() => stop.abort());
       return host.use((engine) => runLabelRequest(params, { engine, baseDir: ctx.baseDir, reporter, token, signal: stop.signal }));
-    }),
-  );
+    });
+  });
 
   connection.onRequest(StatusRequest, (): ServerStatus => host.status());
 
