@@ -76,7 +76,8 @@ export function registerRequests(ctx: ServerContext): void {
   connection.onRequest(ClearScoresRequest, (raw: unknown): null => {
     const params = parseParams(ClearScoresParamsSchema, raw, ClearScoresRequest);
     const uris = params?.uri ? [params.uri] : [...ctx.states.keys()];
-    for (const uri of uris) ctx.clear(uri);
+    // Only documents the server knows: a URI it never published to has nothing to clear.
+    for (const uri of uris) if (ctx.states.has(uri) || ctx.documents.get(uri)) ctx.clear(uri);
     return null;
   });
 
