@@ -2,16 +2,17 @@
 // defaults in one place so that the CLI flags and the editor settings cannot drift apart.
 
 import type { GpuSetting } from "./backend/llamaCpp.js";
-import { BACKEND_KINDS, isBackendKind, openBackend } from "./backend/create.js";
+import { openBackend } from "./backend/create.js";
 import { defaultModelPath } from "./backend/modelPath.js";
 import type { Backend } from "./backend/types.js";
 import type { PoolEvent } from "./backend/pool.js";
-import { isAggregation, type Aggregation } from "./cpmi/aggregate.js";
+import type { Aggregation } from "./cpmi/aggregate.js";
 import { CpmiScorer, DEFAULT_CPMI, type CpmiConfig } from "./cpmi/scorer.js";
 import { NEUTRAL_CALIBRATION, type Calibration } from "./cpmi/softLabels.js";
 import { knownCalibration } from "./cpmi/calibrations.js";
+import { checkOption, GPU_MODES, optionProblem, type OptionName, type OptionValue } from "./optionRules.js";
 import { resolveTemplates } from "./cpmi/templates.js";
-import { isStepMethod, STEP_METHODS, type StepMethod } from "./methods/stepMethods.js";
+import type { StepMethod } from "./methods/stepMethods.js";
 import { DEFAULT_MC, MonteCarloScorer } from "./mc/monteCarlo.js";
 
 export interface EngineOptions {
@@ -50,9 +51,11 @@ export interface EngineOptions {
   maxInFlight?: number;
   /** Several endpoints: retries and endpoints taken out or back, for the front end to tell the user. */
   onPoolEvent?: (event: PoolEvent) => void;
+  /** Aborts the model load (a language server shutting down mid-load). */
+  signal?: AbortSignal;
 }
 
-export const GPU_SETTINGS: readonly GpuSetting[] = ["auto", "off", "cuda", "vulkan", "metal"];
+export const GPU_SETTINGS: readonly GpuSetting[] = GPU_MODES;
 
 export class OptionError extends Error {
   constructor(message: string) {
@@ -61,21 +64,22 @@ export class OptionError extends Error {
   }
 }
 
+/** `value` if the option's rule (optionRules.ts) takes it; otherwise an OptionError naming the flag. */
+function valid<K extends OptionName>(name: K, value: unknown, flag: string): OptionValue<K> {
+  const checked = checkOption(name, value);
+  if (!checked.ok) throw new OptionError(optionProblem(flag, checked.expected, value));
+  return checked.value;
+}
+
 /** Validates options that a user types, before any model is loaded. */
 export function cpmiConfigFrom(options: EngineOptions, modelPath: string): CpmiConfig {
-  const aggregation = options.aggregation ?? DEFAULT_CPMI.aggregation;
-  if (!isAggregation(aggregation)) throw new OptionError(`unknown aggregation "${aggregation}": use min, mean, last or product`);
-  const negatives = options.negatives ?? DEFAULT_CPMI.negatives;
-  if (!Number.isInteger(negatives) || negatives < 1 || negatives > 64) throw new OptionError(`--negatives must be a whole number from 1 to 64, got ${negatives}`);
-  const samples = options.samples ?? DEFAULT_CPMI.samplesPerPrefix;
-  if (!Number.isInteger(samples) || samples < 0 || samples > 64) throw new OptionError(`--samples must be a whole number from 0 to 64, got ${samples}`);
-  const threshold = options.threshold ?? DEFAULT_CPMI.threshold;
-  if (!(threshold >= 0 && threshold <= 1)) throw new OptionError(`--threshold is a soft-label cut between 0 and 1, got ${threshold}`);
+  const aggregation = valid("aggregation", options.aggregation ?? DEFAULT_CPMI.aggregation, "--aggregation");
+  const negatives = valid("negatives", options.negatives ?? DEFAULT_CPMI.negatives, "--negatives");
+  const samples = valid("samples", options.samples ?? DEFAULT_CPMI.samplesPerPrefix, "--samples");
+  const threshold = valid("threshold", options.threshold ?? DEFAULT_CPMI.threshold, "--threshold");
   const templates = resolveTemplates(options.templates ?? "default");
-  const negativeWeights = options.negativeWeights ?? DEFAULT_CPMI.negativeWeights;
-  if (negativeWeights !== "frequency" && negativeWeights !== "uniform") throw new OptionError(`unknown --negative-weights "${negativeWeights}": use frequency or uniform`);
-  const negativesFrom = options.negativesFrom ?? DEFAULT_CPMI.negativesFrom;
-  if (negativesFrom !== "samples" && negativesFrom !== "solution") throw new OptionError(`unknown --negatives-from "${negativesFrom}": use samples or solution`);
+  const negativeWeights = valid("negativeWeights", options.negativeWeights ?? DEFAULT_CPMI.negativeWeights, "--negative-weights");
+  const negativesFrom = valid("negativesFrom", options.negativesFrom ?? DEFAULT_CPMI.negativesFrom, "--negatives-from");
   return {
     ...DEFAULT_CPMI,
     templates,
@@ -105,19 +109,16 @@ export interface Engine {
 
 export async function createEngine(options: EngineOptions): Promise<Engine> {
   const modelPath = options.modelPath ?? defaultModelPath();
-  if (options.gpu && !GPU_SETTINGS.includes(options.gpu)) throw new OptionError(`unknown --gpu "${options.gpu}": use ${GPU_SETTINGS.join(", ")}`);
+  if (options.gpu != null) valid("gpu", options.gpu, "--gpu");
+  if (options.gpuLayers != null) valid("gpuLayers", options.gpuLayers, "--gpu-layers");
   const config = cpmiConfigFrom(options, modelPath);
-  if (options.method != null && !isStepMethod(options.method)) {
-    throw new OptionError(`unknown method "${options.method}": use ${STEP_METHODS.join(", ")}`);
-  }
-  const kind = options.backend ?? "local";
-  if (!isBackendKind(kind)) throw new OptionError(`unknown backend "${kind}": use ${BACKEND_KINDS.join(", ")}`);
+  if (options.method != null) valid("method", options.method, "--method");
+  const kind = valid("backend", options.backend ?? "local", "--backend");
   if (kind !== "local" && !(options.endpoints && options.endpoints.length > 0)) {
     throw new OptionError(`backend "${kind}" needs the server's address: pass --endpoint URL (or set steplens.remote.url)`);
   }
-  if (options.maxInFlight != null && !(Number.isInteger(options.maxInFlight) && options.maxInFlight >= 1)) {
-    throw new OptionError(`--max-in-flight must be a whole number of at least 1, got ${options.maxInFlight}`);
-  }
+  if (options.maxInFlight != null) valid("maxInFlight", options.maxInFlight, "--max-in-flight");
+  if (options.timeoutMs != null) valid("timeoutMs", options.timeoutMs, "--timeout");
   const backend = await openBackend({
     kind,
     modelPath,
@@ -136,6 +137,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     walkers: config.templates.length,
     // A server takes as many requests at once as --max-in-flight allows, also with one endpoint.
     parallel: options.parallel ?? (kind !== "local" ? options.maxInFlight : undefined),
+    signal: options.signal,
   });
   // A server names its model only once connected (the editor sends no model path): its soft labels
   // must use that model's calibration, as the same model run locally does.

@@ -37,6 +37,8 @@ export interface LlamaCppOptions {
   parallel?: number;
   /** false = evaluate every prefix from scratch (the naive cost baseline for benchmarks). */
   reusePrefix?: boolean;
+  /** Aborts the load: between its phases, and inside node-llama-cpp's model load and context creation. */
+  signal?: AbortSignal;
 }
 
 const GGUF_MAGIC = "GGUF";
@@ -140,10 +142,12 @@ export class LlamaCppBackend implements Backend {
       throw new BackendError(gpuUnavailableMessage(gpu, await surveyGpus().catch(() => undefined)), "backend");
     }
     const gpuLayers = gpu === "off" || llama.gpu === false ? 0 : (options.gpuLayers ?? "auto");
+    throwIfLoadAborted(options.signal);
     let model: LlamaModel;
     try {
-      model = await llama.loadModel({ modelPath: options.modelPath, gpuLayers });
+      model = await llama.loadModel({ modelPath: options.modelPath, gpuLayers, loadSignal: options.signal });
     } catch (err) {
+      throwIfLoadAborted(options.signal);
       throw new BackendError(
         `could not load model ${options.modelPath}: ${errorText(err)}. The file may be truncated or corrupt; download or convert it again.`,
         "model-invalid",
@@ -161,9 +165,11 @@ export class LlamaCppBackend implements Backend {
         sequences: laneCount * (branchCount + walkerCount),
         threads: { ideal: threads, min: threads },
         batchSize: Math.min(512, contextSize),
+        createSignal: options.signal,
       });
     } catch (err) {
       await model.dispose();
+      throwIfLoadAborted(options.signal);
       throw new BackendError(`could not create a llama.cpp context of ${contextSize} tokens: ${errorText(err)}`, "backend");
     }
     const info: BackendInfo = {
@@ -609,6 +615,10 @@ class AsyncLock {
     this.tail = result.catch(() => undefined);
     return result;
   }
+}
+
+function throwIfLoadAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new BackendError("the model load was cancelled", "cancelled");
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
