@@ -233,19 +233,30 @@ function auditRegexes(): Row[] {
   const rows: Row[] = [];
   const screen = values.quick ? 3_000 : 10_000;
   for (const [key, { re, site, inputs }] of seen) {
-    let worst = { label: "", t: -1, make: (n: number) => "x".repeat(n) };
+    const tried: { label: string; t: number; make: (n: number) => string }[] = [];
     for (const a of attacks(re, inputs)) {
       const s = a.make(screen);
       const t = ms(() => runRegex(re, s));
-      if (t > worst.t) worst = { label: a.label, t, make: a.make };
+      tried.push({ label: a.label, t, make: a.make });
       // Found a superlinear one already: no need to try the rest at this size.
       if (t > 1_000) break;
     }
-    // A superlinear one is reported as such at the size where it is already slow, not run for minutes.
-    const times: number[] = [];
-    for (const n of SIZES) times.push(times.some((t) => !(t <= 500)) ? NaN : median3(() => runRegex(re, worst.make(n))));
+    // One timing at 10k can be noise: the three slowest strings are measured at every size, and
+    // the one slowest at 100k is reported.
+    let best: { label: string; times: number[] } | undefined;
+    for (const cand of tried.sort((a, b) => b.t - a.t).slice(0, 3)) {
+      // A superlinear one is reported as such at the size where it is already slow, not run for minutes.
+      const times: number[] = [];
+      for (const n of SIZES) {
+        const input = cand.make(n);
+        times.push(times.some((t) => !(t <= 500)) ? NaN : median3(() => runRegex(re, input)));
+      }
+      const last = times[times.length - 1]!;
+      if (!best || !(last <= best.times[best.times.length - 1]!)) best = { label: cand.label, times };
+    }
+    const times = best?.times ?? [];
     const t100 = times[times.length - 1]!;
-    rows.push({ what: key, where: site, worst: worst.label, ms: times, ok: Number.isFinite(t100) && t100 < BOUND_100K_MS });
+    rows.push({ what: key, where: site, worst: best?.label ?? "", ms: times, ok: Number.isFinite(t100) && t100 < BOUND_100K_MS });
     progress(`regex ${rows.length}/${seen.size} ${key.slice(0, 50)} ${site}: ${times.map(fmt).join(" / ")} ms`);
   }
   return rows;
@@ -303,7 +314,10 @@ function auditFields(): Row[] {
       if (t > worst.t) worst = { fill, t };
     }
     const times: number[] = [];
-    for (const n of SIZES) times.push(times.some((t) => !(t <= 500)) ? NaN : median3(() => parseDocument(f.make(worst.fill.repeat(Math.ceil(n / worst.fill.length))), f.opts)));
+    for (const n of SIZES) {
+      const doc = f.make(worst.fill.repeat(Math.ceil(n / worst.fill.length)));
+      times.push(times.some((t) => !(t <= 500)) ? NaN : median3(() => parseDocument(doc, f.opts)));
+    }
     progress(`field ${f.name}: ${times.map(fmt).join(" / ")} ms`);
     rows.push({ what: f.name, where: "parseDocument", worst: `${JSON.stringify(worst.fill)}×n`, ms: times, ok: times[times.length - 1]! < BOUND_100K_MS });
   }
