@@ -15,6 +15,7 @@ import { NumberStop } from "./numberStop.js";
 import { answerLineDone } from "./answerStop.js";
 import { GPU_NAMES, gpuUnavailableMessage, surveyGpus, whyNoGpu, type GpuType } from "./gpu.js";
 import { commonPrefixLength, LanePool } from "./shared.js";
+import { checkGgufFile } from "./ggufHeader.js";
 
 export type GpuSetting = "auto" | "off" | "cuda" | "vulkan" | "metal";
 
@@ -47,7 +48,7 @@ const GGUF_MAGIC = "GGUF";
 function checkModelFile(modelPath: string): void {
   if (!existsSync(modelPath)) {
     throw new BackendError(
-      `model file not found: ${modelPath}. Pass --model PATH to a GGUF file (or set STEPLENS_MODEL); ` +
+      `model file not found: ${modelPath}. Name a GGUF file (--model on the command line, the steplens.modelPath setting in the editor, or STEPLENS_MODEL); ` +
         `the demo model is looked for at ../shared/models/arith-demo-15m-f16.gguf beside the checkout.`,
       "model-not-found",
     );
@@ -123,6 +124,7 @@ export class LlamaCppBackend implements Backend {
 
   static async load(options: LlamaCppOptions): Promise<LlamaCppBackend> {
     checkModelFile(options.modelPath);
+    await checkGgufFile(options.modelPath);
     const threads = Math.max(1, options.threads ?? os.availableParallelism());
     const gpu = options.gpu ?? "auto";
     let llama: Llama;
@@ -131,7 +133,7 @@ export class LlamaCppBackend implements Backend {
     } catch (err) {
       sharedLlama = undefined;
       if (gpu === "auto" || gpu === "off") {
-        throw new BackendError(`could not start llama.cpp with gpu=${gpu}: ${errorText(err)}. Try --gpu off to use the CPU build.`, "backend");
+        throw new BackendError(`could not start llama.cpp with gpu=${gpu}: ${errorText(err)}. Set the GPU to off (--gpu off, or the steplens.gpu setting) to use the CPU build.`, "backend");
       }
       throw new BackendError(gpuUnavailableMessage(gpu, await surveyGpus().catch(() => undefined), errorText(err)), "backend");
     }
