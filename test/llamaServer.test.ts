@@ -63,7 +63,7 @@ describe("llama-server backend (real llama-server on loopback)", { timeout: 45 *
       const a = await rs.scoreContinuations(prefix, continuations);
       const b = await ls.scoreContinuations(prefix, continuations);
       a.forEach((x, k) => {
-        assert.equal(x.tokenLogprobs.length, b[k]!.tokenLogprobs.length, continuations[k]);
+        assert.equal(x.tokenLogprobs.length, b[k]!.tokenLogprobs.length, continuations[k]!);
         x.tokenLogprobs.forEach((lp, j) => assert.ok(Math.abs(lp - b[k]!.tokenLogprobs[j]!) < LP_TOLERANCE, `${continuations[k]} token ${j}: ${lp} vs ${b[k]!.tokenLogprobs[j]}`));
       });
       // The model prefers the right answer, and a missing space costs a lot: a constant would fail here.

@@ -54,7 +54,7 @@ describe(`vsix for ${TARGET}`, () => {
     const binaryPackages = new Set(entries.filter((f) => f.startsWith("extension/node_modules/@node-llama-cpp/")).map((f) => f.split("/")[3]));
     assert.equal(binaryPackages.size, 1, [...binaryPackages].join(", "));
     const [binaryPackage] = binaryPackages;
-    const pkg = JSON.parse(readFileSync(path.join(unpacked, "extension/node_modules/@node-llama-cpp", binaryPackage, "package.json"), "utf8"));
+    const pkg = JSON.parse(readFileSync(path.join(unpacked, "extension/node_modules/@node-llama-cpp", binaryPackage!, "package.json"), "utf8"));
     assert.ok(pkg.os.includes(process.platform) && pkg.cpu.includes(process.arch), `${pkg.name} is not for ${TARGET}`);
     assert.ok(entries.some((f) => /^extension\/node_modules\/@node-llama-cpp\/[^/]+\/bins\/.+\.(so|node)$/.test(f)), "no native binary in the vsix");
   });
