@@ -198,7 +198,7 @@ describe("steplens label and eval", () => {
     });
     const mean = diffs.reduce((a, b) => a + b, 0) / diffs.length;
     assert.ok(mean <= 0.01 && Math.max(...diffs) <= 0.05, `mean ${mean}, max ${Math.max(...diffs)}`);
-    const s = JSON.parse(readFileSync(stats, "utf8"));
+    const s = JSON.parse(readFileSync(stats, "utf8")) as { records: number; tokens_evaluated: number; naive_tokens: number };
     assert.equal(s.records, 20);
     assert.ok(s.tokens_evaluated > 0 && s.tokens_evaluated < 0.25 * s.naive_tokens, JSON.stringify(s));
 

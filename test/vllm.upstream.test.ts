@@ -105,7 +105,7 @@ describe("the generated vLLM-format exchanges against vLLM's protocol classes", 
 describe("values from vLLM's own tests", () => {
   test("text_offset: vLLM's test expects [0, 3, 6] for tokens 'abc', ' de', '!'; vllmFormat writes the same", () => {
     const c = upstreamCase("test_completion_text_offset.py");
-    const tokens = new Map(c.tokens!);
+    const tokens = new Map(c.tokens);
     const pos = (id: number): PositionLogprobs => ({ id, logprob: -1, rank: 1, top: null });
     const ids = c.tokens!.map(([id]) => id);
     const choice = echoChoice(0, "", ids.slice(0, -1).map(pos), pos(ids.at(-1)!), (id) => tokens.get(id)!, false) as { logprobs: { text_offset: number[] } };
@@ -145,7 +145,7 @@ describe("values from vLLM's own tests", () => {
       text: "abc<special>",
       logprobs: {
         text_offset: [0, 1, 2, 3],
-        token_logprobs: [null, -1.5, -0.25, ...(c.expected.token_logprobs as null[])],
+        token_logprobs: [null, -1.5, -0.25, ...(c.expected.token_logprobs)],
         tokens: ["a", "b", "c", ...(c.expected.tokens as string[])],
         top_logprobs: [null, { b: -1.5 }, { c: -0.25 }, ...(c.expected.top_logprobs as null[])],
       },
