@@ -46,8 +46,12 @@ reference_parity() { # the AUC test/cli.test.ts bounds: 20 reference records, re
   local tmp
   tmp=$(mktemp -d)
   node -e 'const f=require("fs");f.writeFileSync(process.argv[1], f.readFileSync("../shared/data/arith-processbench-dev.reference.jsonl","utf8").trim().split("\n").slice(0,20).map(l=>{const {cpmi,gold_lp,...r}=JSON.parse(l);return JSON.stringify(r)}).join("\n")+"\n")' "$tmp/slice.jsonl"
-  node dist/cli.mjs label "$tmp/slice.jsonl" -o "$tmp/out.jsonl" --templates reference --use-negatives negatives
-  record reference-parity-auc node dist/cli.mjs eval "$tmp/out.jsonl" --json
+  record reference-parity-auc bash -c "node dist/cli.mjs label $tmp/slice.jsonl -o $tmp/out.jsonl --templates reference --use-negatives negatives >&2 && node dist/cli.mjs eval $tmp/out.jsonl --json"
+}
+lsp_label_auc() { # the AUC test/lsp.test.ts bounds: steplens/labelDataset on 5 dev records with the editor's scoring settings
+  local tmp
+  tmp=$(mktemp -d)
+  record lsp-label-auc bash -c "node dist/cli.mjs label ../shared/data/arith-processbench-dev.jsonl -o $tmp/out.jsonl --limit 5 --templates default --negatives 4 --negatives-from samples >&2 && node dist/cli.mjs eval $tmp/out.jsonl --json"
 }
 segment() { # bench/README.md segmentation table (200 solutions, both signals)
   record segment-line-break node --import tsx bench/segment.ts --records 200 --json
@@ -91,7 +95,7 @@ timings() { # the speed checks that left the test suite (bench/timings.ts)
   record timings node --import tsx bench/timings.ts
 }
 
-COUNTS=(vsix_sizes openai_fixture llama_server_agreement llama_server_test cpmi_variants reference_parity segment bon_variants pool_kill)
+COUNTS=(vsix_sizes openai_fixture llama_server_agreement llama_server_test cpmi_variants reference_parity lsp_label_auc segment bon_variants pool_kill)
 TIMINGS=(bench_default bench_200 bench_threads serve_load llama_server_agreement_times llama_server_build doctor timings)
 
 [ $# -gt 0 ] || { echo "usage: bash bench/reproduce.sh counts|timings|all|STEP... (steps: ${COUNTS[*]} ${TIMINGS[*]})" >&2; exit 2; }
