@@ -204,8 +204,10 @@ describe("steplens label and eval", () => {
 
     const ev = steplens(["eval", out, "--json"]);
     assert.equal(ev.status, 0, ev.stderr);
-    const report = JSON.parse(ev.stdout);
-    assert.ok(report.auc > 0.7 && report.auc <= 1, ev.stdout);
+    const report = JSON.parse(ev.stdout) as { auc: number };
+    // Measured 0.846 on these 20 records and settings (bench/results/reference-parity-auc), the same in
+    // every run (no sampling); README's 0.96 is another setting (cost-lean CPMI, 40 records).
+    assert.ok(report.auc >= 0.84, ev.stdout);
   });
 
   test("malformed lines are reported with their line number and skipped; --strict stops", () => {

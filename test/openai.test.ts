@@ -8,9 +8,10 @@
 // arrive in different batches (f16 weights; the recording evaluates each prompt whole, the local
 // backend forks answers from a cached prefix). The local backend disagrees with itself by as much:
 // prefix cache on vs. off on 40 dev records, max |Δ gold lp| 4.8e-3 and |Δ reward| 6.3e-4
-// (bench/llamaServerAgreement.ts; llama-server vs local on the same records: 1.6e-3 and 5.1e-4). The bounds (1e-2 for log-probabilities and rewards, 5e-3
-// for soft labels) sit just above that noise floor and far below the reward difference of 0.15 that
-// moves a soft label by 0.05 (its slope is at most 1/(4 MAD) = 0.34 with the demo model's calibration).
+// (bench/llamaServerAgreement.ts, first 10 records; llama-server vs local on 40: 1.6e-3 and 5.1e-4).
+// Measured here: |Δ gold lp| 8.0e-4, |Δ reward| 4.1e-4, |Δ soft label| 1.2e-4 (bench/results/openai-fixture).
+// The bounds (5e-3 gold log-prob, 1e-3 reward, 5e-4 soft label) sit just above that noise floor
+// (4.8e-3, 6.3e-4, 2.2e-4) and far below the reward difference of 0.15 that moves a soft label by 0.05.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -25,8 +26,9 @@ import { loadDemo } from "./helpers.js";
 import { agreement, agreementConfig, devRecords, scoreAll } from "./backendAgreement.js";
 import { exchangeKey, FIXTURE_MODEL, FIXTURE_RECORDS, loadDemoModelExchanges, SAMPLE_CALLS } from "./fixtures/vllm/exchanges.js";
 
-const TOLERANCE = 1e-2;
-const SOFT_LABEL_TOLERANCE = 5e-3;
+const GOLD_LP_TOLERANCE = 5e-3;
+const REWARD_TOLERANCE = 1e-3;
+const SOFT_LABEL_TOLERANCE = 5e-4;
 
 type Handler = (req: IncomingMessage, body: Record<string, unknown> | null) => { status: number; body: unknown; headers?: Record<string, string> } | "hang";
 
@@ -108,8 +110,8 @@ describe("OpenAI-compatible backend (vLLM-format responses generated from the de
     t.diagnostic(`generated vLLM-format vs local on ${d.steps} steps: max |Δ gold lp| ${d.maxGoldLp.toExponential(2)}, |Δ reward| ${d.maxReward.toExponential(2)}, |Δ soft label| ${d.maxSoftLabel.toExponential(2)}`);
     assert.equal(d.negativeMismatches, 0);
     assert.ok(d.steps >= 6, `only ${d.steps} steps compared`);
-    assert.ok(d.maxGoldLp < TOLERANCE, `max |Δ gold lp| ${d.maxGoldLp}`);
-    assert.ok(d.maxReward < TOLERANCE, `max |Δ reward| ${d.maxReward}`);
+    assert.ok(d.maxGoldLp < GOLD_LP_TOLERANCE, `max |Δ gold lp| ${d.maxGoldLp}`);
+    assert.ok(d.maxReward < REWARD_TOLERANCE, `max |Δ reward| ${d.maxReward}`);
     assert.ok(d.maxSoftLabel < SOFT_LABEL_TOLERANCE, `max |Δ soft label| ${d.maxSoftLabel}`);
     // The continuation split is the local backend's: the request sent token ids, not text.
     const completion = server.seen.filter((s) => s === "POST /v1/completions").length;

@@ -44,7 +44,8 @@ describe(`vsix for ${TARGET}`, () => {
   test("is small and named for its target", () => {
     assert.match(path.basename(vsix), new RegExp(`^steplens-${TARGET}-\\d+\\.\\d+\\.\\d+\\.vsix$`));
     const mb = statSync(vsix).size / 2 ** 20;
-    assert.ok(mb < 25, `${path.basename(vsix)} is ${mb.toFixed(1)} MB`);
+    // 12.9 MB measured (bench/results/vsix-sizes); another target's binary would add 13-30 MB, CUDA 181 MB.
+    assert.ok(mb < 14, `${path.basename(vsix)} is ${mb.toFixed(1)} MB`);
   });
 
   test("carries the bundles, node-llama-cpp and only this target's llama.cpp binaries", () => {
