@@ -61,7 +61,7 @@ bon_variants() { # bench/README.md Best-of-N variants on 200 items (accuracies; 
   record bon-variants-200 node --import tsx bench/bonVariants.ts --records 200
 }
 pool_kill() { # docs/scale.md: two steplens serve, one killed, every record once; max |Δ reward| from local
-  record pool-kill node --import tsx --test --test-reporter=spec --test-name-pattern 'killed' test/pool.test.ts
+  record pool-kill node --import tsx --test --test-reporter=spec --test-name-pattern 'every record is labeled exactly once' test/pool.test.ts
 }
 
 # ---- timings: on a quiet machine ----
