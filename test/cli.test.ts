@@ -198,14 +198,16 @@ describe("steplens label and eval", () => {
     });
     const mean = diffs.reduce((a, b) => a + b, 0) / diffs.length;
     assert.ok(mean <= 0.01 && Math.max(...diffs) <= 0.05, `mean ${mean}, max ${Math.max(...diffs)}`);
-    const s = JSON.parse(readFileSync(stats, "utf8"));
+    const s = JSON.parse(readFileSync(stats, "utf8")) as { records: number; tokens_evaluated: number; naive_tokens: number };
     assert.equal(s.records, 20);
     assert.ok(s.tokens_evaluated > 0 && s.tokens_evaluated < 0.25 * s.naive_tokens, JSON.stringify(s));
 
     const ev = steplens(["eval", out, "--json"]);
     assert.equal(ev.status, 0, ev.stderr);
-    const report = JSON.parse(ev.stdout);
-    assert.ok(report.auc > 0.7 && report.auc <= 1, ev.stdout);
+    const report = JSON.parse(ev.stdout) as { auc: number };
+    // Measured 0.846 on these 20 records and settings (bench/results/reference-parity-auc), the same in
+    // every run (no sampling); README's 0.96 is another setting (cost-lean CPMI, 40 records).
+    assert.ok(report.auc >= 0.84, ev.stdout);
   });
 
   test("malformed lines are reported with their line number and skipped; --strict stops", () => {

@@ -188,7 +188,8 @@ describe("language server on the demo model", () => {
     assert.equal(lines.length, 5);
     assert.ok(lines.every((r) => r.cpmi.length > 0 && r.cpmi.length === r.soft_label.length));
     assert.equal(first.metrics?.records, 5);
-    assert.ok(first.metrics!.auc! >= 0 && first.metrics!.auc! <= 1, JSON.stringify(first.metrics));
+    // 1.0 measured on these 5 records, 10 steps (bench/results/lsp-label-auc); 0.9 lets two step pairs swap.
+    assert.ok(first.metrics!.auc! >= 0.9, JSON.stringify(first.metrics));
     assert.ok(Number.isFinite(first.metrics!.wasserstein));
     const kinds = client.notifications<{ token: string; value: { kind: string } }>("$/progress", (p) => p.token === "label-1").map((p) => p.value.kind);
     assert.equal(kinds[0], "begin");
