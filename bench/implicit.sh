@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The measured figures of Implicit PRM (issue 13), each command's output stored with the commit it
 # ran on under bench/results-implicit/. Run from the repository root after `npm run build`.
-# One part at a time: `bench/implicit.sh cost|quality|bon|label|memory` (default: all, in that order).
+# One part at a time: `bench/implicit.sh cost|quality|bon|label|memory` (default: all, in that order);
+# `memory-0.5b` with STANDIN_POLICY and STANDIN_REFERENCE set (see below).
 set -euo pipefail
 M=../shared/models
 D=../shared/data
@@ -44,4 +45,12 @@ if [[ $part == all || $part == label ]]; then
 fi
 if [[ $part == all || $part == memory ]]; then
   run memory node --import tsx bench/implicitMemory.ts $POLICY $REF
+fi
+if [[ $part == memory-0.5b ]]; then
+  # Real-size stand-ins, made on demand and not shipped (../shared/models/README.md): two files of
+  # Qwen2.5-0.5B's exact shape with random weights (seeds 0 and 1), q8_0, tokenizer of Qwen2.5:
+  #   python3 ../shared/tools/models/make_random_gguf.py qwen2-0.5b A.gguf --llama-cpp DIR
+  #   python3 ../shared/tools/models/make_random_gguf.py qwen2-0.5b B.gguf --seed 1 --llama-cpp DIR
+  # Their scores mean nothing; their memory is a real 0.5B pair's.
+  run memory-qwen2-0.5b node --import tsx bench/implicitMemory.ts "${STANDIN_POLICY:?set STANDIN_POLICY}" "${STANDIN_REFERENCE:?set STANDIN_REFERENCE}" --records 5
 fi
