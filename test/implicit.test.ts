@@ -18,6 +18,7 @@ import { parseDocument } from "../server/engine/parse/index.js";
 import { scoreDocument } from "../server/engine/scoreDocument.js";
 import { runLabelingBench } from "../server/engine/bench/labelingBench.js";
 import { stripStepPrefix } from "../server/engine/parse/index.js";
+import { softLabel } from "../server/engine/cpmi/softLabels.js";
 
 const POLICY = path.join(SHARED, "models/arith-implicit-prm-15m-f16.gguf");
 const QWEN2 = path.join(SHARED, "models/qwen2-tokenizer-tiny-random-q8_0.gguf");
@@ -174,6 +175,27 @@ describe("the pair", () => {
       const rewards = steps.map((s) => s.score.reward);
       assert.equal(rewards.indexOf(Math.min(...rewards)), 1, "step 2 (2 * 7 = 18) has the lowest reward");
       assert.equal(scored.solutions[0]!.result.implicit!.steps[1]!.topTokens[0]!.text, "8", "its most telling token is the wrong digit");
+    } finally {
+      await engine.dispose();
+    }
+  });
+});
+
+describe("cpmi_implicit", () => {
+  test("CPMI runs on the reference and each step's soft label is the mean of CPMI's and Implicit PRM's", async () => {
+    const engine = await createEngine({ modelPath: POLICY, referenceModelPath: DEMO_MODEL, method: "cpmi_implicit", gpu: "off", threads: 1 });
+    try {
+      assert.equal(engine.backend.info.model, DEMO_MODEL, "CPMI's model is the base model, not the reward-tuned policy");
+      const text = readFileSync(path.join(REPO, "examples/wrong-step.md"), "utf8");
+      const doc = parseDocument(text, { fileName: "wrong-step.md" });
+      const scored = await scoreDocument(engine.scorer, doc, { method: "cpmi_implicit", implicit: engine.implicit, sourceText: text });
+      const result = scored.solutions[0]!.result;
+      assert.equal(result.method, "cpmi_implicit");
+      result.steps.forEach((st, i) => {
+        const cpmiSoft = softLabel(st.reward, result.calibration);
+        assert.ok(Math.abs(st.softLabel - (cpmiSoft + result.implicit!.steps[i]!.softLabel) / 2) < 1e-12);
+      });
+      assert.equal(result.firstError, 1, "step 2 is the first error");
     } finally {
       await engine.dispose();
     }
