@@ -36,7 +36,7 @@ export interface EngineOptions {
   parallel?: number;
   /** Evaluate every prefix from scratch (cost baseline). */
   naive?: boolean;
-  /** How steps are scored: cpmi (default), mc, cpmi_merge, rand_merge or implicit (see methods/stepMethods.ts). */
+  /** How steps are scored: cpmi (default), mc, cpmi_merge, rand_merge, implicit or cpmi_implicit (see methods/stepMethods.ts). */
   method?: string;
   /** Implicit PRM: the reference model π_ref (the policy π_θ is modelPath). Loaded on first use. */
   referenceModelPath?: string;
@@ -111,7 +111,7 @@ export function implicitOptionsFrom(options: Pick<EngineOptions, "method" | "ref
     throw new OptionError(`method ${options.method} needs the reference model π_ref: pass --reference-model PATH (the model the policy --model was trained from)`);
   }
   if (!pair && options.referenceModelPath) {
-    throw new OptionError(`--reference-model is used only by --method implicit; add --method implicit (--model is then the policy) or drop --reference-model`);
+    throw new OptionError(`--reference-model is used only by --method implicit (or cpmi_implicit); add --method implicit (--model is then the policy) or drop --reference-model`);
   }
   if (pair && (options.backend ?? "local") !== "local") {
     throw new OptionError(`method ${options.method} runs both models with --backend local for now; a server backend carries one model`);
@@ -132,7 +132,7 @@ export interface Engine {
    * cpmi_implicit: `backend` is the reference (CPMI's model) and the policy has its own backend.
    */
   implicit?: ImplicitPrmScorer;
-  /** Implicit PRM's reference model file (method implicit). */
+  /** Implicit PRM's reference model file (pair methods). */
   referenceModelPath?: string;
   dispose(): Promise<void>;
 }
