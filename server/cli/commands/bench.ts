@@ -101,6 +101,7 @@ async function runBench(flags: BenchFlags): Promise<void> {
   // In the bench --model is CPMI's and MC's model; Implicit PRM's policy comes apart, and its
   // reference defaults to that same base model (the pair's π_ref is the model the policy was trained from).
   const wantsPair = methods.some((m) => (PAIR_LABEL_METHODS as readonly string[]).includes(m));
+  if (methods.includes("cpmi_implicit") && !methods.includes("cpmi")) throw new OptionError("cpmi_implicit combines the cpmi and implicit rows of the same run: add cpmi to --methods");
   if (wantsPair && !flags.policyModel) throw new OptionError(`methods ${PAIR_LABEL_METHODS.join(" and ")} need Implicit PRM's policy: pass --policy-model PATH (its reference is --reference-model, default --model)`);
   if (!wantsPair && (flags.policyModel || flags.referenceModel)) throw new OptionError(`--policy-model and --reference-model are used only by the methods ${PAIR_LABEL_METHODS.join(" and ")}: add them to --methods or drop the flags`);
   const { beta } = implicitOptionsFrom({ method: wantsPair ? "implicit" : undefined, referenceModelPath: wantsPair ? (engine.referenceModelPath ?? modelPath) : undefined, beta: engine.beta, backend: engine.backend });
