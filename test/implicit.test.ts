@@ -15,6 +15,7 @@ import { tokenOffsets } from "../server/engine/implicit/tokenOffsets.js";
 import { checkPair } from "../server/engine/implicit/pair.js";
 import { createEngine } from "../server/engine/engineOptions.js";
 import { parseDocument } from "../server/engine/parse/index.js";
+import { parseDocumentSegmented } from "../server/engine/segment/entropySegment.js";
 import { scoreDocument } from "../server/engine/scoreDocument.js";
 import { runLabelingBench } from "../server/engine/bench/labelingBench.js";
 import { stripStepPrefix } from "../server/engine/parse/index.js";
@@ -143,6 +144,22 @@ describe("the written layout of files", () => {
     const ws = writtenFromDocument(shopping, one, one.solutions[0]!)!;
     // Front matter is not the question; the file's own headers are the prompt.
     assert.equal(ws.prompt, shopping.slice(shopping.indexOf("Question:"), shopping.indexOf("Step 1:")));
+  });
+
+  test("steps cut inside one line (entropy segmentation) each keep their own text", async () => {
+    const text =
+      "Question: Tom buys 4 pens for $3 each and 2 mugs for $7 each. Tom pays with a $50 bill. How much change does Tom get, in dollars?\n" +
+      "Answer: Let's think step by step.\n" +
+      "The pens cost 4 * 3 = 12 dollars. The mugs cost 2 * 7 = 14 dollars. Together they cost 12 + 14 = 26 dollars. The change is 50 - 26 = 24 dollars.\n" +
+      "The answer is 24.\n";
+    const doc = await parseDocumentSegmented(text, { fileName: "x.txt", segmentation: "entropy", backend: reference });
+    const sol = doc.solutions[0]!;
+    assert.ok(sol.steps.length >= 3);
+    const w = writtenFromDocument(text, doc, sol)!;
+    assert.equal(w.prompt + w.response, text);
+    w.steps.forEach((span, i) => assert.ok(w.response.slice(span.start, span.end).startsWith(sol.steps[i]!.raw), `step ${i + 1}: ${JSON.stringify(w.response.slice(span.start, span.end))}`));
+    const imp = await scorer.score(w);
+    for (const st of imp.steps) assert.ok(st.tokens > 0, `step ${st.index + 1} has tokens of its own`);
   });
 
   test("`## Problem` above the question belongs to the question block", () => {

@@ -51,27 +51,29 @@ export function writtenFromRecord(record: { problem: string; steps: readonly str
 /**
  * One candidate of a parsed file, read from the file's own text through the parser's ranges. The
  * prompt is the question block (with a heading such as `## Problem` right above it) and the text
- * from the candidate's start to its first step's line: its own header. Each step owns the text from
- * the start of its line to the start of the next step's line, so blank lines and notes between
- * steps belong to the step before them; the answer line and what follows it up to its newline
- * close the response.
+ * from the candidate's start to its first step: its own header. Each step owns the text from its
+ * start (its written prefix included) to the next step's start, so its newline, blank lines and
+ * notes between steps belong to the step before them; the answer line, up to its newline, closes
+ * the response.
  */
 export function writtenFromDocument(text: string, doc: ParsedDocument, solution: Solution): WrittenSolution | undefined {
   const first = solution.steps[0];
   if (!first) return undefined;
   const question = doc.problemRange ? questionBlockOf(text, doc.problemRange.start.offset, doc.problemRange.end.offset) : undefined;
-  const responseStart = lineStart(text, first.range.start.offset);
+  // Exact range starts, not line starts: a solution cut into steps inside one paragraph (entropy
+  // segmentation) has several steps on a line, and each must keep its own tokens.
+  const responseStart = first.range.start.offset;
   // Without a solution header of its own, a candidate may start inside the question block (a plain
   // file whose first step follows the question): the header is then what lies between the two.
   const headerStart = Math.min(responseStart, Math.max(solution.range.start.offset, question?.end ?? 0));
   const prompt = (question ? text.slice(question.start, Math.min(question.end, responseStart)) : "") + text.slice(headerStart, responseStart);
-  const answerAt = solution.finalAnswer ? lineStart(text, solution.finalAnswer.range.start.offset) : undefined;
+  const answerAt = solution.finalAnswer?.range.start.offset;
   const last = solution.steps[solution.steps.length - 1]!;
   const end = lineEnd(text, solution.finalAnswer ? solution.finalAnswer.range.end.offset : last.range.end.offset);
   const steps: TextSpan[] = solution.steps.map((step, i) => {
-    const from = lineStart(text, step.range.start.offset);
+    const from = step.range.start.offset;
     const next = solution.steps[i + 1];
-    const stop = next ? lineStart(text, next.range.start.offset) : (answerAt ?? end);
+    const stop = next ? next.range.start.offset : (answerAt ?? end);
     return { start: from - responseStart, end: Math.max(from, stop) - responseStart };
   });
   return { prompt, response: text.slice(responseStart, end), steps };
