@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The measured figures of Implicit PRM (issue 13), each command's output stored with the commit it
 # ran on under bench/results-implicit/. Run from the repository root after `npm run build`.
-# One part at a time: `bench/implicit.sh cost|quality|bon|label|memory` (default: all, in that order);
+# One part at a time: `bench/implicit.sh cost|quality|implicit-dev|bon|label|memory` (default: all, in that order);
 # `memory-0.5b` with STANDIN_POLICY and STANDIN_REFERENCE set (see below).
 set -euo pipefail
 M=../shared/models
@@ -26,6 +26,10 @@ fi
 if [[ $part == all || $part == quality ]]; then
   # Quality on every dev record: step ROC-AUC and ProcessBench F1 of implicit, cpmi and their mean; Best-of-N on all 200 items.
   run quality-dev node dist/cli.mjs bench --records 400 --methods cpmi,implicit,cpmi_implicit --policy-model $POLICY --bon-records 200 --threads 1 --report-dir $OUT/quality-dev
+fi
+if [[ $part == all || $part == implicit-dev ]]; then
+  # Implicit PRM alone on every dev record and Best-of-N item: step rewards, min step reward and outcome r (no pseudo-gold drawn).
+  run implicit-dev node dist/cli.mjs bench --records 400 --methods implicit --policy-model $POLICY --bon-records 200 --threads 1 --report-dir $OUT/implicit-dev
 fi
 if [[ $part == all || $part == bon ]]; then
   # Best-of-N without a gold answer (records stripped of gold_answer), all 200 items.

@@ -133,7 +133,7 @@ describe("the written layout of files", () => {
     const w = writtenFromDocument(text, doc, doc.solutions[1]!)!;
     assert.equal(w.prompt, "Question: A ball costs $30. It is on sale for 10% off. Lena buys 2 balls at the sale price. How much does Lena pay, in dollars?\n## Candidate 2\n\n");
     assert.ok(w.response.startsWith("1. Multiplying the price"));
-    assert.ok(w.response.endsWith("Therefore, the answer is \\boxed{42}.\n"));
+    assert.ok(w.response.endsWith("Therefore, the answer is \\boxed{42}."), "the answer line ends the response, without its newline");
     // Each step owns its line and what follows up to the next step or the answer line (here a blank line).
     assert.deepEqual(
       w.steps.map((s) => w.response.slice(s.start, s.end)),
@@ -156,7 +156,7 @@ describe("the written layout of files", () => {
     const sol = doc.solutions[0]!;
     assert.ok(sol.steps.length >= 3);
     const w = writtenFromDocument(text, doc, sol)!;
-    assert.equal(w.prompt + w.response, text);
+    assert.equal(w.prompt + w.response + "\n", text);
     w.steps.forEach((span, i) => assert.ok(w.response.slice(span.start, span.end).startsWith(sol.steps[i]!.raw), `step ${i + 1}: ${JSON.stringify(w.response.slice(span.start, span.end))}`));
     const imp = await scorer.score(w);
     for (const st of imp.steps) assert.ok(st.tokens > 0, `step ${st.index + 1} has tokens of its own`);
@@ -166,7 +166,7 @@ describe("the written layout of files", () => {
     const text = "## Problem\nTom has 3 apples and buys 4 more. How many apples does he have?\n## Solution\nStep 1: He has 3 + 4 = 7 apples.\nThe answer is 7.\n";
     const doc = parseDocument(text, { fileName: "a.md" });
     const w = writtenFromDocument(text, doc, doc.solutions[0]!)!;
-    assert.equal(w.prompt + w.response, text);
+    assert.equal(w.prompt + w.response + "\n", text);
     assert.equal(w.prompt, "## Problem\nTom has 3 apples and buys 4 more. How many apples does he have?\n## Solution\n");
   });
 });

@@ -15,7 +15,7 @@ export interface TextSpan {
 export interface WrittenSolution {
   /** Question block and solution header as written; its tokens are context, never rewarded. */
   prompt: string;
-  /** Step lines then the answer line, as written. */
+  /** Step lines (each with its newline) then the answer line (without one), as written. */
   response: string;
   /** Step i's line(s), its newline included, in order; spans touch (what lies between two steps belongs to the earlier). */
   steps: TextSpan[];
@@ -38,7 +38,7 @@ export function writtenFromLines(prompt: string, stepLines: readonly string[], a
     response += `${line}\n`;
     steps.push({ start, end: response.length });
   }
-  if (answerLine != null && answerLine !== "") response += `${answerLine}\n`;
+  if (answerLine != null && answerLine !== "") response += answerLine;
   return { prompt, response, steps };
 }
 
@@ -53,8 +53,8 @@ export function writtenFromRecord(record: { problem: string; steps: readonly str
  * prompt is the question block (with a heading such as `## Problem` right above it) and the text
  * from the candidate's start to its first step: its own header. Each step owns the text from its
  * start (its written prefix included) to the next step's start, so its newline, blank lines and
- * notes between steps belong to the step before them; the answer line, up to its newline, closes
- * the response.
+ * notes between steps belong to the step before them; the answer line (without its newline)
+ * closes the response.
  */
 export function writtenFromDocument(text: string, doc: ParsedDocument, solution: Solution): WrittenSolution | undefined {
   const first = solution.steps[0];
@@ -69,7 +69,10 @@ export function writtenFromDocument(text: string, doc: ParsedDocument, solution:
   const prompt = (question ? text.slice(question.start, Math.min(question.end, responseStart)) : "") + text.slice(headerStart, responseStart);
   const answerAt = solution.finalAnswer?.range.start.offset;
   const last = solution.steps[solution.steps.length - 1]!;
-  const end = lineEnd(text, solution.finalAnswer ? solution.finalAnswer.range.end.offset : last.range.end.offset);
+  // The answer line ends the response without its newline, as the pair's card reads it: the
+  // newline after it is not part of the solution (on arith-bon-dev, ranking by r with it picked
+  // right 190/200, without it 198/200, the card's 0.99).
+  const end = solution.finalAnswer ? solution.finalAnswer.range.end.offset : lineEnd(text, last.range.end.offset);
   const steps: TextSpan[] = solution.steps.map((step, i) => {
     const from = step.range.start.offset;
     const next = solution.steps[i + 1];
