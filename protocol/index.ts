@@ -229,8 +229,8 @@ export interface StepLensSettings {
   negatives: number;
   threshold: number;
   aggregation: "min" | "mean" | "last" | "product";
-  /** How steps are scored: CPMI, Monte Carlo rollouts, or the paper's merges (server/engine/methods). */
-  method: "cpmi" | "mc" | "cpmi_merge" | "rand_merge";
+  /** How steps are scored: CPMI, Monte Carlo rollouts, the paper's merges, or Implicit PRM (a model pair) (server/engine/methods). */
+  method: "cpmi" | "mc" | "cpmi_merge" | "rand_merge" | "implicit" | "cpmi_implicit";
   /** lines: one step per line or list item; entropy: one-paragraph solutions are cut by the model (EDU-PRM). */
   segmentation: "lines" | "entropy";
   check: { frequency: CheckFrequency; debounceMs: number };

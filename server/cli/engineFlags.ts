@@ -54,6 +54,16 @@ export function addEngineFlags(cmd: Command, preset: FlagPreset = "scoring"): Co
     .option("--max-in-flight <n>", "server backends: requests in flight per endpoint (default 4)", byRule("maxInFlight"));
 }
 
+/**
+ * Implicit PRM's pair, for the commands that score steps (score, label, bon, bench): with
+ * `--method implicit`, `--model` is the policy π_θ and `--reference-model` the reference π_ref.
+ */
+export function addImplicitFlags(cmd: Command): Command {
+  return cmd
+    .option("--reference-model <path>", "Implicit PRM (--method implicit): the reference model π_ref the policy --model was trained from (same tokenizer)")
+    .option("--beta <b>", "Implicit PRM: β of the pair, reward = β × Σ log π_θ/π_ref (default 0.05)", parseFloatStrict);
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -78,6 +88,9 @@ export interface EngineFlagValues {
   timeout?: number;
   gpuLayers?: number | "auto";
   maxInFlight?: number;
+  /** addImplicitFlags */
+  referenceModel?: string;
+  beta?: number;
 }
 
 export function engineOptionsFrom(flags: EngineFlagValues): EngineOptions {
@@ -101,6 +114,8 @@ export function engineOptionsFrom(flags: EngineFlagValues): EngineOptions {
     timeoutMs: flags.timeout,
     gpuLayers: flags.gpuLayers,
     maxInFlight: flags.maxInFlight,
+    referenceModelPath: flags.referenceModel,
+    beta: flags.beta,
   };
 }
 

@@ -12,8 +12,10 @@ import { NEUTRAL_CALIBRATION, type Calibration } from "./cpmi/softLabels.js";
 import { knownCalibration } from "./cpmi/calibrations.js";
 import { checkOption, GPU_MODES, optionProblem, type OptionName, type OptionValue } from "./optionRules.js";
 import { resolveTemplates } from "./cpmi/templates.js";
-import type { StepMethod } from "./methods/stepMethods.js";
+import { isPairMethod, type StepMethod } from "./methods/stepMethods.js";
 import { DEFAULT_MC, MonteCarloScorer } from "./mc/monteCarlo.js";
+import { DEFAULT_BETA, ImplicitPrmScorer, implicitCalibration, lazyReference } from "./implicit/implicitPrm.js";
+import { checkPair } from "./implicit/pair.js";
 
 export interface EngineOptions {
   modelPath?: string;
@@ -35,8 +37,12 @@ export interface EngineOptions {
   parallel?: number;
   /** Evaluate every prefix from scratch (cost baseline). */
   naive?: boolean;
-  /** How steps are scored: cpmi (default), mc, cpmi_merge or rand_merge (see methods/stepMethods.ts). */
+  /** How steps are scored: cpmi (default), mc, cpmi_merge, rand_merge, implicit or cpmi_implicit (see methods/stepMethods.ts). */
   method?: string;
+  /** Implicit PRM: the reference model π_ref (the policy π_θ is modelPath). Loaded on first use. */
+  referenceModelPath?: string;
+  /** Implicit PRM: β of the pair (default 0.05). */
+  beta?: number;
   /** Where the model runs: local (default), remote (steplens serve), openai, llama-server. */
   backend?: string;
   /** Server backends: base URLs; several spread the work over them. */
@@ -96,6 +102,27 @@ export function cpmiConfigFrom(options: EngineOptions, modelPath: string): CpmiC
   };
 }
 
+/**
+ * Implicit PRM's options, checked before any model loads: a pair method needs a reference, a
+ * reference needs a pair method (silently ignoring it would let a user think they got Implicit PRM),
+ * and β must be positive (β ≤ 0 flips or erases every reward).
+ */
+export function implicitOptionsFrom(options: Pick<EngineOptions, "method" | "referenceModelPath" | "beta" | "backend">): { beta: number } {
+  const beta = options.beta ?? DEFAULT_BETA;
+  if (!(Number.isFinite(beta) && beta > 0)) throw new OptionError(`--beta must be a number above 0 (the pair's training β, 0.05 for the demo pair), got ${options.beta}`);
+  const pair = isPairMethod(options.method);
+  if (pair && !options.referenceModelPath) {
+    throw new OptionError(`method ${options.method} needs the reference model π_ref: pass --reference-model PATH (the model the policy --model was trained from)`);
+  }
+  if (!pair && options.referenceModelPath) {
+    throw new OptionError(`--reference-model is used only by --method implicit (or cpmi_implicit); add --method implicit (--model is then the policy) or drop --reference-model`);
+  }
+  if (pair && (options.backend ?? "local") !== "local") {
+    throw new OptionError(`method ${options.method} runs both models with --backend local for now; a server backend carries one model`);
+  }
+  return { beta };
+}
+
 export interface Engine {
   backend: Backend;
   scorer: CpmiScorer;
@@ -104,6 +131,13 @@ export interface Engine {
   method: StepMethod;
   /** The Monte Carlo scorer, for the methods that roll out (mc, cpmi_merge, rand_merge). */
   mc?: MonteCarloScorer;
+  /**
+   * Implicit PRM (pair methods). implicit: `backend` is its policy, the reference loads on first use.
+   * cpmi_implicit: `backend` is the reference (CPMI's model) and the policy has its own backend.
+   */
+  implicit?: ImplicitPrmScorer;
+  /** Implicit PRM's reference model file (pair methods). */
+  referenceModelPath?: string;
   dispose(): Promise<void>;
 }
 
@@ -111,17 +145,27 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const modelPath = options.modelPath ?? defaultModelPath();
   if (options.gpu != null) valid("gpu", options.gpu, "--gpu");
   if (options.gpuLayers != null) valid("gpuLayers", options.gpuLayers, "--gpu-layers");
-  const config = cpmiConfigFrom(options, modelPath);
   if (options.method != null) valid("method", options.method, "--method");
+  const { beta } = implicitOptionsFrom(options);
+  const pair = isPairMethod(options.method);
+  // cpmi_implicit: CPMI runs on the reference, the base model the policy was tuned from (a reward-
+  // tuned policy is not the language model CPMI reads beliefs from); that one model then serves
+  // both CPMI and the pair, one context.
+  const combined = options.method === "cpmi_implicit";
+  const cpmiModel = combined ? options.referenceModelPath! : modelPath;
+  const config = cpmiConfigFrom(options, cpmiModel);
+  // Both files' vocabularies are compared from their headers before either model loads.
+  if (pair) await checkPair(modelPath, options.referenceModelPath!);
   const kind = valid("backend", options.backend ?? "local", "--backend");
   if (kind !== "local" && !(options.endpoints && options.endpoints.length > 0)) {
     throw new OptionError(`backend "${kind}" needs the server's address: pass --endpoint URL (or set steplens.remote.url)`);
   }
   if (options.maxInFlight != null) valid("maxInFlight", options.maxInFlight, "--max-in-flight");
   if (options.timeoutMs != null) valid("timeoutMs", options.timeoutMs, "--timeout");
+  const onePass = pair && !combined;
   const backend = await openBackend({
     kind,
-    modelPath,
+    modelPath: cpmiModel,
     maxInFlight: options.maxInFlight,
     onPoolEvent: options.onPoolEvent,
     endpoints: options.endpoints,
@@ -132,9 +176,10 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     threads: options.threads,
     contextSize: options.contextSize,
     reusePrefix: !options.naive,
-    // Monte Carlo methods fork their rollouts into the same branches.
-    branches: Math.max(config.samplesPerPrefix, config.negatives + 1, options.method && options.method !== "cpmi" ? DEFAULT_MC.rollouts : 1),
-    walkers: config.templates.length,
+    // Monte Carlo methods fork their rollouts into the same branches. Implicit PRM needs one
+    // sequence per lane (its single pass), so its policy context stays as small as the reference's.
+    branches: onePass ? 1 : Math.max(config.samplesPerPrefix, config.negatives + 1, options.method && options.method !== "cpmi" && !pair ? DEFAULT_MC.rollouts : 1),
+    walkers: onePass ? 1 : config.templates.length,
     // A server takes as many requests at once as --max-in-flight allows, also with one endpoint.
     parallel: options.parallel ?? (kind !== "local" ? options.maxInFlight : undefined),
     signal: options.signal,
@@ -143,6 +188,42 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   // must use that model's calibration, as the same model run locally does.
   if (kind !== "local" && !options.calibration) config.calibration = knownCalibration(backend.info.model) ?? NEUTRAL_CALIBRATION;
   const method = (options.method ?? "cpmi") as StepMethod;
-  const mc = method === "cpmi" ? undefined : new MonteCarloScorer(backend, DEFAULT_MC);
-  return { backend, scorer: new CpmiScorer(backend, config), modelPath, method, mc, dispose: () => backend.dispose() };
+  const mc = method === "cpmi" || pair ? undefined : new MonteCarloScorer(backend, DEFAULT_MC);
+  let implicit: ImplicitPrmScorer | undefined;
+  let reference: ReturnType<typeof lazyReference> | undefined;
+  let policy: Backend | undefined;
+  if (pair) {
+    // Each model has its own context (nothing is shared but the tokenizer), on the same device
+    // settings, so --gpu and --gpu-layers apply to both.
+    const small = (path: string): Promise<Backend> =>
+      openBackend({
+        kind: "local",
+        modelPath: path,
+        gpu: options.gpu ?? "auto",
+        gpuLayers: options.gpuLayers,
+        threads: options.threads,
+        contextSize: options.contextSize,
+        branches: 1,
+        walkers: 1,
+        parallel: backend.parallel,
+      });
+    const implicitConfig = { beta, calibration: implicitCalibration(beta), threshold: config.threshold, aggregation: config.aggregation };
+    if (combined) {
+      policy = await small(modelPath).catch(async (err: unknown) => {
+        await backend.dispose();
+        throw err;
+      });
+      implicit = new ImplicitPrmScorer(policy, () => Promise.resolve(backend), implicitConfig);
+    } else {
+      // The reference is loaded on first use: an engine that never scores costs one model.
+      reference = lazyReference(() => small(options.referenceModelPath!));
+      implicit = new ImplicitPrmScorer(backend, reference, implicitConfig);
+    }
+  }
+  const dispose = async (): Promise<void> => {
+    await reference?.dispose();
+    await policy?.dispose();
+    await backend.dispose();
+  };
+  return { backend, scorer: new CpmiScorer(backend, config), modelPath, method, mc, implicit, referenceModelPath: pair ? options.referenceModelPath : undefined, dispose };
 }

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { BACKEND_KINDS } from "./backend/create.js";
 import { AGGREGATIONS } from "./cpmi/aggregate.js";
 import { resolveTemplates } from "./cpmi/templates.js";
-import { STEP_METHODS } from "./methods/stepMethods.js";
+import { ALL_STEP_METHODS } from "./methods/stepMethods.js";
 
 export const GPU_MODES = ["auto", "off", "cuda", "vulkan", "metal"] as const;
 
@@ -28,7 +28,7 @@ export const OPTION_RULES = {
   samples: wholeNumber(0, 64, "a whole number from 0 to 64"),
   threshold: { schema: z.number().min(0).max(1), expected: "a soft-label cut between 0 and 1", numeric: true } as Rule<number>,
   aggregation: oneOf(AGGREGATIONS),
-  method: oneOf(STEP_METHODS),
+  method: oneOf(ALL_STEP_METHODS),
   backend: oneOf(BACKEND_KINDS),
   gpu: oneOf(GPU_MODES),
   gpuLayers: { schema: z.union([z.literal("auto"), z.number().int().min(0)]), expected: '"auto" or a whole number of layers (0 = CPU only)', numeric: true } as Rule<"auto" | number>,

@@ -1,9 +1,9 @@
 import { Option, type Command } from "commander";
 import { createEngine, type Engine } from "../../engine/engineOptions.js";
 import { parseDocumentSegmented, type Segmentation } from "../../engine/segment/entropySegment.js";
-import { STEP_METHODS } from "../../engine/methods/stepMethods.js";
+import { ALL_STEP_METHODS } from "../../engine/methods/stepMethods.js";
 import { scoreDocument, type DocumentScore } from "../../engine/scoreDocument.js";
-import { addEngineFlags, engineOptionsFrom, parseIntStrict, type EngineFlagValues } from "../engineFlags.js";
+import { addEngineFlags, addImplicitFlags, engineOptionsFrom, parseIntStrict, type EngineFlagValues } from "../engineFlags.js";
 import { parseDocument } from "../../engine/parse/index.js";
 import { MAX_SOLUTION_BYTES, readSolutionFile, SolutionFileError } from "../../engine/parse/readSolutionFile.js";
 import { documentJson, formatDocumentScore } from "../format.js";
@@ -19,7 +19,7 @@ interface ScoreFlags extends EngineFlagValues {
 }
 
 export function registerScore(program: Command): void {
-  addEngineFlags(
+  addImplicitFlags(addEngineFlags(
     program
       .command("score")
       .description("score each step of one or more solution files (Markdown, LaTeX or plain text) and print a per-step table")
@@ -28,9 +28,9 @@ export function registerScore(program: Command): void {
       .option("-g, --gold <answer>", "the correct final answer (overrides the file's front matter / % answer:)")
       .option("--format <format>", "markdown, latex or plain (default: from the file extension)")
       .option("--max-bytes <n>", "refuse files larger than this", parseIntStrict, MAX_SOLUTION_BYTES)
-      .addOption(new Option("--method <method>", "how steps are scored: cpmi, mc (Monte Carlo rollouts, Math-Shepherd), cpmi_merge (MC for step 1, CPMI after), rand_merge (the paper's control)").choices([...STEP_METHODS]).default("cpmi"))
+      .addOption(new Option("--method <method>", "how steps are scored: cpmi, mc (Monte Carlo rollouts, Math-Shepherd), cpmi_merge (MC for step 1, CPMI after), rand_merge (the paper's control), implicit (Implicit PRM: --model is the policy, --reference-model the reference; no gold answer needed), cpmi_implicit (per step the mean of CPMI's soft label on the reference and Implicit PRM's)").choices([...ALL_STEP_METHODS]).default("cpmi"))
       .addOption(new Option("--segment <mode>", "how a solution is cut into steps: lines (one per line or list item), or entropy (a solution written as one paragraph is cut where the model would start a new line; EDU-PRM)").choices(["lines", "entropy"]).default("lines")),
-  ).action(async (files: string[], flags: ScoreFlags) => {
+  )).action(async (files: string[], flags: ScoreFlags) => {
     let failed = 0;
     const problem = (file: string, message: string): void => {
       failed++;
@@ -78,7 +78,7 @@ export function registerScore(program: Command): void {
             problem(file, NO_STEPS);
             continue;
           }
-          const scored: DocumentScore = await scoreDocument(engine.scorer, doc, { gold: flags.gold, method: engine.method, mc: engine.mc });
+          const scored: DocumentScore = await scoreDocument(engine.scorer, doc, { gold: flags.gold, method: engine.method, mc: engine.mc, implicit: engine.implicit, sourceText: text });
           if (flags.json) process.stdout.write(JSON.stringify(documentJson(file, scored, engine)) + "\n");
           else process.stdout.write(formatDocumentScore(file, scored, engine) + "\n");
           // A score of "—" and status 0 would pass for a checked file in a script.

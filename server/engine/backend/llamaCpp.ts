@@ -203,6 +203,10 @@ export class LlamaCppBackend implements Backend {
     return this.model.tokenize(text) as number[];
   }
 
+  async detokenize(tokens: readonly number[]): Promise<string> {
+    return this.model.detokenize(tokens as Token[]);
+  }
+
   async openSession(): Promise<BackendSession> {
     const lane = await this.lanes.acquire();
     lane.sessionCounters = { evaluated: 0, generated: 0 };
@@ -211,6 +215,7 @@ export class LlamaCppBackend implements Backend {
       scoreContinuations: (prefix, continuations, signal) => lane.scoreContinuations(prefix, continuations, signal),
       sample: (prefix, options, signal) => lane.sample(prefix, options, signal),
       tokenEntropies: (prefix, text, signal) => lane.tokenEntropies(prefix, text, signal),
+      tokenLogprobs: (tokens, from, signal) => lane.tokenLogprobs(tokens, from, signal),
       release: this.lanes.releaser(lane),
     };
   }
@@ -473,6 +478,39 @@ class Lane {
     const at = (k: number): number => Math.min(text.length, Math.max(0, this.model.detokenize(full.slice(0, k)).length + shift - prefix.length));
     const spans = rest.map((_, j) => ({ start: at(split + j), end: at(split + j + 1) }));
     return { spans, entropies, logprobs, lineBreakProbs };
+  }
+
+  /**
+   * One forward pass over BOS + `tokens` in a branch sequence, asking for the logits only where a
+   * token at index >= `from` is predicted. Nothing is reused from the walker: Implicit PRM reads each
+   * model once per solution, so there is no earlier prefix to share.
+   */
+  async tokenLogprobs(tokens: readonly number[], from: number, signal?: AbortSignal): Promise<number[]> {
+    throwIfAborted(signal);
+    const withBos: Token[] = this.bos != null ? [this.bos, ...(tokens as Token[])] : [...(tokens as Token[])];
+    const offset = withBos.length - tokens.length;
+    if (withBos.length > this.context.contextSize) {
+      throw new BackendError(`the text is ${withBos.length} tokens long but the model's context holds ${this.context.contextSize}`, "context-overflow");
+    }
+    // Input i predicts tokens[i - offset + 1]; the last input predicts nothing we need.
+    const inputs = withBos.slice(0, -1);
+    const items = inputs.map((token, i) => {
+      const k = i - offset + 1;
+      return k >= from && k >= 0
+        ? ([token, { generateNext: { logits: { filter: { tokens: [tokens[k]! as Token], includeSelected: true } }, totalLogitWeight: true } }] as const)
+        : token;
+    });
+    const seq = this.branches[0]!;
+    await seq.clearHistory();
+    const out = await seq.controlledEvaluate(items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
+    // BOS and every token but the last went in: with BOS, exactly as many tokens as the text has.
+    this.count(inputs.length);
+    const logprobs = tokens.map(() => NaN);
+    inputs.forEach((_, i) => {
+      const k = i - offset + 1;
+      if (k >= from && k >= 0) logprobs[k] = logprobOf(out[i]?.next as WalkerOutput | undefined, tokens[k]! as Token);
+    });
+    return logprobs;
   }
 
   private async forkAll(seqs: readonly LlamaContextSequence[], tokenLists: readonly (readonly Token[])[]): Promise<Token[]> {
