@@ -28,10 +28,10 @@ const PRESETS: Record<string, { templates: string; negatives: number; negativesF
   labeling: { templates: "question-answer-is", negatives: 1, negativesFrom: "solution" },
   scoring: { templates: "default", negatives: 4, negativesFrom: "samples" },
 };
-const preset = PRESETS[values.preset!];
+const preset = PRESETS[values.preset];
 if (!preset) throw new Error(`--preset labeling or scoring, got ${values.preset}`);
 
-const firsts = readFileSync(values.data!, "utf8")
+const firsts = readFileSync(values.data, "utf8")
   .split("\n")
   .filter((l) => l.trim())
   .slice(0, Number(values.records))

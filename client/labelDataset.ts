@@ -84,7 +84,7 @@ export async function labelDataset(server: StepLensServer, output: vscode.LogOut
       void vscode.window.showErrorMessage(`StepLens: ${err.message}`);
       return;
     }
-    throw new Error(`labeling failed: ${message(err)}`);
+    throw new Error(`labeling failed: ${message(err)}`, { cause: err });
   }
 
   for (const m of result.messages) output.info(m);

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, linkSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { CLI, DATA, REPO, readJsonlFile, runCli } from "./helpers.js";
+import { CLI, DATA, DEMO_MODEL, REPO, SHARED, readJsonlFile, runCli } from "./helpers.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "steplens-label-cli-"));
 // Each run sees an empty cache of its own, never the user's calibrations.
@@ -30,7 +30,7 @@ const lineCount = (file: string): number => (existsSync(file) ? readFileSync(fil
 function start(args: string[]): { child: ChildProcess; stderr: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
   const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, env: { ...process.env, STEPLENS_TOKEN: "", ...env }, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
   return { child, stderr: () => stderr, exited };
 }
@@ -240,10 +240,10 @@ describe("calibrations: measured once, cached, named (issue 12 item 3)", () => {
     assert.match(fresh.stderr, /measured on \d+ steps of 25 records of cal-ref\.jsonl \(steplens calibrate/);
 
     // A damaged cached calibration: the file named, what to do, no stack trace.
-    writeFileSync(saved!, '{"version": 1, "median": "x"');
+    writeFileSync(saved, '{"version": 1, "median": "x"');
     const damaged = await runCli(["label", input, "-o", path.join(tmp, "cal-out2.jsonl"), ...flags], env);
     assert.equal(damaged.code, 1);
-    assert.match(damaged.stderr, new RegExp(`the calibration file ${saved!.replace(/[.]/g, "\\.")} is damaged \\(not valid JSON.*\\)\\. Delete it, then measure the calibration again with \`steplens calibrate`));
+    assert.match(damaged.stderr, new RegExp(`the calibration file ${saved.replace(/[.]/g, "\\.")} is damaged \\(not valid JSON.*\\)\\. Delete it, then measure the calibration again with \`steplens calibrate`));
     assert.doesNotMatch(damaged.stderr, /unexpected error|\n\s+at /);
   });
 
@@ -259,5 +259,30 @@ describe("calibrations: measured once, cached, named (issue 12 item 3)", () => {
     const doc = JSON.parse(r.stdout) as { calibration: { id: string; origin: string; source: string } };
     assert.equal(doc.calibration.origin, "shipped");
     assert.match(doc.calibration.source, /shipped with StepLens for the editor's and score's defaults/);
+  });
+});
+
+describe("Implicit PRM's soft labels are named on their own scale (issue 12 item 3)", () => {
+  test("label --method implicit carries σ(reward / 2β)'s id, cpmi_implicit both parts' ids; neither resumes into the other's output", async () => {
+    const input = write("imp-in.jsonl", dev.slice(0, 2));
+    const out = path.join(tmp, "imp-out.jsonl");
+    const pair = ["--model", path.join(SHARED, "models/arith-implicit-prm-15m-f16.gguf"), "--reference-model", DEMO_MODEL, "--threads", "1"];
+    const imp = await runCli(["label", input, "-o", out, "--method", "implicit", ...pair], env);
+    assert.equal(imp.code, 0, imp.stderr);
+    const rows = readJsonlFile<{ calibration: string; implicit: number[]; soft_label: number[] }>(out);
+    assert.equal(rows.length, 2);
+    for (const r of rows) {
+      assert.equal(r.calibration, "implicit-prm(beta=0.05)");
+      r.implicit.forEach((x, i) => assert.ok(Math.abs(r.soft_label[i]! - 1 / (1 + Math.exp(-x / 0.1))) < 1e-12, "σ(reward / 2β) with β = 0.05"));
+    }
+    assert.match(imp.stderr, /soft labels use the calibration implicit-prm\(beta=0\.05\): Implicit PRM: σ\(reward \/ 2β\), β = 0\.05/);
+    const both = await runCli(["label", input, "-o", out, "--method", "cpmi_implicit", ...pair], env);
+    assert.notEqual(both.code, 0);
+    assert.match(both.stderr, /cannot resume .*imp-out\.jsonl: 2 of its records were labeled on another soft-label scale \(implicit-prm\(beta=0\.05\); this run uses arith-demo-15m-f16\.gguf@[0-9a-f]{12}\/[0-9a-f.]+\+implicit-prm\(beta=0\.05\)/);
+    assert.doesNotMatch(both.stderr, /\n\s+at /, "no stack trace");
+    const fresh = await runCli(["label", input, "-o", out, "--method", "cpmi_implicit", ...pair, "--overwrite"], env);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    // CPMI runs on the reference (the demo model) with label's preset: its shipped calibration, joined with Implicit PRM's.
+    for (const r of readJsonlFile<{ calibration: string }>(out)) assert.match(r.calibration, /^arith-demo-15m-f16\.gguf@[0-9a-f]{12}\/[0-9a-f]{8}\.[0-9a-f]{6}\+implicit-prm\(beta=0\.05\)$/);
   });
 });

@@ -55,6 +55,6 @@ describe("/v1/label on one scale", () => {
   test("options.calibration_records is refused with the reason", async () => {
     const r = await label(s, [records[0]], { calibration_records: 2 });
     assert.equal(r.status, 400);
-    assert.match(r.text, /calibration_records is no longer taken: soft labels use the model's fixed calibration/);
+    assert.match(r.text, /"options\.calibration_records": is no longer taken: soft labels use the model.s fixed calibration/);
   });
 });

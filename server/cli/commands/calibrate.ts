@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { createEngine, type Engine } from "../../engine/engineOptions.js";
 import { calibrateOnDataset } from "../../engine/data/calibrateDataset.js";
 import { saveCalibration, shippedPresetName } from "../../engine/cpmi/calibrations.js";
-import { addEngineFlags, engineOptionsFrom, parseIntStrict, PRESETS, type EngineFlagValues, type FlagPreset } from "../engineFlags.js";
+import { addEngineFlags, engineOptionsFrom, parseIntStrict, PRESETS, type EngineFlagValues } from "../engineFlags.js";
 import { fail, report } from "../report.js";
 
 interface CalibrateFlags extends EngineFlagValues {
@@ -32,7 +32,7 @@ export function registerCalibrate(program: Command): void {
   cmd.action(async (flags: CalibrateFlags) => {
     if (flags.for !== "scoring" && flags.for !== "labeling") fail(new Error(`unknown --for "${flags.for}": use scoring or labeling`));
     // The chosen job's preset fills in the reward settings the user did not set on the command line.
-    const preset = PRESETS[flags.for as FlagPreset];
+    const preset = PRESETS[flags.for];
     const fromPreset = <K extends keyof typeof preset>(key: K, flag: keyof CalibrateFlags): void => {
       if (cmd.getOptionValueSource(flag) === "default") (flags as unknown as Record<string, unknown>)[flag] = preset[key];
     };

@@ -2,16 +2,17 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Calibration } from "../../engine/cpmi/softLabels.js";
 import { Option, type Command } from "commander";
-import { STEP_METHODS } from "../../engine/methods/stepMethods.js";
+import { ALL_STEP_METHODS } from "../../engine/methods/stepMethods.js";
 import { SingleBar, Presets } from "cli-progress";
 import { createEngine, type Engine } from "../../engine/engineOptions.js";
-import { labelCalibration, labelDataset, type LabelRunResult } from "../../engine/data/labelDataset.js";
+import { labelDataset, type LabelRunResult } from "../../engine/data/labelDataset.js";
+import { softLabelScale } from "../../engine/methods/softLabelScale.js";
 import { refuseSameFile } from "../../engine/data/sameFile.js";
 import { OutputLock } from "../../engine/data/outputLock.js";
 import { checkWritablePlace } from "../../engine/data/resumableWriter.js";
 import { OptionError } from "../../engine/engineOptions.js";
 import { describePoolEvent } from "../../engine/backend/pool.js";
-import { addEngineFlags, engineOptionsFrom, parseIntStrict, type EngineFlagValues } from "../engineFlags.js";
+import { addEngineFlags, addImplicitFlags, engineOptionsFrom, parseIntStrict, type EngineFlagValues } from "../engineFlags.js";
 import { fail, report } from "../report.js";
 
 interface LabelFlags extends EngineFlagValues {
@@ -27,7 +28,7 @@ interface LabelFlags extends EngineFlagValues {
 }
 
 export function registerLabel(program: Command): void {
-  addEngineFlags(
+  addImplicitFlags(addEngineFlags(
     program
       .command("label")
       .description("label a ProcessBench-style JSONL dataset with CPMI step rewards and soft labels (resumable)")
@@ -41,10 +42,10 @@ export function registerLabel(program: Command): void {
       .option("--overwrite", "start the output afresh instead of resuming")
       // Gone: soft labels no longer depend on the records labeled. Kept hidden to say so instead of "unknown option".
       .addOption(new Option("--calibration-records <n>").hideHelp())
-      .addOption(new Option("--method <method>", "how steps are labeled: cpmi, mc (Monte Carlo rollouts, Math-Shepherd: soft label = share reaching the gold answer), cpmi_merge, rand_merge; the CPMI rewards are written beside any of them").choices([...STEP_METHODS]).default("cpmi")),
+      .addOption(new Option("--method <method>", "how steps are labeled: cpmi, mc (Monte Carlo rollouts, Math-Shepherd: soft label = share reaching the gold answer), cpmi_merge, rand_merge; the CPMI rewards are written beside any of them; implicit (Implicit PRM: fields implicit, q, soft_label; --model is the policy, --reference-model the reference), cpmi_implicit (CPMI on the reference and Implicit PRM, soft label = their mean)").choices([...ALL_STEP_METHODS]).default("cpmi")),
     "labeling",
-  ).action(async (input: string, flags: LabelFlags) => {
-    if (flags.format !== "jsonl" && flags.format !== "trl") fail(new Error(`unknown --format "${flags.format}": use jsonl or trl`));
+  )).action(async (input: string, flags: LabelFlags) => {
+    if (flags.format !== "jsonl" && flags.format !== "trl") fail(new Error(`unknown --format "${String(flags.format)}": use jsonl or trl`));
     if (flags.calibrationRecords !== undefined) {
       fail(
         new OptionError(
@@ -77,7 +78,7 @@ async function runLabel(input: string, flags: LabelFlags): Promise<void> {
     }
     // With several --endpoint, retries and endpoints taken out are the user's to know.
     engine = await createEngine({ ...engineOptionsFrom(flags), method: flags.method, onPoolEvent: (e) => report(describePoolEvent(e)) });
-    report(calibrationNote(labelCalibration(engine, flags.useNegatives), flags, engine.backend.info.model));
+    report(calibrationNote(softLabelScale(engine, flags.useNegatives), flags, engine.backend.info.model));
     run = await labelDataset(
       engine,
       input,
@@ -120,7 +121,12 @@ async function runLabel(input: string, flags: LabelFlags): Promise<void> {
   if (run.stoppedAtMalformed) process.exitCode = 1;
   if (flags.statsJson) writeFileSync(flags.statsJson, JSON.stringify({ ...stats, calibration_source: run.calibration.source }, null, 2) + "\n");
   // The naive count is CPMI's from-scratch cost; it says nothing about Monte Carlo rollouts.
-  const ratio = stats.naive_tokens > 0 && flags.method === "cpmi" ? ` (${(stats.tokens_evaluated / stats.naive_tokens).toFixed(3)} of the naive ${stats.naive_tokens})` : "";
+  const ratio =
+    stats.naive_tokens > 0 && flags.method === "cpmi"
+      ? ` (${(stats.tokens_evaluated / stats.naive_tokens).toFixed(3)} of the naive ${stats.naive_tokens})`
+      : stats.naive_tokens > 0 && flags.method === "implicit"
+        ? ` (${(stats.tokens_evaluated / stats.naive_tokens).toFixed(3)} of the floor ${stats.naive_tokens}: every token once per model)`
+        : "";
   report(
     `${interrupted ? "interrupted: " : ""}labeled ${stats.records} records (${stats.steps} steps) in ${stats.seconds.toFixed(1)} s` +
       (stats.resumed ? `, ${stats.resumed} already in ${flags.output}` : "") +
@@ -137,7 +143,7 @@ function calibrationNote(c: Calibration, flags: LabelFlags, model: string): stri
   if (c.origin !== "neutral") return `soft labels use the calibration ${c.id}: ${c.source}`;
   const custom = [flags.useNegatives ? `--use-negatives ${flags.useNegatives}` : "", "and this run's --templates/--negatives/--negatives-from"].filter(Boolean).join(" ");
   return (
-    `soft labels use the NEUTRAL scale (median 0, MAD 1): no calibration of ${path.basename(model)} for these reward settings is known, so first_error and soft_label are rough. ` +
+    `${flags.method === "cpmi_implicit" ? "CPMI's half of the " : ""}soft labels use${flags.method === "cpmi_implicit" ? "s" : ""} the NEUTRAL scale (median 0, MAD 1): no calibration of ${path.basename(model)} for these reward settings is known, so first_error and soft_label are rough. ` +
     `Measure one once: steplens calibrate --for labeling --model ${model} --data REFERENCE.jsonl ${custom}; then label again with --overwrite`
   );
 }

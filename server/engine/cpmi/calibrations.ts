@@ -139,7 +139,7 @@ export interface FindOptions {
 }
 
 /**
- * The calibration for a model and reward settings: shipped, else cached, else neutral. A model known
+ * The calibration for a model and reward settings: cached, else shipped, else neutral. A model known
  * only by name (a server's) matches shipped and cached entries by file name, the best it can do.
  */
 export function findCalibration(model: ModelIdentity, settings: string, options: FindOptions = {}): Calibration {

@@ -10,8 +10,8 @@ export interface Calibration {
   source: string;
   /** Short and stable: what labeled records carry, so a resumed run can check it uses the same scale. */
   id: string;
-  /** shipped with StepLens, cached by `steplens calibrate`, computed just now, or the neutral fallback. */
-  origin: "shipped" | "cached" | "computed" | "neutral";
+  /** shipped with StepLens, cached by `steplens calibrate`, computed just now, a fixed formula (Implicit PRM), or the neutral fallback. */
+  origin: "shipped" | "cached" | "computed" | "formula" | "neutral";
 }
 
 /** Used when nothing better is known: a reward of 0 (the step changed nothing) maps to 0.5. */

@@ -32,6 +32,9 @@ export interface CalibrateResult {
 export async function calibrateOnDataset(engine: Engine, input: string, options: CalibrateOptions = {}): Promise<CalibrateResult> {
   const started = Date.now();
   const say = options.onMessage ?? (() => {});
+  // A calibration is CPMI's scale; Implicit PRM's is a formula (implicit/implicitPrm.ts) and Monte
+  // Carlo values need none, so their rewards must not be measured under a CPMI settings key.
+  if (engine.method !== "cpmi") throw new CalibrationError(`calibrate measures CPMI's reward scale; method ${engine.method} is not CPMI (Implicit PRM's soft labels use σ(reward / 2β), Monte Carlo's are shares of rollouts)`);
   const model = modelIdentity(engine.backend.info.model);
   if (!model.fingerprint || model.bytes == null) {
     throw new CalibrationError(

@@ -12,9 +12,8 @@
 import path from "node:path";
 import { existsSync } from "node:fs";
 import type { Engine } from "../engineOptions.js";
-import { softLabel, type Calibration } from "../cpmi/softLabels.js";
-import { findCalibration } from "../cpmi/calibrations.js";
-import { calibrationConfigKey, modelIdentity } from "../cpmi/calibrationKey.js";
+import type { Calibration } from "../cpmi/softLabels.js";
+import { cpmiCalibration, softLabelScale } from "../methods/softLabelScale.js";
 import { predictFirstError } from "../cpmi/aggregate.js";
 import type { SolutionScore } from "../cpmi/scorer.js";
 import { BackendError } from "../backend/types.js";
@@ -106,20 +105,13 @@ interface InFlight {
   done: boolean;
 }
 
-/**
- * The scale soft labels are put on: the engine's own (model + reward settings), or with negatives
- * read from the records, the calibration measured with those (usually none: the neutral scale).
- */
-export function labelCalibration(engine: Engine, useNegatives?: string): Calibration {
-  if (!useNegatives) return engine.scorer.config.calibration;
-  return findCalibration(modelIdentity(engine.backend.info.model), calibrationConfigKey(engine.scorer.config, useNegatives));
-}
-
 export async function labelDataset(engine: Engine, input: string, output: string, options: LabelDatasetOptions = {}, hooks: LabelHooks = {}): Promise<LabelRunResult> {
   const started = Date.now();
   const format = options.format ?? "jsonl";
   const say = hooks.onMessage ?? (() => {});
-  const calibration = labelCalibration(engine, options.useNegatives);
+  // What the records name (for cpmi_implicit: both parts) and CPMI's part, which the scorer applies.
+  const calibration = softLabelScale(engine, options.useNegatives);
+  const cpmiScale = cpmiCalibration(engine, options.useNegatives);
   const stats: LabelStats = {
     records: 0,
     steps: 0,
@@ -222,6 +214,7 @@ export async function labelDataset(engine: Engine, input: string, output: string
         const slot: InFlight = { record, lineNumber: item.lineNumber, done: false, settled: Promise.resolve() };
         slot.settled = scoreRecord(engine, record, {
           negatives,
+          calibration: cpmiScale,
           signal: hooks.signal,
           onFallbackGold: (gold) =>
             say(
@@ -248,7 +241,8 @@ export async function labelDataset(engine: Engine, input: string, output: string
       await writer.close();
     }
     stats.seconds = (Date.now() - started) / 1000;
-    if (engine.method !== "cpmi") {
+    // Implicit PRM's results count both models' passes; the policy backend's counters alone would miss the reference's.
+    if (engine.method !== "cpmi" && engine.method !== "implicit" && engine.method !== "cpmi_implicit") {
       stats.tokens_evaluated = engine.backend.counters.evaluated - countersBefore.evaluated;
       stats.tokens_generated = engine.backend.counters.generated - countersBefore.generated;
     }
@@ -286,7 +280,8 @@ function refuseMixedScales(output: string, tally: ReadonlyMap<string | undefined
 function outputRecord(s: Scored, calibration: Calibration, threshold: number, format: LabelFormat): Record<string, unknown> {
   const rewards = s.result.steps.map((x) => (Number.isFinite(x.reward) ? x.reward : null));
   const byMethod = s.result.method != null && s.result.method !== "cpmi";
-  const soft = s.result.steps.map((x) => (byMethod ? (Number.isFinite(x.softLabel) ? x.softLabel : null) : Number.isFinite(x.reward) ? softLabel(x.reward, calibration) : null));
+  // CPMI's soft labels were put on the run's scale by the scorer (scoreRecord), other methods' by their own rule.
+  const soft = s.result.steps.map((x) => (Number.isFinite(x.softLabel) ? x.softLabel : null));
   const firstError = predictFirstError(soft.map((x) => x ?? NaN), threshold);
   if (format === "trl") {
     // TRL's stepwise-supervision format: a step is labeled good until the predicted first error.
@@ -299,11 +294,22 @@ function outputRecord(s: Scored, calibration: Calibration, threshold: number, fo
       calibration: calibration.id,
     };
   }
+  const imp = s.result.implicit;
+  const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+  // Implicit PRM's own fields: its step rewards, the cumulative q and the outcome r.
+  const implicitFields = imp
+    ? { implicit: imp.steps.map((x) => finite(x.reward)), q: imp.steps.map((x) => finite(x.q)), implicit_outcome: finite(imp.outcome), beta: imp.beta }
+    : {};
+  if (s.result.method === "implicit") {
+    // No CPMI ran: no CPMI rewards or negatives to write.
+    return { ...s.record, ...implicitFields, soft_label: soft, method: "implicit", first_error: firstError, calibration: calibration.id };
+  }
   const out: Record<string, unknown> = {
     ...s.record,
     cpmi: rewards,
     soft_label: soft,
     ...(byMethod ? { method: s.result.method } : {}),
+    ...implicitFields,
     negatives: s.result.negatives.map((n) => n.value),
     first_error: firstError,
     calibration: calibration.id,

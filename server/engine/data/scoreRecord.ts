@@ -4,12 +4,18 @@
 // record's answers) and the lane's KV cache (a walker kept the problem's tokens, evaluated in other
 // batches). A resumed run starts with neither, so an interrupted-and-resumed dataset differed from an
 // uninterrupted one by up to 2e-4 in a reward. Each record therefore gets its own scorer and fresh
-// sessions; records of one problem pay for its prefix once each.
+// sessions; records of one problem pay for its prefix once each. Implicit PRM keeps nothing between
+// solutions (each model reads the whole text in one pass from an empty sequence), so its scorer is
+// the engine's.
 
 import type { Engine } from "../engineOptions.js";
 import type { Backend } from "../backend/types.js";
 import { BestOfN } from "../bon/bestOfN.js";
 import { CpmiScorer, type GoldAnswer, type SolutionScore } from "../cpmi/scorer.js";
+import type { Calibration } from "../cpmi/softLabels.js";
+import { implicitSolutionScore } from "../implicit/asSolutionScore.js";
+import { combineWithImplicit } from "../implicit/combined.js";
+import { writtenFromRecord } from "../implicit/written.js";
 import { MonteCarloScorer } from "../mc/monteCarlo.js";
 import { withMethod } from "../methods/stepMethods.js";
 import { cleanStepText, stripStepPrefix } from "../parse/index.js";
@@ -21,6 +27,8 @@ export interface RecordScoring {
   signal?: AbortSignal;
   /** Told when the record has no gold answer and the model's own answer stands in. */
   onFallbackGold?: (gold: GoldAnswer) => void;
+  /** CPMI's soft-label scale when it is not the engine's (label --use-negatives: methods/softLabelScale.ts). */
+  calibration?: Calibration;
 }
 
 /** The same backend, except that every session starts from an empty cache (SessionOptions.fresh). */
@@ -42,13 +50,23 @@ export function freshSessions(backend: Backend): Backend {
 }
 
 export async function scoreRecord(engine: Engine, record: ProcessBenchRecord, options: RecordScoring = {}): Promise<SolutionScore> {
+  // Implicit PRM reads the record as written (steps with their prefixes, the answer line) and needs
+  // no gold answer, so no pseudo-gold is drawn for it.
+  if (engine.method === "implicit" && engine.implicit) {
+    const imp = await engine.implicit.score(writtenFromRecord(record), options.signal);
+    return implicitSolutionScore(imp, record.gold_answer != null ? { value: String(record.gold_answer), source: "record" } : undefined);
+  }
   const backend = freshSessions(engine.backend);
-  const scorer = new CpmiScorer(backend, engine.scorer.config);
+  const config = options.calibration ? { ...engine.scorer.config, calibration: options.calibration } : engine.scorer.config;
+  const scorer = new CpmiScorer(backend, config);
   const mc = engine.mc ? new MonteCarloScorer(backend, engine.mc.config) : undefined;
   const steps = record.steps.map((s) => cleanStepText(stripStepPrefix(s).text));
   const gold = await goldOf(scorer, record, options.signal);
   if (gold?.source === "fallback") options.onFallbackGold?.(gold);
   const result = await scorer.score({ problem: record.problem, steps, gold, negatives: options.negatives, signal: options.signal });
+  if (engine.method === "cpmi_implicit" && engine.implicit) {
+    return combineWithImplicit(result, await engine.implicit.score(writtenFromRecord(record), options.signal), config.threshold);
+  }
   // With another method than CPMI (`label --method mc`, ...), its values become the soft labels.
   return await withMethod(engine.method, { cpmi: scorer, mc }, record.problem, steps, result, options.signal);
 }
