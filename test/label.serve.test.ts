@@ -55,6 +55,8 @@ describe("/v1/label on one scale", () => {
   test("options.calibration_records is refused with the reason", async () => {
     const r = await label(s, [records[0]], { calibration_records: 2 });
     assert.equal(r.status, 400);
-    assert.match(r.text, /"options\.calibration_records": is no longer taken: soft labels use the model.s fixed calibration/);
+    const { error } = JSON.parse(r.text) as { error: { code: string; message: string } };
+    assert.equal(error.code, "invalid-request");
+    assert.match(error.message, /"options\.calibration_records": is no longer taken: soft labels use the model's fixed calibration/);
   });
 });
