@@ -1,5 +1,6 @@
 // Terminal and JSON renderings of a scored document.
 
+import { softLabelScale } from "../engine/methods/softLabelScale.js";
 import type { Engine } from "../engine/engineOptions.js";
 import type { DocumentScore, ScoredSolution } from "../engine/scoreDocument.js";
 import type { ImplicitStepScore } from "../engine/implicit/implicitPrm.js";
@@ -177,5 +178,8 @@ function calibrationJson(engine: Engine): Record<string, unknown> {
   const imp = engine.implicit?.config.calibration;
   if (!imp) return cpmi;
   const implicit = { id: imp.id, origin: imp.origin, median: imp.median, mad: imp.mad, source: imp.source };
-  return engine.method === "implicit" ? implicit : { id: `${c.id}+${imp.id}`, origin: c.origin, cpmi, implicit, source: "mean of CPMI's and Implicit PRM's soft labels" };
+  if (engine.method === "implicit") return implicit;
+  // The id `label` writes into records for the same method (methods/softLabelScale.ts), and both parts.
+  const both = softLabelScale(engine);
+  return { id: both.id, origin: both.origin, source: both.source, cpmi, implicit };
 }
