@@ -54,12 +54,13 @@ function httpBackend(url: string): Backend {
     counters,
     parallel: 2,
     tokenize: (text) => call("/tokenize", { text }),
-    openSession: async (): Promise<BackendSession> => ({
-      counters: { evaluated: 0, generated: 0 },
-      scoreContinuations: (prefix, continuations) => call("/score", { prefix, continuations }),
-      sample: (prefix, options) => call("/sample", { prefix, options }),
-      release: () => {},
-    }),
+    openSession: (): Promise<BackendSession> =>
+      Promise.resolve({
+        counters: { evaluated: 0, generated: 0 },
+        scoreContinuations: (prefix, continuations) => call("/score", { prefix, continuations }),
+        sample: (prefix, options) => call("/sample", { prefix, options }),
+        release: () => {},
+      }),
     dispose: async () => {},
   };
 }

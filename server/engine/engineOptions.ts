@@ -6,7 +6,6 @@ import { openBackend } from "./backend/create.js";
 import { defaultModelPath } from "./backend/modelPath.js";
 import type { Backend } from "./backend/types.js";
 import type { PoolEvent } from "./backend/pool.js";
-import type { Aggregation } from "./cpmi/aggregate.js";
 import { CpmiScorer, DEFAULT_CPMI, type CpmiConfig } from "./cpmi/scorer.js";
 import { NEUTRAL_CALIBRATION, type Calibration } from "./cpmi/softLabels.js";
 import { findCalibration } from "./cpmi/calibrations.js";
@@ -98,7 +97,7 @@ export function cpmiConfigFrom(options: EngineOptions, modelPath: string): CpmiC
     fill: options.templates === "reference" ? "reference" : "heuristic",
     negativeWeights,
     threshold,
-    aggregation: aggregation as Aggregation,
+    aggregation,
     calibration: NEUTRAL_CALIBRATION,
   };
   // One scale per model file and reward settings, whoever asks (cpmi/calibrations.ts).

@@ -202,9 +202,9 @@ export class ResumableJsonlWriter {
     }
   }
 
-  /** Flushes to disk and closes; a second call does nothing. */
-  async close(): Promise<void> {
-    if (this.fd === undefined) return;
+  /** Flushes to disk and closes; a second call does nothing. Synchronous inside: a promise for the callers that await it. */
+  close(): Promise<void> {
+    if (this.fd === undefined) return Promise.resolve();
     const fd = this.fd;
     this.fd = undefined;
     try {
@@ -213,6 +213,7 @@ export class ResumableJsonlWriter {
       // Some targets (pipes, /dev/stdout) cannot be synced; the data is already written.
     }
     closeSync(fd);
+    return Promise.resolve();
   }
 }
 

@@ -175,7 +175,7 @@ export class ImplicitPrmScorer {
       const topTokens = [...members[i]!]
         .sort((a, b) => Math.abs(ratio[b]!) - Math.abs(ratio[a]!))
         .slice(0, TOP_TOKENS)
-        .map((k) => ({ text: text.slice(offsets[k]!, offsets[k + 1]!), start: offsets[k]! - promptEnd, end: offsets[k + 1]! - promptEnd, logRatio: ratio[k]! }));
+        .map((k) => ({ text: text.slice(offsets[k], offsets[k + 1]), start: offsets[k]! - promptEnd, end: offsets[k + 1]! - promptEnd, logRatio: ratio[k]! }));
       return { index: i, beta, logRatio, reward, q, softLabel: softLabel(reward, this.config.calibration), tokens: members[i]!.length, topTokens, truncated: false };
     });
     const soft = steps.map((s) => s.softLabel);
