@@ -4,7 +4,7 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { DATA, readJsonlFile } from "./helpers.js";
@@ -58,5 +58,27 @@ describe("/v1/label on one scale", () => {
     const { error } = JSON.parse(r.text) as { error: { code: string; message: string } };
     assert.equal(error.code, "invalid-request");
     assert.match(error.message, /"options\.calibration_records": is no longer taken: soft labels use the model's fixed calibration/);
+  });
+
+  // Issue 10 item 1 over HTTP: the batch is the input and the response the output, so the server has
+  // no path a client could aim at its own input. A body that names files is refused, not obeyed in
+  // part (labeled with the names dropped), and the named file is left as it was.
+  test("a body naming an input or output file is refused by name, and the file keeps its bytes", async () => {
+    const file = path.join(tmp, "dataset.jsonl");
+    const text = JSON.stringify(records[0]) + "\n";
+    writeFileSync(file, text);
+    for (const body of [
+      { records: [records[0]], output: file },
+      { records: [records[0]], input: file, output: file },
+      { records: [records[0]], options: { output: file } },
+    ]) {
+      const res = await postJson(`${s.url}/v1/label`, body, { token: TOKEN });
+      const raw = await res.text();
+      assert.equal(res.status, 400, raw);
+      const { error } = JSON.parse(raw) as { error: { code: string; message: string } };
+      assert.equal(error.code, "invalid-request");
+      assert.match(error.message, /"(options\.)?(input|output)": is not taken: \/v1\/label reads the records from the request body .* steplens label IN -o OUT/);
+      assert.equal(readFileSync(file, "utf8"), text);
+    }
   });
 });
