@@ -77,7 +77,7 @@ describe("/v1/label on one scale", () => {
       assert.equal(res.status, 400, raw);
       const { error } = JSON.parse(raw) as { error: { code: string; message: string } };
       assert.equal(error.code, "invalid-request");
-      assert.match(error.message, /"(options\.)?(input|output)": is not taken: \/v1\/label reads the records from the request body .* steplens label IN -o OUT/);
+      assert.match(error.message, /"(options\.)?(input|output)": is not taken: \/v1\/label reads the records from the request body.*`steplens label IN -o OUT`/);
       assert.equal(readFileSync(file, "utf8"), text);
     }
   });
