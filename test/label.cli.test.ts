@@ -5,10 +5,11 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, linkSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { CLI, DATA, DEMO_MODEL, REPO, SHARED, readJsonlFile, runCli } from "./helpers.js";
+import { startInProcess } from "./serveHelpers.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "steplens-label-cli-"));
 // Each run sees an empty cache of its own, never the user's calibrations.
@@ -251,6 +252,32 @@ describe("calibrations: measured once, cached, named (issue 12 item 3)", () => {
     const r = await runCli(["label", path.join(tmp, "none.jsonl"), "-o", path.join(tmp, "none-out.jsonl"), "--calibration-records", "8"], env);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--calibration-records is gone: soft labels now use one fixed calibration per model and reward settings/);
+  });
+
+  // A calibration is kept under the model file's fingerprint: over a model server there is no file to
+  // fingerprint, and a scale saved under the server's model name alone would be used for any model
+  // that server happens to serve under that name.
+  test("calibrate over a model server is refused, saying where to run it; nothing is saved", async () => {
+    const token = "label-cli-calibrate-token-0123456789";
+    const server = await startInProcess({ token });
+    try {
+      const reference = write("cal-remote.jsonl", dev.slice(0, 25));
+      const cached = (): string[] => (existsSync(path.join(cache, "calibrations")) ? readdirSync(path.join(cache, "calibrations")).sort() : []);
+      const before = cached();
+      const r = await runCli(["calibrate", "--backend", "remote", "--endpoint", server.url, "--token", token, "--data", reference], env);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /calibrate needs the model file on this machine .* run `steplens calibrate --model FILE` where the model file is, e\.g\. on the machine that runs `steplens serve`/);
+      assert.doesNotMatch(r.stderr, /unexpected error|\n\s+at /, "no stack trace");
+      assert.deepEqual(cached(), before, "nothing saved for the server's model");
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("calibrate --for names the jobs it knows", async () => {
+    const r = await runCli(["calibrate", "--for", "serving", "--data", path.join(tmp, "none.jsonl")], env);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /unknown --for "serving": use scoring or labeling/);
   });
 
   test("score --json names the calibration of its soft labels", async () => {
