@@ -6,12 +6,12 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { linkSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ResponseError } from "vscode-languageserver/node";
 import type { DocumentScores, LabelDatasetResult } from "../protocol/index.js";
-import { labelSummary } from "../client/labelFormat.js";
+import { isSameFile, labelSummary } from "../client/labelFormat.js";
 import { parseDocument } from "../server/engine/parse/index.js";
 import { cleanStepText, stripStepPrefix } from "../server/engine/parse/index.js";
 import { DATA, DEMO_MODEL, readJsonlFile } from "./helpers.js";
@@ -124,6 +124,24 @@ describe("Label Dataset through the language server", () => {
       assert.match(err.message, /is the input file itself/);
       assert.deepEqual(readFileSync(input), bytes, `-o ${output}${overwrite ? " (start over)" : ""}`);
     }
+  });
+
+  // The extension asks "resume or start over?" before it sends the request, counting the output's
+  // records: with the input as output it would offer to "resume" after the input's own records.
+  test("the editor's own check, before its resume question, sees a symlink and a hard link as the input", async () => {
+    const input = path.join(tmp, "editor-in.jsonl");
+    writeFileSync(input, dev.slice(0, 2).join("\n") + "\n");
+    const soft = path.join(tmp, "editor-soft.jsonl");
+    symlinkSync(input, soft);
+    const hard = path.join(tmp, "editor-hard.jsonl");
+    linkSync(input, hard);
+    const other = path.join(tmp, "editor-other.jsonl");
+    writeFileSync(other, dev.slice(0, 2).join("\n") + "\n");
+    assert.equal(await isSameFile(input, soft), true);
+    assert.equal(await isSameFile(input, hard), true);
+    assert.equal(await isSameFile(input, path.join(tmp, ".", "editor-in.jsonl")), true);
+    assert.equal(await isSameFile(input, other), false, "same bytes, another file");
+    assert.equal(await isSameFile(input, path.join(tmp, "editor-new.jsonl")), false, "an output not written yet");
   });
 
   test("an output another run is writing is refused, naming that run", async () => {
