@@ -259,18 +259,25 @@ describe("calibrations: measured once, cached, named (issue 12 item 3)", () => {
   // that server happens to serve under that name.
   test("calibrate over a model server is refused, saying where to run it; nothing is saved", async () => {
     const token = "label-cli-calibrate-token-0123456789";
+    // A cache of its own (the other tests leave a damaged file in theirs), for the CLI and for the
+    // server this process runs, which would otherwise read the user's.
+    const own = path.join(tmp, "cache-remote");
+    const saved = process.env.STEPLENS_CACHE_DIR;
+    process.env.STEPLENS_CACHE_DIR = own;
     const server = await startInProcess({ token });
     try {
       const reference = write("cal-remote.jsonl", dev.slice(0, 25));
-      const cached = (): string[] => (existsSync(path.join(cache, "calibrations")) ? readdirSync(path.join(cache, "calibrations")).sort() : []);
+      const cached = (): string[] => (existsSync(path.join(own, "calibrations")) ? readdirSync(path.join(own, "calibrations")).sort() : []);
       const before = cached();
-      const r = await runCli(["calibrate", "--backend", "remote", "--endpoint", server.url, "--token", token, "--data", reference], env);
+      const r = await runCli(["calibrate", "--backend", "remote", "--endpoint", server.url, "--token", token, "--data", reference], { STEPLENS_CACHE_DIR: own });
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /calibrate needs the model file on this machine .* run `steplens calibrate --model FILE` where the model file is, e\.g\. on the machine that runs `steplens serve`/);
       assert.doesNotMatch(r.stderr, /unexpected error|\n\s+at /, "no stack trace");
       assert.deepEqual(cached(), before, "nothing saved for the server's model");
     } finally {
       await server.stop();
+      if (saved === undefined) delete process.env.STEPLENS_CACHE_DIR;
+      else process.env.STEPLENS_CACHE_DIR = saved;
     }
   });
 
