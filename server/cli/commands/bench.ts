@@ -176,7 +176,7 @@ async function bestOfNByMethod(
     modelPath: opts.modelPath,
     gpu: opts.engine.gpu ?? "auto",
     threads: opts.threads,
-    branches: Math.max(config.samplesPerPrefix, config.fallbackSamples, config.negatives + 1, opts.mc.rollouts, sampledConfig.samplesPerPrefix),
+    branches: Math.max(config.samplesPerPrefix, config.goldRollouts, config.negatives + 1, opts.mc.rollouts, sampledConfig.samplesPerPrefix),
     walkers: Math.max(config.templates.length, sampledConfig.templates.length),
   });
   try {
@@ -192,7 +192,7 @@ async function bestOfNByMethod(
       const { problem, candidates } = parseCandidates({ ...item, gold_answer: undefined });
       const b = bonBaselines(candidates.map((c, k) => ({ answer: c.answer, correct: correct[k]! })));
       base = { random: base.random + b.random, majority: base.majority + b.majority, best: base.best + b.best };
-      const target = await bon.pseudoGold(problem, candidates.map((c) => c.answer));
+      const target = await bon.pseudoGoldOf(problem, candidates.map((c) => c.answer));
       const perMethod: Record<string, number[]> = {};
       for (const c of candidates) {
         // cpmi_naive computes cpmi's scores (only slower), so it shares them here.

@@ -8,7 +8,6 @@ import type { Engine } from "../engineOptions.js";
 import { calibrate, softLabel, type Calibration } from "../cpmi/softLabels.js";
 import { predictFirstError } from "../cpmi/aggregate.js";
 import { withMethod } from "../methods/stepMethods.js";
-import { BestOfN } from "../bon/bestOfN.js";
 import type { GoldAnswer, SolutionScore } from "../cpmi/scorer.js";
 import { BackendError } from "../backend/types.js";
 import { cleanStepText, stripStepPrefix } from "../parse/index.js";
@@ -204,7 +203,7 @@ export async function labelDataset(engine: Engine, input: string, output: string
       const steps = record.steps.map((s) => cleanStepText(stripStepPrefix(s).text));
       slot.settled = goldOf(engine, record, hooks.signal)
         .then((gold) => {
-          if (gold?.source === "fallback") {
+          if (gold.source === "fallback") {
             say(`${input}:${item.lineNumber}: record ${record.id} has no gold_answer: using the model's own answer ${gold.value} (${Math.round((gold.agreement ?? 0) * 100)}% of the solutions it wrote to the problem); written as gold_answer_source "fallback"`);
           }
           return engine.scorer.score({ problem: record.problem, steps, gold, negatives, signal: hooks.signal });
@@ -240,15 +239,12 @@ export async function labelDataset(engine: Engine, input: string, output: string
 
 /**
  * A record's gold answer, or for a record without one the model's own: the majority answer of
- * solutions it writes to the problem, as files without a gold answer get (scoreDocument.ts). On the
- * Best-of-N dev set this named a wrong answer never, the scorer's own fallback (answers sampled right
- * after the answer cue) 7.5% of the time. When the model writes no readable answer, undefined lets
- * the scorer fall back.
+ * solutions it writes to the problem, the one way every front end fills a missing gold answer
+ * (cpmi/modelAnswer.ts). Asked here rather than inside scorer.score so it is said once per record.
  */
-async function goldOf(engine: Engine, record: ProcessBenchRecord, signal?: AbortSignal): Promise<GoldAnswer | undefined> {
+async function goldOf(engine: Engine, record: ProcessBenchRecord, signal?: AbortSignal): Promise<GoldAnswer> {
   if (record.gold_answer != null) return { value: String(record.gold_answer), source: "record" };
-  const gold = await BestOfN.of(engine.scorer).pseudoGoldOf(record.problem, [], { signal });
-  return (gold.agreement ?? 0) > 0 ? gold : undefined;
+  return await engine.scorer.goldFor(record.problem, [], { signal });
 }
 
 
