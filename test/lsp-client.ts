@@ -25,6 +25,8 @@ export interface ClientOptions {
   /** Answered to workspace/configuration; when absent the client does not support it. */
   configuration?: Record<string, unknown>;
   initializationOptions?: InitializationOptions;
+  /** Folder paths sent as the workspace folders (and the first as rootUri); none by default. */
+  workspaceFolders?: string[];
 }
 
 const WAIT_LIMIT_MS = 90_000;
@@ -75,9 +77,11 @@ export class TestClient {
       return null;
     });
     rpc.listen();
+    const folders = options.workspaceFolders ?? [];
     await rpc.sendRequest("initialize", {
       processId: null,
-      rootUri: null,
+      rootUri: folders[0] ? fileUri(folders[0]) : null,
+      workspaceFolders: folders.length > 0 ? folders.map((f) => ({ uri: fileUri(f), name: f })) : null,
       capabilities: {
         workspace: { configuration: options.configuration != null, didChangeConfiguration: { dynamicRegistration: true }, codeLens: { refreshSupport: true } },
         window: { workDoneProgress: true, showMessage: {} },

@@ -53,7 +53,7 @@ import {
 } from "../../protocol/index.js";
 import { parseDocumentSegmented } from "../engine/segment/entropySegment.js";
 import { scoreDocument } from "../engine/scoreDocument.js";
-import { bestOfN } from "./bestOfN.js";
+import { bestOfN, workspaceFolderPaths } from "./bestOfN.js";
 import { CheckQueue } from "./checkQueue.js";
 import { buildDiagnostics, SOURCE, type ExtraNote } from "./diagnostics.js";
 import { capSteps, displayName, fileNameOf, formatOf, parseText, type DocState } from "./documents.js";
@@ -126,6 +126,8 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
   let lastProblems = "";
   let lastError = "";
   let baseDir = process.cwd();
+  /** Where steplens/bestOfN may read files the client has not opened. */
+  let workspaceFolders: string[] = [];
   const caps = { configuration: false, configurationRegistration: false, codeLensRefresh: false };
   const jobs = new Set<AbortController>();
   let markStarted: () => void = () => {};
@@ -297,6 +299,7 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
     if (typeof initOptions.token === "string") token = initOptions.token;
     const folder = params.workspaceFolders?.[0]?.uri ?? params.rootUri;
     if (folder?.startsWith("file:")) baseDir = fileURLToPath(folder);
+    workspaceFolders = workspaceFolderPaths(params);
     return {
       capabilities: {
         textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
@@ -482,6 +485,7 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
             const d = documents.get(uri);
             return d ? { text: d.getText(), languageId: d.languageId } : undefined;
           },
+          workspaceFolders,
           goldSetting: settings().goldAnswer,
           signal,
         }),

@@ -1,4 +1,6 @@
-// Best-of-N without a gold answer: which of N written solutions to the same problem is right?
+// Best-of-N without a gold answer: which of N written solutions to the same problem is right? The
+// one implementation, for `steplens bon` and /v1/bon (dataset records, every variant `steplens
+// bench` compares) and for the editor (candidates in one file or spread over several).
 //
 // The method (chosen on ../shared/data/arith-bon-dev.jsonl; every variant tried is in BON_VARIANTS and
 // bench/bonVariants.ts reports them side by side): CPMI needs a target answer, and in real use there
@@ -15,6 +17,10 @@ import { sameAnswer } from "../cpmi/negatives.js";
 import { CpmiScorer, type GoldAnswer } from "../cpmi/scorer.js";
 import type { ModelAnswerMethod } from "../cpmi/modelAnswer.js";
 import { parseDocument } from "../parse/index.js";
+import type { ParsedDocument } from "../parse/types.js";
+import type { MonteCarloScorer } from "../mc/monteCarlo.js";
+import type { StepMethod } from "../methods/stepMethods.js";
+import { scoreDocument, type DocumentScore, type ScoredSolution } from "../scoreDocument.js";
 
 export interface BonInputRecord {
   id?: string | number;
@@ -95,6 +101,25 @@ export interface BonOptions {
   signal?: AbortSignal;
 }
 
+/** Candidates spread over one or more parsed files, as the editor has them. */
+export interface DocumentsPickOptions {
+  /** The user's gold answer (the editor's setting); a file's own `answer:` wins over it. */
+  gold?: string;
+  /** How steps are scored (the engine's method); the score is the aggregated step values. */
+  method?: StepMethod;
+  mc?: MonteCarloScorer;
+  signal?: AbortSignal;
+}
+
+export interface DocumentsPick {
+  /** One per document, in the order given. */
+  documents: DocumentScore[];
+  /** Every scored solution of every document, in order; `score` null when nothing could be scored. */
+  candidates: { document: number; solution: ScoredSolution; score: number | null }[];
+  /** Index into `candidates`; -1 when none was scored. */
+  best: number;
+}
+
 /** The best index by score; -1 when none is finite. Strictly greater keeps the first of equals, so the pick is stable. */
 export function pickBest(scores: readonly (number | null)[]): number {
   let best = -1;
@@ -122,6 +147,40 @@ export class BestOfN {
    */
   pseudoGoldOf(problem: string, answers: readonly (string | undefined)[], options: BonOptions = {}): Promise<GoldAnswer> {
     return this.scorer.goldFor(problem, answers, { method: options.pseudoGold, samples: options.pseudoGoldSamples, signal: options.signal });
+  }
+
+  /**
+   * The best solution among every solution of `docs`. Each file is scored against its own gold
+   * answer, else the user's, else the model's own answer voted among the answers of every candidate
+   * of the same problem (across files, as `pick` does among a record's candidates).
+   */
+  async pickDocuments(docs: readonly ParsedDocument[], options: DocumentsPickOptions = {}): Promise<DocumentsPick> {
+    const problemKey = (d: ParsedDocument): string => d.problem.trim();
+    const answersOf = new Map<string, (string | undefined)[]>();
+    for (const d of docs) {
+      const list = answersOf.get(problemKey(d)) ?? [];
+      // As scoreDocument counts a file's candidates, so one file gets the target its check already found.
+      list.push(...d.solutions.map((s) => s.finalAnswer?.value));
+      answersOf.set(problemKey(d), list);
+    }
+    const documents: DocumentScore[] = [];
+    for (const doc of docs) {
+      const answers = answersOf.get(problemKey(doc))!;
+      documents.push(
+        await scoreDocument(this.scorer, doc, {
+          gold: doc.goldAnswer ? undefined : options.gold || undefined,
+          // One candidate alone: its own answer gets no say, or a wrong solution would be judged against itself.
+          answers: answers.length > 1 ? answers : [],
+          method: options.method,
+          mc: options.mc,
+          signal: options.signal,
+        }),
+      );
+    }
+    const candidates = documents.flatMap((d, document) =>
+      d.solutions.map((solution) => ({ document, solution, score: Number.isFinite(solution.result.score) ? solution.result.score : null })),
+    );
+    return { documents, candidates, best: pickBest(candidates.map((c) => c.score)) };
   }
 
   async pick(record: BonInputRecord, variant: BonVariant = bonVariant(DEFAULT_BON_VARIANT), options: BonOptions = {}): Promise<BonResult> {
