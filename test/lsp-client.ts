@@ -21,12 +21,25 @@ export interface LogEntry {
   params: unknown;
 }
 
+export interface ConfigurationItem {
+  section?: string;
+  scopeUri?: string;
+}
+
 export interface ClientOptions {
-  /** Answered to workspace/configuration; when absent the client does not support it. */
-  configuration?: Record<string, unknown>;
+  /**
+   * Answered to workspace/configuration (an object for every item, or a function of the item, so a
+   * test can change the answer or give a folder its own settings); when absent the client does not
+   * support it.
+   */
+  configuration?: Record<string, unknown> | ((item: ConfigurationItem) => unknown);
   initializationOptions?: InitializationOptions;
   /** Folder paths sent as the workspace folders (and the first as rootUri); none by default. */
   workspaceFolders?: string[];
+  /** `textDocument.hover.contentFormat` (default ["markdown"]). */
+  hoverFormats?: string[];
+  /** Skip `initialize`, to see what the server does with messages sent before it. */
+  uninitialized?: boolean;
 }
 
 const WAIT_LIMIT_MS = 90_000;
@@ -35,6 +48,10 @@ export const fileUri = (file: string): string => pathToFileURL(file).href;
 
 export class TestClient {
   readonly log: LogEntry[] = [];
+  /** What the server answered to `initialize`. */
+  initializeResult: { capabilities: Record<string, unknown> & { executeCommandProvider?: { commands: string[] } } } | undefined;
+  /** Every workspace/configuration item the server asked for. */
+  readonly configurationRequests: ConfigurationItem[] = [];
   private waiters: { method: string; pred: (p: never) => boolean; resolve: (p: unknown) => void }[] = [];
 
   private constructor(
@@ -65,7 +82,17 @@ export class TestClient {
   private async initialize(options: ClientOptions): Promise<void> {
     const { rpc } = this;
     rpc.onNotification((method: string, params: unknown) => this.record(method, params));
-    rpc.onRequest("workspace/configuration", (p: { items: { section?: string }[] }) => p.items.map(() => options.configuration ?? null));
+    rpc.onRequest("workspace/configuration", (p: { items: ConfigurationItem[] }) =>
+      p.items.map((item) => {
+        this.configurationRequests.push(item);
+        const c = options.configuration;
+        return (typeof c === "function" ? c(item) : c) ?? null;
+      }),
+    );
+    rpc.onRequest("window/showMessageRequest", (p: unknown) => {
+      this.record("window/showMessageRequest", p);
+      return null;
+    });
     rpc.onRequest("window/workDoneProgress/create", (p: { token: string | number }) => {
       this.record("window/workDoneProgress/create", p);
       this.trackProgress(p.token);
@@ -77,15 +104,16 @@ export class TestClient {
       return null;
     });
     rpc.listen();
+    if (options.uninitialized) return;
     const folders = options.workspaceFolders ?? [];
-    await rpc.sendRequest("initialize", {
+    this.initializeResult = await rpc.sendRequest("initialize", {
       processId: null,
       rootUri: folders[0] ? fileUri(folders[0]) : null,
       workspaceFolders: folders.length > 0 ? folders.map((f) => ({ uri: fileUri(f), name: f })) : null,
       capabilities: {
-        workspace: { configuration: options.configuration != null, didChangeConfiguration: { dynamicRegistration: true }, codeLens: { refreshSupport: true } },
+        workspace: { configuration: options.configuration != null, didChangeConfiguration: { dynamicRegistration: true }, codeLens: { refreshSupport: true }, workspaceFolders: true },
         window: { workDoneProgress: true, showMessage: {} },
-        textDocument: { hover: { contentFormat: ["markdown"] }, publishDiagnostics: { versionSupport: true } },
+        textDocument: { hover: { contentFormat: options.hoverFormats ?? ["markdown"] }, publishDiagnostics: { versionSupport: true } },
       },
       initializationOptions: options.initializationOptions,
     });
@@ -132,6 +160,11 @@ export class TestClient {
 
   change(uri: string, version: number, text: string): void {
     void this.rpc.sendNotification("textDocument/didChange", { textDocument: { uri, version }, contentChanges: [{ text }] });
+  }
+
+  /** Any other notification; the server handles messages in the order they were sent. */
+  notify(method: string, params?: unknown): void {
+    void this.rpc.sendNotification(method, params);
   }
 
   request<T>(method: string, params?: unknown): Promise<T> {

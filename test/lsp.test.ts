@@ -185,9 +185,17 @@ describe("language server on the demo model", () => {
     assert.equal(result.candidates.length, 0);
     assert.equal(result.best, -1);
     assert.equal(result.warnings.length, uris.length, result.warnings.join("\n"));
-    for (const w of result.warnings) assert.match(w, /is not open in the editor(?: and not inside a workspace folder)?; open it to compare it$/);
+    for (const w of result.warnings) assert.match(w, /: not open in the editor(?: and not inside a workspace folder)?; open it.* to compare it$/);
     // Whether a file outside exists is not told either: /etc/shadow and a missing file get the same words.
     assert.equal(result.warnings[0]!.replace(/^[^:]+: /, ""), result.warnings[4]!.replace(/^[^:]+: /, ""));
+    // A folder added to the workspace is read from; once removed, no longer.
+    const folder = (p: string) => ({ uri: fileUri(p), name: path.basename(p) });
+    client.notify("workspace/didChangeWorkspaceFolders", { event: { added: [folder(outside)], removed: [] } });
+    const added = await client.request<BestOfNResult>("steplens/bestOfN", { uris: [fileUri(secret)] });
+    assert.equal(added.candidates.length, 3, added.warnings.join("\n"));
+    client.notify("workspace/didChangeWorkspaceFolders", { event: { added: [], removed: [folder(outside)] } });
+    const removed = await client.request<BestOfNResult>("steplens/bestOfN", { uris: [fileUri(secret)] });
+    assert.equal(removed.candidates.length, 0);
     // The same text is compared once the user opens it.
     client.open(fileUri(secret), secretText);
     const opened = await client.request<BestOfNResult>("steplens/bestOfN", { uris: [fileUri(secret)] });
@@ -220,7 +228,8 @@ describe("language server on the demo model", () => {
     assert.equal(lines.length, 5);
     assert.ok(lines.every((r) => r.cpmi.length > 0 && r.cpmi.length === r.soft_label.length));
     assert.equal(first.metrics?.records, 5);
-    assert.ok(first.metrics!.auc! >= 0 && first.metrics!.auc! <= 1, JSON.stringify(first.metrics));
+    // 1.0 measured on these 5 records, 10 steps (bench/results/lsp-label-auc); 0.9 lets two step pairs swap.
+    assert.ok(first.metrics!.auc! >= 0.9, JSON.stringify(first.metrics));
     assert.ok(Number.isFinite(first.metrics!.wasserstein));
     const kinds = client.notifications<{ token: string; value: { kind: string } }>("$/progress", (p) => p.token === "label-1").map((p) => p.value.kind);
     assert.equal(kinds[0], "begin");
@@ -245,7 +254,7 @@ describe("language server on the demo model", () => {
 describe("settings and limits (no model)", () => {
   test("settings come in layers; wrong values fall back to defaults with a message naming the setting", () => {
     const r = resolveSettings([{ modelPath: "/from/init.gguf", negatives: 8 }, { modelPath: "", negatives: "lots", check: { frequency: "sometimes" }, "check.debounceMs": 100, threshold: 2, goldAnswer: 42, templates: "nonsense" }]);
-    assert.equal(r.settings.modelPath, "/from/init.gguf", "an empty workspace value does not hide the initialization option");
+    assert.equal(r.settings.modelPath, "", "a value the user cleared (\"\") wins over the initialization option (issue 12 item 1)");
     assert.equal(r.settings.negatives, 4);
     assert.equal(r.settings.check.frequency, "edit");
     assert.equal(r.settings.check.debounceMs, 100);
@@ -255,7 +264,7 @@ describe("settings and limits (no model)", () => {
     assert.equal(r.problems.length, 4, r.problems.join("\n"));
     assert.match(r.problems.join("\n"), /steplens\.negatives must be a whole number from 1 to 64, got "lots"; using 4/);
     assert.match(r.problems.join("\n"), /steplens\.check\.frequency must be one of edit, save, manual/);
-    assert.match(r.problems.join("\n"), /steplens\.templates: unknown template "nonsense"/);
+    assert.match(r.problems.join("\n"), /steplens\.templates must be "default", "reference" or template names .*got "nonsense"; using "default"/);
     assert.deepEqual(resolveSettings([undefined, 7]).settings, DEFAULT_SETTINGS);
   });
 

@@ -1,17 +1,14 @@
-// steplens/bestOfN: the editor's side of Best-of-N. Which texts a client may have compared (the
-// documents it opened, or files inside its workspace folders, nothing else on this machine) and the
-// wire form of the answer; the scoring and the pick are the engine's one Best-of-N (bon/bestOfN.ts).
+// steplens/bestOfN: the editor's side of Best-of-N. The texts compared are the documents the client
+// opened, or files inside its workspace folders (fileAccess.ts), nothing else on this machine; the
+// scoring and the pick are the engine's one Best-of-N (bon/bestOfN.ts), turned here into wire types.
 
-import { realpath } from "node:fs/promises";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { BestOfNCandidate, BestOfNResult, WireGold } from "../../protocol/index.js";
 import type { Engine } from "../engine/engineOptions.js";
 import type { ParsedDocument } from "../engine/parse/types.js";
 import { BestOfN } from "../engine/bon/bestOfN.js";
-// The one bounded solution-file reader (moving into the engine; re-point this line with it).
-import { readSolutionFile } from "../cli/readSolutionFile.js";
+import { readSolutionFile } from "../engine/parse/readSolutionFile.js";
 import { capSteps, displayName, parseText } from "./documents.js";
+import { readableFile } from "./fileAccess.js";
 import { wireGold, wireRange } from "./wire.js";
 
 export interface OpenText {
@@ -31,42 +28,6 @@ export interface BestOfNInput {
 }
 
 const PREVIEW_LINES = 3;
-
-/** The folders of an `initialize` request as paths: every workspace folder, else the root. */
-export function workspaceFolderPaths(params: { workspaceFolders?: readonly { uri: string }[] | null; rootUri?: string | null; rootPath?: string | null }): string[] {
-  const uris = params.workspaceFolders?.length ? params.workspaceFolders.map((f) => f.uri) : params.rootUri ? [params.rootUri] : [];
-  const paths = uris.filter((u) => u.startsWith("file:")).map((u) => fileURLToPath(u));
-  if (paths.length === 0 && params.rootPath) paths.push(params.rootPath);
-  return paths.map((p) => path.resolve(p));
-}
-
-function inside(folder: string, file: string): boolean {
-  const rel = path.relative(folder, file);
-  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
-}
-
-/**
- * The file to read for `uri`, or an error when the client may not have it. A request names any URI
- * it likes, and the answer carries the text: serving files the user never opened nor keeps in the
- * workspace would hand any file this process can read to whoever speaks to the server. The path is
- * checked as written before anything on disk is touched (so the answer says nothing about files
- * outside), then again after symbolic links are resolved (a link in the workspace to /etc/shadow).
- */
-async function readableFile(uri: string, folders: readonly string[]): Promise<string> {
-  const refused = new Error("is not open in the editor and not inside a workspace folder; open it to compare it");
-  if (!uri.startsWith("file:")) throw new Error("is not open in the editor; open it to compare it");
-  let file: string;
-  try {
-    file = path.resolve(fileURLToPath(uri));
-  } catch {
-    throw refused;
-  }
-  if (!folders.some((f) => inside(f, file))) throw refused;
-  const real = await realpath(file).catch(() => file);
-  const realFolders = await Promise.all(folders.map((f) => realpath(f).catch(() => f)));
-  if (!realFolders.some((f) => inside(f, real))) throw refused;
-  return real;
-}
 
 async function load(uri: string, input: BestOfNInput): Promise<{ parsed: ParsedDocument; source: string }> {
   const open = input.openText(uri);
@@ -89,8 +50,8 @@ export async function bestOfN(engine: Engine, input: BestOfNInput): Promise<Best
     }
   }
   const picked = await BestOfN.of(engine.scorer).pickDocuments(
-    loaded.map((l) => l.doc),
-    { gold: input.goldSetting, method: engine.method, mc: engine.mc, signal: input.signal },
+    loaded.map((l) => ({ parsed: l.doc, text: l.source })),
+    { gold: input.goldSetting, method: engine.method, mc: engine.mc, implicit: engine.implicit, signal: input.signal },
   );
   let gold: WireGold | undefined;
   picked.documents.forEach((scored, k) => {

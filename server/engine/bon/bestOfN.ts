@@ -21,6 +21,8 @@ import type { ParsedDocument } from "../parse/types.js";
 import type { MonteCarloScorer } from "../mc/monteCarlo.js";
 import type { StepMethod } from "../methods/stepMethods.js";
 import { scoreDocument, type DocumentScore, type ScoredSolution } from "../scoreDocument.js";
+import type { ImplicitPrmScorer } from "../implicit/implicitPrm.js";
+import { pickImplicit, withImplicitSoftLabels } from "../implicit/bestOfN.js";
 
 export interface BonInputRecord {
   id?: string | number;
@@ -41,8 +43,12 @@ export type BonNegatives = "sampled" | "candidates";
 
 export interface BonVariant {
   name: string;
-  /** "cpmi": aggregated CPMI soft labels; "answer": 1 when the candidate's answer is the target. */
-  scorer: "cpmi" | "answer";
+  /**
+   * "cpmi": aggregated CPMI soft labels; "answer": 1 when the candidate's answer is the target;
+   * "implicit": aggregated Implicit PRM soft labels, "implicit-outcome": its outcome reward r (both
+   * read no target, so no pseudo-gold is drawn for them); "cpmi+implicit": per step the mean of both soft labels.
+   */
+  scorer: "cpmi" | "answer" | "implicit" | "implicit-outcome" | "cpmi+implicit";
   target: BonTarget;
   negatives: BonNegatives;
   aggregation: Aggregation;
@@ -67,7 +73,22 @@ export const BON_VARIANTS: readonly BonVariant[] = [
   { name: "answer+cpmi-pseudo-min", scorer: "cpmi", target: "pseudo-gold", negatives: "sampled", aggregation: "min", answerFirst: true },
   { name: "cpmi-gold-min", scorer: "cpmi", target: "gold", negatives: "sampled", aggregation: "min" },
   { name: "cpmi-gold-mean", scorer: "cpmi", target: "gold", negatives: "sampled", aggregation: "mean" },
+  // Implicit PRM (a model pair: --model is the policy, --reference-model the reference); no target.
+  { name: "implicit-min", scorer: "implicit", target: "pseudo-gold", negatives: "sampled", aggregation: "min" },
+  { name: "implicit-mean", scorer: "implicit", target: "pseudo-gold", negatives: "sampled", aggregation: "mean" },
+  { name: "implicit-r", scorer: "implicit-outcome", target: "pseudo-gold", negatives: "sampled", aggregation: "min" },
+  { name: "cpmi+implicit-min", scorer: "cpmi+implicit", target: "pseudo-gold", negatives: "sampled", aggregation: "min" },
 ];
+
+/** Variants scored by Implicit PRM's pair alone, which needs no target answer. */
+export function isImplicitVariant(v: BonVariant): boolean {
+  return v.scorer === "implicit" || v.scorer === "implicit-outcome";
+}
+
+/** Variants that need Implicit PRM's pair (--reference-model). */
+export function needsPair(v: BonVariant): boolean {
+  return isImplicitVariant(v) || v.scorer === "cpmi+implicit";
+}
 
 export function bonVariant(name: string): BonVariant {
   const v = BON_VARIANTS.find((x) => x.name === name);
@@ -99,6 +120,15 @@ export interface BonOptions {
   /** "rollouts": the model solves the problem (default). "cue-samples": answers sampled right after the answer cue (benchmarks only). */
   pseudoGold?: ModelAnswerMethod;
   signal?: AbortSignal;
+  /** Implicit PRM's pair, for the implicit variants. */
+  implicit?: ImplicitPrmScorer;
+}
+
+/** One file of candidates, as the editor has it. */
+export interface BonDocument {
+  parsed: ParsedDocument;
+  /** The text it was parsed from: Implicit PRM reads each solution as written. */
+  text?: string;
 }
 
 /** Candidates spread over one or more parsed files, as the editor has them. */
@@ -108,6 +138,8 @@ export interface DocumentsPickOptions {
   /** How steps are scored (the engine's method); the score is the aggregated step values. */
   method?: StepMethod;
   mc?: MonteCarloScorer;
+  /** Implicit PRM's pair, for the implicit methods. */
+  implicit?: ImplicitPrmScorer;
   signal?: AbortSignal;
 }
 
@@ -154,18 +186,18 @@ export class BestOfN {
    * answer, else the user's, else the model's own answer voted among the answers of every candidate
    * of the same problem (across files, as `pick` does among a record's candidates).
    */
-  async pickDocuments(docs: readonly ParsedDocument[], options: DocumentsPickOptions = {}): Promise<DocumentsPick> {
+  async pickDocuments(files: readonly BonDocument[], options: DocumentsPickOptions = {}): Promise<DocumentsPick> {
     const problemKey = (d: ParsedDocument): string => d.problem.trim();
     const answersOf = new Map<string, (string | undefined)[]>();
-    for (const d of docs) {
+    for (const { parsed: d } of files) {
       const list = answersOf.get(problemKey(d)) ?? [];
       // As scoreDocument counts a file's candidates, so one file gets the target its check already found.
       list.push(...d.solutions.map((s) => s.finalAnswer?.value));
       answersOf.set(problemKey(d), list);
     }
     const documents: DocumentScore[] = [];
-    for (const doc of docs) {
-      const answers = answersOf.get(problemKey(doc))!;
+    for (const { parsed: doc, text } of files) {
+      const answers = answersOf.get(problemKey(doc)) ?? [];
       documents.push(
         await scoreDocument(this.scorer, doc, {
           gold: doc.goldAnswer ? undefined : options.gold || undefined,
@@ -173,6 +205,8 @@ export class BestOfN {
           answers: answers.length > 1 ? answers : [],
           method: options.method,
           mc: options.mc,
+          implicit: options.implicit,
+          sourceText: text,
           signal: options.signal,
         }),
       );
@@ -184,6 +218,10 @@ export class BestOfN {
   }
 
   async pick(record: BonInputRecord, variant: BonVariant = bonVariant(DEFAULT_BON_VARIANT), options: BonOptions = {}): Promise<BonResult> {
+    if (isImplicitVariant(variant)) {
+      if (!options.implicit) throw new Error(`Best-of-N method ${variant.name} needs Implicit PRM's pair: pass --reference-model PATH (--model is then the policy)`);
+      return await pickImplicit(options.implicit, record, variant, options.signal);
+    }
     const { problem, candidates } = parseCandidates(record);
     const answers = candidates.map((c) => c.answer);
     let target: GoldAnswer;
@@ -211,10 +249,9 @@ export class BestOfN {
         negatives: negatives && negatives.length > 0 ? negatives : undefined,
         signal: options.signal,
       });
-      const s = aggregate(
-        out.steps.map((x) => x.softLabel),
-        variant.aggregation,
-      );
+      // cpmi+implicit: each step's CPMI soft label averaged with Implicit PRM's (implicit/combined.ts).
+      const soft = variant.scorer === "cpmi+implicit" ? await withImplicitSoftLabels(options.implicit, record, candidates.indexOf(c), out.steps.map((x) => x.softLabel), options.signal) : out.steps.map((x) => x.softLabel);
+      const s = aggregate(soft, variant.aggregation);
       scores.push((Number.isFinite(s) ? s : 0) + (variant.answerFirst ? match : 0));
     }
     return { scores, pick: Math.max(0, pickBest(scores)), target, answers };
