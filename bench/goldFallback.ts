@@ -16,7 +16,7 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1" },
   },
 });
-const records = readFileSync(values.data!, "utf8")
+const records = readFileSync(values.data, "utf8")
   .split("\n")
   .filter((l) => l.trim())
   .slice(0, Number(values.records))

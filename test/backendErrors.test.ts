@@ -132,12 +132,14 @@ describe("what acts on the kinds", () => {
   const kinds: BackendErrorCode[] = ["unreachable", "timeout", "unauthorized", "rate-limited", "server-error", "incompatible", "backend", "cancelled", "context-overflow", "model-not-found", "model-invalid"];
 
   test("a pool moves a call elsewhere when the server was away, slow, busy or failed; never for a refused token or a bad request", () => {
-    const moved = kinds.filter((k) => isRetryable(new BackendError("x", k)));
+    const moved = kinds.filter((k) => isRetryable(new BackendError("HTTP 503, ECONNRESET, timed out", k)));
     assert.deepEqual(moved, ["unreachable", "timeout", "rate-limited", "server-error"]);
   });
 
   test("the editor reconnects when the server is away or silent, asks for a token when refused, and otherwise shows the error", () => {
-    const seen = Object.fromEntries(kinds.map((k) => [k, classifyRemoteFailure(new BackendError("x", k)) ?? "error"]));
+    // Words that name other failures, so that only the kind can decide (a model file named gpt-401.gguf, a body quoting a timeout).
+    const misleading = (k: BackendErrorCode) => new BackendError("model gpt-401.gguf: the upstream said forbidden, ECONNREFUSED, timed out", k);
+    const seen = Object.fromEntries(kinds.map((k) => [k, classifyRemoteFailure(misleading(k)) ?? "error"]));
     assert.deepEqual(seen, {
       unreachable: "unreachable",
       timeout: "unreachable",

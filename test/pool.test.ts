@@ -55,7 +55,7 @@ function httpBackend(url: string): Backend {
     counters,
     parallel: 2,
     tokenize: (text) => call("/tokenize", { text }),
-    openSession: async (): Promise<BackendSession> => ({
+    openSession: (): Promise<BackendSession> => Promise.resolve({
       counters: { evaluated: 0, generated: 0 },
       scoreContinuations: (prefix, continuations) => call("/score", { prefix, continuations }),
       sample: (prefix, options) => call("/sample", { prefix, options }),

@@ -3,7 +3,7 @@
 
 import { fileURLToPath } from "node:url";
 import { CodeActionKind, DidChangeConfigurationNotification, TextDocumentSyncKind, type InitializeResult } from "vscode-languageserver";
-import { IgnoreStepCommand, SetTokenNotification, type InitializationOptions } from "../../../protocol/index.js";
+import { IgnoreStepCommand, SetTokenNotification } from "../../../protocol/index.js";
 import type { ServerContext } from "../context.js";
 import { SetTokenParamsSchema } from "../params.js";
 import { workspaceFolderPaths } from "../fileAccess.js";
@@ -24,7 +24,7 @@ export function registerLifecycle(ctx: ServerContext, onShutdown?: () => void): 
     // No contentFormat: the client takes Markdown (LSP's default for MarkupContent-era clients).
     const formats = c.textDocument?.hover?.contentFormat;
     caps.hoverMarkdown = !Array.isArray(formats) || formats.includes("markdown");
-    if (isObject(params.initializationOptions)) config.initOptions = params.initializationOptions as InitializationOptions;
+    if (isObject(params.initializationOptions)) config.initOptions = params.initializationOptions;
     if (typeof config.initOptions.token === "string") config.token = config.initOptions.token;
     const clientCommands = Array.isArray(config.initOptions.clientCommands) ? config.initOptions.clientCommands : [];
     ctx.serverCommands = [IgnoreStepCommand, ...SERVER_COMMANDS.filter((command) => !clientCommands.includes(command))];

@@ -21,7 +21,8 @@ import { runLabelRequest } from "../labelRequest.js";
 import { BestOfNParamsSchema, ClearScoresParamsSchema, LabelDatasetParamsSchema, parseParams, ScoreDocumentParamsSchema } from "../params.js";
 
 export function asError(err: unknown): ResponseError<void> {
-  if (err instanceof ResponseError) return err;
+  // A ResponseError's data is typed `any` by vscode-jsonrpc; ours carry none.
+  if (err instanceof ResponseError) return err as ResponseError<void>;
   return new ResponseError(ErrorCodes.InternalError, err instanceof Error ? err.message : String(err));
 }
 
