@@ -30,7 +30,7 @@ const items = readFileSync(values.data, "utf8").split("\n").filter((l) => l.trim
 const variants = values.variants ? values.variants.split(",").map(bonVariant) : BON_VARIANTS;
 const modelPath = defaultModelPath();
 const config = cpmiConfigFrom({ samples: values.samples ? Number(values.samples) : undefined }, modelPath);
-const backend = await LlamaCppBackend.load({ modelPath, gpu: "off", threads: Number(values.threads), branches: Math.max(config.samplesPerPrefix, config.fallbackSamples, config.negatives + 1), walkers: config.templates.length });
+const backend = await LlamaCppBackend.load({ modelPath, gpu: "off", threads: Number(values.threads), branches: Math.max(config.samplesPerPrefix, config.goldRollouts, config.negatives + 1), walkers: config.templates.length });
 const bon = new BestOfN(new CpmiScorer(backend, config));
 const acc: Record<string, number> = {};
 const secs: Record<string, number> = {};

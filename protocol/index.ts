@@ -141,10 +141,10 @@ export interface ClearScoresParams {
   uri?: string;
 }
 
-/** Score the candidates of open documents or files on disk, for the Best-of-N picker. */
+/** Score the candidates of open documents or files inside the workspace folders, for the Best-of-N picker. */
 export const BestOfNRequest = "steplens/bestOfN";
 export interface BestOfNParams {
-  /** Document URIs (open in the editor or `file:` URIs on disk). */
+  /** Document URIs: open in the editor, or `file:` URIs inside a workspace folder (anything else is refused with a warning). */
   uris: string[];
 }
 export interface BestOfNCandidate {

@@ -34,6 +34,8 @@ export interface ClientOptions {
    */
   configuration?: Record<string, unknown> | ((item: ConfigurationItem) => unknown);
   initializationOptions?: InitializationOptions;
+  /** Folder paths sent as the workspace folders (and the first as rootUri); none by default. */
+  workspaceFolders?: string[];
   /** `textDocument.hover.contentFormat` (default ["markdown"]). */
   hoverFormats?: string[];
   /** Skip `initialize`, to see what the server does with messages sent before it. */
@@ -103,11 +105,13 @@ export class TestClient {
     });
     rpc.listen();
     if (options.uninitialized) return;
+    const folders = options.workspaceFolders ?? [];
     this.initializeResult = await rpc.sendRequest("initialize", {
       processId: null,
-      rootUri: null,
+      rootUri: folders[0] ? fileUri(folders[0]) : null,
+      workspaceFolders: folders.length > 0 ? folders.map((f) => ({ uri: fileUri(f), name: f })) : null,
       capabilities: {
-        workspace: { configuration: options.configuration != null, didChangeConfiguration: { dynamicRegistration: true }, codeLens: { refreshSupport: true } },
+        workspace: { configuration: options.configuration != null, didChangeConfiguration: { dynamicRegistration: true }, codeLens: { refreshSupport: true }, workspaceFolders: true },
         window: { workDoneProgress: true, showMessage: {} },
         textDocument: { hover: { contentFormat: options.hoverFormats ?? ["markdown"] }, publishDiagnostics: { versionSupport: true } },
       },
@@ -156,6 +160,11 @@ export class TestClient {
 
   change(uri: string, version: number, text: string): void {
     void this.rpc.sendNotification("textDocument/didChange", { textDocument: { uri, version }, contentChanges: [{ text }] });
+  }
+
+  /** Any other notification; the server handles messages in the order they were sent. */
+  notify(method: string, params?: unknown): void {
+    void this.rpc.sendNotification(method, params);
   }
 
   request<T>(method: string, params?: unknown): Promise<T> {

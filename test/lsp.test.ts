@@ -4,7 +4,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { CancellationTokenSource, type CodeAction, type CodeLens, type Diagnostic, type Hover, type MarkupContent, type PublishDiagnosticsParams } from "vscode-languageserver/node";
@@ -42,7 +42,7 @@ describe("language server on the demo model", () => {
   const candUri = fileUri(CANDIDATES);
 
   before(async () => {
-    client = await TestClient.inProcess({ configuration: { modelPath: DEMO_MODEL, gpu: "off", check: { frequency: "edit", debounceMs: 50 } } });
+    client = await TestClient.inProcess({ configuration: { modelPath: DEMO_MODEL, gpu: "off", check: { frequency: "edit", debounceMs: 50 } }, workspaceFolders: [tmp] });
   });
   after(async () => {
     await client.close();
@@ -154,12 +154,52 @@ describe("language server on the demo model", () => {
     assert.equal(result.candidates[result.best]!.finalAnswer, "54", "the candidate whose answer is the gold 54");
     assert.match(result.candidates[result.best]!.text, /Lena pays 2 × 27 = 54 dollars/);
     assert.equal(result.gold?.value, "54");
-    // A file that is not open is read from disk.
+    // A file that is not open is read from disk when it lies in a workspace folder.
     const onDisk = path.join(tmp, "closed-candidates.md");
     writeFileSync(onDisk, candidatesText);
     const fromDisk = await client.request<BestOfNResult>("steplens/bestOfN", { uris: [fileUri(onDisk)] });
     assert.equal(fromDisk.best, result.best);
     assert.deepEqual(fromDisk.candidates.map((c) => c.score), result.candidates.map((c) => c.score));
+  });
+
+  test("bestOfN reads no file the client neither opened nor keeps in a workspace folder (issue 10 item 8)", async () => {
+    // A readable file outside the workspace that looks like candidates, so that reading it would score and return it.
+    const outside = mkdtempSync(path.join(os.tmpdir(), "steplens-outside-"));
+    const secretText = candidatesText.replace("# Three candidate solutions", "# SECRET-3f9a outside the workspace");
+    const secret = path.join(outside, "secret.md");
+    writeFileSync(secret, secretText);
+    mkdirSync(path.join(tmp, "links"), { recursive: true });
+    const link = path.join(tmp, "links", "to-secret.md");
+    symlinkSync(secret, link);
+    const uris = [
+      "file:///etc/shadow",
+      fileUri(secret),
+      fileUri(link), // a link inside the workspace to a file outside it
+      `${fileUri(tmp)}/../${path.basename(outside)}/secret.md`, // a way out of the workspace by ..
+      "file:///no/such/file.md",
+      "untitled:Untitled-1",
+    ];
+    const result = await client.request<BestOfNResult>("steplens/bestOfN", { uris });
+    const leaked = JSON.stringify(result).includes("SECRET-3f9a") || JSON.stringify(result).includes("root:");
+    assert.equal(leaked, false, "no text of a file outside the open documents and the workspace came back");
+    assert.equal(result.candidates.length, 0);
+    assert.equal(result.best, -1);
+    assert.equal(result.warnings.length, uris.length, result.warnings.join("\n"));
+    for (const w of result.warnings) assert.match(w, /: not open in the editor(?: and not inside a workspace folder)?; open it.* to compare it$/);
+    // Whether a file outside exists is not told either: /etc/shadow and a missing file get the same words.
+    assert.equal(result.warnings[0]!.replace(/^[^:]+: /, ""), result.warnings[4]!.replace(/^[^:]+: /, ""));
+    // A folder added to the workspace is read from; once removed, no longer.
+    const folder = (p: string) => ({ uri: fileUri(p), name: path.basename(p) });
+    client.notify("workspace/didChangeWorkspaceFolders", { event: { added: [folder(outside)], removed: [] } });
+    const added = await client.request<BestOfNResult>("steplens/bestOfN", { uris: [fileUri(secret)] });
+    assert.equal(added.candidates.length, 3, added.warnings.join("\n"));
+    client.notify("workspace/didChangeWorkspaceFolders", { event: { added: [], removed: [folder(outside)] } });
+    const removed = await client.request<BestOfNResult>("steplens/bestOfN", { uris: [fileUri(secret)] });
+    assert.equal(removed.candidates.length, 0);
+    // The same text is compared once the user opens it.
+    client.open(fileUri(secret), secretText);
+    const opened = await client.request<BestOfNResult>("steplens/bestOfN", { uris: [fileUri(secret)] });
+    assert.equal(opened.candidates.length, 3);
   });
 
   test("an edit mid-check cancels it; the diagnostics that stay belong to the newest version", async () => {

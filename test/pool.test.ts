@@ -12,6 +12,7 @@ import path from "node:path";
 import { PoolBackend, describePoolEvent, isRetryable, type PoolEvent } from "../server/engine/backend/pool.js";
 import { BackendError, type Backend, type BackendSession, type TokenCounters } from "../server/engine/backend/types.js";
 import { LlamaCppBackend } from "../server/engine/backend/llamaCpp.js";
+import { connectRemote, REMOTE_API_VERSION } from "../server/engine/backend/remote.js";
 import { CpmiScorer } from "../server/engine/cpmi/scorer.js";
 import { cpmiConfigFrom, type Engine } from "../server/engine/engineOptions.js";
 import { labelDataset } from "../server/engine/data/labelDataset.js";
@@ -188,6 +189,39 @@ describe("PoolBackend", () => {
     for (const r of results) r.steps.forEach((s, k) => assert.ok(Math.abs(s.reward - (rec.cpmi as number[])[k]!) < 5e-3));
     const downs = events.filter((e) => e.type === "down").map((e) => e.endpoint);
     assert.deepEqual(new Set(downs), new Set([dropping.url, closed.url]), JSON.stringify(events));
+  });
+
+  test("a steplens serve that fails on its side (HTTP 500) or is busy (429) hands the call to another endpoint", async () => {
+    for (const status of [500, 429]) {
+      // A real steplens serve client (remote.ts) in front of a server that connects fine, then fails every call.
+      let calls = 0;
+      const failing = http.createServer((req, res) => {
+        req.resume();
+        if (req.url === "/v1/model") {
+          res.writeHead(200, { "content-type": "application/json" });
+          return res.end(JSON.stringify({ api_version: REMOTE_API_VERSION, version: "test", name: "arith-demo-15m-f16.gguf", kind: "llama.cpp", device: "cpu", context_size: 512, parallel: 1 }));
+        }
+        calls++;
+        res.writeHead(status, { "content-type": "application/json", "retry-after": "0" });
+        res.end(JSON.stringify({ error: { code: "internal", message: `failed with ${status}` } }));
+      });
+      await new Promise<void>((resolve) => failing.listen(0, "127.0.0.1", resolve));
+      const url = `http://127.0.0.1:${(failing.address() as AddressInfo).port}`;
+      const events: PoolEvent[] = [];
+      const p = pool([{ name: url, backend: await connectRemote(url, { retries: 0 }) }, { name: "lane-a", backend: a }], {
+        maxInFlight: 1,
+        backoffMs: 1,
+        onEvent: (e) => events.push(e),
+      });
+      const s = await p.openSession(); // the least loaded endpoint first: the failing one
+      const [score] = await s.scoreContinuations("Question: 1 + 1?\nThe answer is", [" 2."]);
+      s.release();
+      failing.closeAllConnections();
+      await new Promise<void>((resolve) => failing.close(() => resolve()));
+      assert.ok(calls >= 1, "the failing server was really called");
+      assert.ok(Number.isFinite(score!.meanLogprob), "the healthy endpoint answered");
+      assert.ok(events.some((e) => e.type === "retry" && e.endpoint === url && e.error.includes(`failed with ${status}`)), JSON.stringify(events));
+    }
   });
 
   test("an error another endpoint cannot fix (HTTP 401) is not retried", async () => {

@@ -42,6 +42,17 @@ describe("scoreDocument without a gold answer", () => {
     assert.ok(item.candidates[best.solution.index]!.is_correct, `picked candidate ${best.solution.index + 1}`);
   });
 
+  test("the scorer alone, given no gold answer, takes the same answer as scoreDocument: one path, not answers sampled after the cue", async () => {
+    const wrong = item.candidates.find((c) => !c.is_correct)!;
+    const doc = parseDocument(wrong.text, { format: "plain" });
+    const steps = doc.solutions[0]!.steps.map((s) => s.text);
+    const alone = await engine.scorer.score({ problem: doc.problem, steps });
+    assert.equal(alone.gold.source, "fallback");
+    assert.equal(alone.gold.value, item.gold_answer, "the model's written solutions' answer, not the cue samples' 130 or 110");
+    assert.equal(alone.gold.value, (await scoreDocument(engine.scorer, doc)).gold?.value);
+    assert.ok(alone.warnings.some((w) => w.includes("of the solutions it wrote to the question")), alone.warnings.join("\n"));
+  });
+
   test("one wrong solution is not judged against its own answer", async () => {
     const wrong = item.candidates.find((c) => !c.is_correct)!;
     const doc = parseDocument(wrong.text, { format: "plain" });

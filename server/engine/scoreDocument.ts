@@ -3,7 +3,6 @@
 
 import type { CpmiScorer, GoldAnswer, SolutionScore, StepScore } from "./cpmi/scorer.js";
 import type { ParsedDocument, Solution, Step } from "./parse/types.js";
-import { BestOfN } from "./bon/bestOfN.js";
 import type { MonteCarloScorer } from "./mc/monteCarlo.js";
 import { withMethod, type StepMethod } from "./methods/stepMethods.js";
 import type { ImplicitPrmScorer } from "./implicit/implicitPrm.js";
@@ -46,6 +45,12 @@ export interface DocumentScore {
 export interface ScoreDocumentOptions {
   /** A gold answer given by the user (flag or setting); wins over the file's own. */
   gold?: string;
+  /**
+   * Without a gold answer: the answers of the candidates being compared, among which the model's own
+   * answer is voted (Best-of-N over several files passes all of theirs). Default: this file's
+   * solutions' answers when it has several, else none, or a wrong solution would be judged against itself.
+   */
+  answers?: readonly (string | undefined)[];
   signal?: AbortSignal;
   /**
    * How steps are scored. Other methods than CPMI replace each step's soft label (and so the verdict,
@@ -72,14 +77,12 @@ export async function scoreDocument(scorer: CpmiScorer, doc: ParsedDocument, opt
       : undefined;
   // Implicit PRM needs no gold answer: it never samples one, and scores from the written text alone.
   if (options.method === "implicit") return await scoreImplicit(doc, gold, warnings, options, scorer.config.threshold);
-  if (!gold && doc.problem.trim()) {
-    // The model's own answer, from solutions it writes to the question (self-consistency), rather
-    // than the scorer's fallback of answers sampled right after the answer cue: on the Best-of-N dev
-    // set the latter named a wrong answer 7.5% of the time, the former never (bench/README.md).
-    // With several candidates the vote is read among their answers; a single solution's own answer
-    // gets no say, or a wrong solution would be judged against itself.
-    const answers = doc.solutions.length > 1 ? doc.solutions.map((s) => s.finalAnswer?.value) : [];
-    gold = await BestOfN.of(scorer).pseudoGoldOf(doc.problem, answers, { signal: options.signal });
+  const stepsTotal = doc.solutions.reduce((n, s) => n + s.steps.length, 0);
+  if (!gold && stepsTotal > 0) {
+    // The model's own answer (cpmi/modelAnswer.ts, the one way to a missing gold answer), found once
+    // for all candidates of the file rather than by each scorer.score call.
+    const answers = options.answers ?? (doc.solutions.length > 1 ? doc.solutions.map((s) => s.finalAnswer?.value) : []);
+    gold = await scorer.goldFor(doc.problem, answers, { signal: options.signal });
     warnings.push(
       `no gold answer given: using the model's majority answer ${gold.value} ` +
         `(${Math.round((gold.agreement ?? 0) * 100)}% of the solutions it wrote to the question); name the right one in front matter (answer: N) or % answer: N`,
@@ -87,7 +90,6 @@ export async function scoreDocument(scorer: CpmiScorer, doc: ParsedDocument, opt
   }
   if (!doc.problem.trim()) warnings.push("no problem statement found: start the file with `Question: ...` (or a `## Problem` section) so the model knows what is being solved");
   const solutions: ScoredSolution[] = [];
-  const stepsTotal = doc.solutions.reduce((n, s) => n + s.steps.length, 0);
   let stepsDone = 0;
   for (const solution of doc.solutions) {
     if (solution.steps.length === 0) continue;
@@ -98,8 +100,6 @@ export async function scoreDocument(scorer: CpmiScorer, doc: ParsedDocument, opt
       gold,
       signal: options.signal,
     });
-    // A fallback gold answer is guessed once per problem, not once per candidate.
-    gold ??= result.gold;
     if (options.method === "cpmi_implicit") {
       // CPMI's result, with the soft labels averaged with Implicit PRM's (implicit/combined.ts).
       const written = options.implicit && options.sourceText != null ? writtenFromDocument(options.sourceText, doc, solution) : undefined;

@@ -20,16 +20,20 @@ export interface ClientCaps {
   codeLensRefresh: boolean;
   /** Hover as Markdown; a client that lists only plaintext gets plain text. */
   hoverMarkdown: boolean;
+  /** The client tells when workspace folders are added or removed. */
+  workspaceFolderChanges: boolean;
 }
 
 export class ServerContext {
   readonly documents = new TextDocuments(TextDocument);
   readonly states = new Map<string, DocState>();
-  readonly caps: ClientCaps = { configuration: false, configurationRegistration: false, codeLensRefresh: false, hoverMarkdown: true };
+  readonly caps: ClientCaps = { configuration: false, configurationRegistration: false, codeLensRefresh: false, hoverMarkdown: true, workspaceFolderChanges: false };
   /** Work outside the check queue (Best-of-N, labeling), aborted on reload and shutdown. */
   readonly jobs = new Set<AbortController>();
   /** Relative paths in requests resolve against the first workspace folder. */
   baseDir = process.cwd();
+  /** The client's workspace folders (paths): the only place steplens/bestOfN reads files the client has not opened. */
+  workspaceFolders: string[] = [];
   /** Set once `initialize` has been answered; requests before it get ServerNotInitialized. */
   initialized = false;
   /** Commands this server executes (executeCommandProvider): its own, and those the client does not implement. */

@@ -4,6 +4,8 @@
 // down or a tunnel is closed, so the editor recovers by itself when the server comes back.
 
 import type { BackendSetting } from "../../protocol/index.js";
+import { backoffMs } from "../engine/backend/backoff.js";
+import { failureKind } from "../engine/backend/failure.js";
 
 export type RemoteFailure = "unreachable" | "unauthorized";
 
@@ -11,34 +13,30 @@ export function isServerBackend(kind: string | undefined): kind is Exclude<Backe
   return kind === "remote" || kind === "openai" || kind === "llama-server";
 }
 
-const UNAUTHORIZED = /refused the token|\b401\b|\b403\b|unauthori[sz]ed|forbidden|invalid api key|incorrect api key/i;
-const UNREACHABLE =
-  /cannot reach|could not reach|unreachable|ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|UND_ERR_\w+|fetch failed|socket hang up|did not answer|timed? ?out|not taking work|\b50[234]\b/i;
-
-function messagesOf(err: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = err, depth = 0; e && depth < 4; depth++) {
-    if (e instanceof Error) parts.push(e.message, (e as { code?: unknown }).code === undefined ? "" : String((e as { code?: unknown }).code));
-    else parts.push(String(e));
-    e = e instanceof Error ? (e as { cause?: unknown }).cause : undefined;
-  }
-  return parts.join(" ");
-}
-
 /**
  * A failure the server's coming back (or a new token) can fix, or undefined for anything else (bad
  * model name, malformed answers, incompatible versions): those stay errors until the settings change.
  */
 export function classifyRemoteFailure(err: unknown): RemoteFailure | undefined {
-  const text = messagesOf(err);
-  if (UNAUTHORIZED.test(text)) return "unauthorized";
-  if (UNREACHABLE.test(text)) return "unreachable";
-  return undefined;
+  switch (failureKind(err)) {
+    case "unauthorized":
+      return "unauthorized";
+    case "unreachable":
+    case "timeout":
+      return "unreachable";
+    default:
+      // A busy server (rate-limited) or one that failed on a request fails that request; the next
+      // check asks again. Reconnecting would drop a model that works.
+      return undefined;
+  }
 }
 
-/** Backoff between attempts: 1 s, 2 s, 4 s … at most 30 s, so a server that comes back is found soon. */
+/**
+ * Backoff between attempts: 1 s, 2 s, 4 s … at most 30 s, so a server that comes back is found soon.
+ * No jitter: one editor waits for its own server, and the status bar shows when it tries next.
+ */
 export function retryDelayMs(failures: number, firstMs = 1000, maxMs = 30_000): number {
-  return Math.min(maxMs, firstMs * 2 ** Math.max(0, failures - 1));
+  return backoffMs(failures - 1, { firstMs, maxMs, jitter: 0 });
 }
 
 /** No countdown in the words: they outlive the moment (logs, tooltips); RemoteStatus.retryInMs has it. */

@@ -217,7 +217,7 @@ async function bestOfNByMethod(
     modelPath: opts.modelPath,
     gpu: opts.engine.gpu ?? "auto",
     threads: opts.threads,
-    branches: Math.max(config.samplesPerPrefix, config.fallbackSamples, config.negatives + 1, opts.mc.rollouts, sampledConfig.samplesPerPrefix),
+    branches: Math.max(config.samplesPerPrefix, config.goldRollouts, config.negatives + 1, opts.mc.rollouts, sampledConfig.samplesPerPrefix),
     walkers: Math.max(config.templates.length, sampledConfig.templates.length),
   });
   const extra: Backend[] = [];
@@ -248,7 +248,7 @@ async function bestOfNByMethod(
       base = { random: base.random + b.random, majority: base.majority + b.majority, best: base.best + b.best };
       // Only methods that score against an answer need the model's pseudo-gold (8 rollouts).
       const needsTarget = methods.some((m) => m !== "implicit");
-      const target = needsTarget ? await bon.pseudoGold(problem, candidates.map((c) => c.answer)) : undefined;
+      const target = needsTarget ? await bon.pseudoGoldOf(problem, candidates.map((c) => c.answer)) : undefined;
       const perMethod: Record<string, number[]> = {};
       for (const [k, c] of candidates.entries()) {
         // cpmi_naive computes cpmi's scores (only slower), so it shares them here.

@@ -1,9 +1,11 @@
 // JSON over HTTP for the completion-server backends (OpenAI-compatible servers such as vLLM, and
-// llama.cpp's llama-server): one place for timeouts, retries with backoff, and error messages that
-// name the server and say what to do. Node's own fetch (undici) keeps connections alive between calls.
+// llama.cpp's llama-server): one place for timeouts, retries (httpRetry.ts), and error messages that
+// name the server and say what to do, each with its kind (types.ts BackendErrorCode). Node's own
+// fetch (undici) keeps connections alive between calls.
 
 import { BackendError } from "./types.js";
 import { fetchWithRetries, RetriesExhausted } from "./httpRetry.js";
+import { networkKind, statusKind } from "./failure.js";
 
 export interface HttpOptions {
   /** Bearer token / API key, sent as `Authorization: Bearer ...`. */
@@ -18,35 +20,19 @@ export interface HttpOptions {
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 export const DEFAULT_RETRIES = 4;
-const RETRY_STATUS = new Set([429, 502, 503, 504]);
-const BACKOFF_BASE_MS = 250;
-const BACKOFF_MAX_MS = 8_000;
 
-/** The server could not be reached or kept failing after the retries: another endpoint of a pool may do (pool.ts reads `retryable`). */
-export class ServerUnavailableError extends BackendError {
-  readonly retryable = true;
-  constructor(message: string) {
-    super(message, "backend");
-  }
-}
-
-/** An HTTP error the server answered with; `status` lets callers react to 404 (endpoint missing) etc. */
+/** An HTTP error the server answered with; `status` and `body` let callers react to 404 (endpoint missing) etc. */
 export class HttpStatusError extends BackendError {
+  override readonly status: number;
+
   constructor(
     message: string,
-    readonly status: number,
+    status: number,
     readonly body: string,
   ) {
-    super(message, "backend");
+    super(message, statusKind(status), { status });
+    this.status = status;
   }
-}
-
-/** Delay before retry `attempt` (1-based): Retry-After when the server sends one, else exponential with jitter. */
-function backoffMs(attempt: number, retryAfter: string | null): number {
-  const seconds = retryAfter != null ? Number(retryAfter) : NaN;
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, BACKOFF_MAX_MS * 4);
-  const base = Math.min(BACKOFF_BASE_MS * 2 ** (attempt - 1), BACKOFF_MAX_MS);
-  return base / 2 + Math.random() * (base / 2);
 }
 
 /** The error message inside an OpenAI-style ({error: {message}}) or llama-server ({error: {message}}) body. */
@@ -86,12 +72,11 @@ export async function requestJson(
     ({ response, attempts } = await fetchWithRetries(url, { method, headers, body: payload }, {
       timeoutMs: options.timeoutMs,
       retries: options.retries,
-      retryStatus: RETRY_STATUS,
-      delayMs: (retry, retryAfter) => backoffMs(retry + 1, retryAfter),
       fatal: ({ timedOut, error }) => {
         const code = causeCode(error);
+        // A host name that does not resolve now will not resolve in a second either: say so at once.
         return !timedOut && (code === "ENOTFOUND" || code === "EAI_AGAIN")
-          ? new BackendError(`cannot resolve the host of ${options.serverName} at ${url}: check --endpoint`, "backend")
+          ? new BackendError(`cannot resolve the host of ${options.serverName} at ${url}: check --endpoint`, "unreachable", { cause: error })
           : undefined;
       },
     }, signal));
@@ -101,7 +86,7 @@ export async function requestJson(
     const problem = timedOut
       ? `no answer within ${options.timeoutMs} ms (raise it with --timeout MS)`
       : `connection failed (${causeCode(error) ?? (error instanceof Error ? error.message : String(error))})`;
-    throw new ServerUnavailableError(`${options.serverName} at ${url}: ${problem} after ${tries} attempts. Is the server running and is --endpoint right?`);
+    throw new BackendError(`${options.serverName} at ${url}: ${problem} after ${tries} attempts. Is the server running and is --endpoint right?`, networkKind(timedOut), { cause: error });
   }
   const text = await response.text();
   if (response.ok) {
@@ -110,7 +95,7 @@ export async function requestJson(
     } catch {
       throw new BackendError(
         `${options.serverName} at ${url} answered with something that is not JSON (${JSON.stringify(text.slice(0, 120))}): is --endpoint the server's API address?`,
-        "backend",
+        "incompatible",
       );
     }
   }

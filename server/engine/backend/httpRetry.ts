@@ -1,20 +1,32 @@
 // The retry loop every HTTP backend shares (steplens serve's remote client, OpenAI-compatible servers,
 // llama-server): one request with a timeout combined with the caller's signal, retried after
-// connection failures and the statuses a retry can fix. What is retried, how long to wait and what
-// the user is told stay with each caller: they name their server and what to do differently.
+// connection failures and the statuses a retry can fix, waiting as the server's Retry-After asks or
+// else by the shared backoff (backoff.ts). What is retried and what the user is told stay with each
+// caller: they name their server and what to do differently.
 
 import { BackendError } from "./types.js";
 import { sleep } from "./shared.js";
+import { backoffMs, retryAfterMs, type BackoffPolicy } from "./backoff.js";
+
+/**
+ * Between attempts at one server: a quarter second doubling to 8 s, half of it random. Short, because
+ * a busy or restarting server is usually back within seconds and the user is waiting; capped, because
+ * past that a pool does better sending the call elsewhere and the editor reconnects on its own clock.
+ */
+export const HTTP_BACKOFF: BackoffPolicy = { firstMs: 250, maxMs: 8_000, jitter: 0.5 };
+
+/** Statuses a retry at the same server can fix: it is busy, restarting, or behind a proxy that lost it. */
+export const RETRY_STATUS: ReadonlySet<number> = new Set([429, 502, 503, 504]);
 
 export interface RetryPolicy {
   /** Per attempt, milliseconds. */
   timeoutMs: number;
   /** Attempts after the first. */
   retries: number;
-  /** Statuses worth another attempt (busy, restarting, a proxy that lost the server). */
-  retryStatus: ReadonlySet<number>;
-  /** Wait before retry `retry` (0 = the first retry), given the server's Retry-After header if any. */
-  delayMs(retry: number, retryAfter: string | null): number;
+  /** Statuses worth another attempt; default RETRY_STATUS. */
+  retryStatus?: ReadonlySet<number>;
+  /** Waits when the server sends no Retry-After; default HTTP_BACKOFF. */
+  backoff?: BackoffPolicy;
   /** A failed attempt that retrying cannot fix: the error to throw at once, else undefined. */
   fatal?(failure: NetworkFailure): Error | undefined;
 }
@@ -40,6 +52,8 @@ export class RetriesExhausted extends Error {
  * attempt got an answer, the policy's fatal error, or a cancellation BackendError.
  */
 export async function fetchWithRetries(url: string | URL, init: RequestInit, policy: RetryPolicy, signal?: AbortSignal): Promise<{ response: Response; attempts: number }> {
+  const backoff = policy.backoff ?? HTTP_BACKOFF;
+  const retryStatus = policy.retryStatus ?? RETRY_STATUS;
   for (let attempt = 0; ; attempt++) {
     if (signal?.aborted) throw new BackendError("scoring was cancelled", "cancelled");
     const timeout = AbortSignal.timeout(policy.timeoutMs);
@@ -53,12 +67,12 @@ export async function fetchWithRetries(url: string | URL, init: RequestInit, pol
       const fatal = policy.fatal?.(failure);
       if (fatal) throw fatal;
       if (attempt >= policy.retries) throw new RetriesExhausted(failure);
-      await sleep(policy.delayMs(attempt, null), signal);
+      await sleep(backoffMs(attempt, backoff), signal);
       continue;
     }
-    if (policy.retryStatus.has(response.status) && attempt < policy.retries) {
+    if (retryStatus.has(response.status) && attempt < policy.retries) {
       await response.text().catch(() => "");
-      await sleep(policy.delayMs(attempt, response.headers.get("retry-after")), signal);
+      await sleep(retryAfterMs(response.headers.get("retry-after")) ?? backoffMs(attempt, backoff), signal);
       continue;
     }
     return { response, attempts: attempt + 1 };

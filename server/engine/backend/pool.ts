@@ -2,8 +2,8 @@
 // their work over many servers without knowing there is more than one.
 //
 // A pool session holds one slot on one endpoint for its whole life and sends all its calls there;
-// it moves to another endpoint only when a call fails in a way another server could fix (connection
-// refused or reset, timeout, HTTP 429 or 5xx). Staying put is deliberate: the scorer walks
+// it moves to another endpoint only when a call fails in a way another server could fix (unreachable,
+// timeout, rate-limited, server error: failure.ts isRetryable). Staying put is deliberate: the scorer walks
 // consecutive prefixes of one solution, and a server keeps the KV cache of the prefix it just saw
 // (llama-server's prompt cache, vLLM's prefix caching, steplens serve's lanes), so sending the next
 // call elsewhere would re-evaluate the whole prefix there. Calls are scoring and seeded sampling,
@@ -15,6 +15,10 @@
 
 import { BackendError, type Backend, type BackendInfo, type BackendSession, type TokenCounters, type TokenEntropies } from "./types.js";
 import { sleep } from "./shared.js";
+import { backoffMs } from "./backoff.js";
+import { failureKind, isRetryable } from "./failure.js";
+
+export { isRetryable };
 
 export interface PoolMember {
   /** What the user typed: the endpoint's URL (named in every message). */
@@ -51,45 +55,6 @@ export const POOL_DEFAULTS = {
   cooldownMs: 30_000,
   maxCooldownMs: 300_000,
 } as const;
-
-const RETRYABLE_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "UND_ERR_SOCKET",
-  "UND_ERR_CONNECT_TIMEOUT",
-  "UND_ERR_HEADERS_TIMEOUT",
-  "UND_ERR_BODY_TIMEOUT",
-  "UND_ERR_CLOSED",
-]);
-
-/**
- * Whether another endpoint could succeed where this one failed. Backends signal it, in order of
- * preference, with `retryable: true|false`, an HTTP `status` (429 and 5xx retry; other 4xx, such as
- * a wrong token, would fail everywhere), or a Node/undici error `code` anywhere in the `cause` chain.
- * A message naming an HTTP 429/5xx status or a dropped connection is the last resort, for backends
- * that wrap everything in BackendError.
- */
-export function isRetryable(err: unknown): boolean {
-  if (err instanceof BackendError && err.code !== "backend") return false;
-  for (let e: unknown = err, depth = 0; e && typeof e === "object" && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
-    const o = e as { retryable?: unknown; status?: unknown; statusCode?: unknown; code?: unknown; name?: unknown; message?: unknown };
-    if (typeof o.retryable === "boolean") return o.retryable;
-    const status = typeof o.status === "number" ? o.status : typeof o.statusCode === "number" ? o.statusCode : undefined;
-    if (status !== undefined) return status === 429 || status >= 500;
-    if (typeof o.code === "string" && RETRYABLE_CODES.has(o.code)) return true;
-    if (o.name === "TimeoutError") return true;
-    if (o.name === "AbortError") return false;
-    if (typeof o.message === "string" && /fetch failed|socket hang up|other side closed|\b(HTTP|status)\s*(429|5\d\d)\b|ECONNREFUSED|ECONNRESET|timed out/i.test(o.message)) return true;
-  }
-  return false;
-}
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -281,7 +246,8 @@ export class PoolBackend implements Backend {
     e.failuresInRow++;
     e.lastError = messageOf(err);
     if (e.failuresInRow < this.opts.failuresToEject) return;
-    const forMs = Math.min(this.opts.maxCooldownMs, this.opts.cooldownMs * 2 ** e.timesDown);
+    // No jitter: the cool-down is this pool's own bookkeeping, nobody else comes back at its end.
+    const forMs = backoffMs(e.timesDown, { firstMs: this.opts.cooldownMs, maxMs: this.opts.maxCooldownMs, jitter: 0 });
     e.timesDown++;
     e.downUntil = Date.now() + forMs;
     // Back from a cool-down, one more failure takes it out again (with a longer cool-down).
@@ -291,9 +257,8 @@ export class PoolBackend implements Backend {
   }
 
   backoff(attempt: number): number {
-    const base = Math.min(this.opts.maxBackoffMs, this.opts.backoffMs * 2 ** (attempt - 1));
-    // Jitter, so sessions that failed together do not all come back at the same instant.
-    return Math.round(base * (0.5 + Math.random() / 2));
+    // Half random, so sessions that failed together do not all come back at the same instant.
+    return backoffMs(attempt - 1, { firstMs: this.opts.backoffMs, maxMs: this.opts.maxBackoffMs, jitter: 0.5 });
   }
 
   get maxAttempts(): number {
@@ -335,10 +300,12 @@ export class PoolBackend implements Backend {
 
   exhausted(err: unknown, attempts: number): BackendError {
     const names = this.endpoints.map((e) => e.name).join(", ");
+    // The last failure's kind: the editor reconnects to a pool whose servers are all away, as to one.
     return new BackendError(
       `${attempts} tries failed across the endpoints (${names}); last error: ${messageOf(err)}. ` +
         `Check that the servers are running and reachable (steplens doctor --backend KIND --endpoint URL), or drop the dead ones from --endpoint.`,
-      "backend",
+      failureKind(err),
+      { cause: err },
     );
   }
 }

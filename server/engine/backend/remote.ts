@@ -15,9 +15,10 @@
 //
 // Transport: Node's fetch, JSON bodies, `Authorization: Bearer <token>`. Each request has a timeout
 // (AbortSignal.timeout combined with the caller's signal). Connection errors, 429 (honouring
-// Retry-After) and 502/503/504 are retried with exponential backoff and full jitter; 400, 401, 413
+// Retry-After) and 502/503/504 are retried with the shared backoff (httpRetry.ts); 400, 401, 413
 // and other answers are not: retrying cannot change them. Every backend request is a pure function
-// of its body, so a retry after a lost connection is safe.
+// of its body, so a retry after a lost connection is safe. Every error says its kind (types.ts
+// BackendErrorCode), which a pool and the editor act on.
 
 import {
   BackendError,
@@ -29,7 +30,8 @@ import {
   type TokenCounters,
   type TokenEntropies,
 } from "./types.js";
-import { fetchWithRetries, RetriesExhausted } from "./httpRetry.js";
+import { fetchWithRetries, HTTP_BACKOFF, RetriesExhausted } from "./httpRetry.js";
+import { failureKind, networkKind, statusKind } from "./failure.js";
 
 /** Bumped when a request or response changes incompatibly; both ends must agree. */
 export const REMOTE_API_VERSION = 1;
@@ -115,7 +117,7 @@ export interface RemoteOptions {
   timeoutMs?: number;
   /** Retries after the first attempt for retryable failures (default 4). */
   retries?: number;
-  /** First backoff in milliseconds; doubles each retry, with full jitter (default 250). */
+  /** First backoff in milliseconds; doubles each retry (default: httpRetry.ts HTTP_BACKOFF). */
   retryBaseMs?: number;
   /** Aborts connecting. */
   signal?: AbortSignal;
@@ -126,11 +128,6 @@ export type RemoteProbe =
   | { state: "unauthorized" | "unreachable" | "incompatible"; url: string; message: string };
 
 const DEFAULT_TIMEOUT_MS = 120_000;
-const MAX_BACKOFF_MS = 10_000;
-const MAX_RETRY_AFTER_MS = 30_000;
-
-/** Statuses a retry can fix: the server is busy, restarting, or behind a proxy that lost it. */
-const RETRYABLE = new Set([429, 502, 503, 504]);
 
 /** One server: the HTTP part, shared by the backend and the probe. */
 export class RemoteClient {
@@ -155,7 +152,6 @@ export class RemoteClient {
 
   private async request<T>(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
     const retries = this.options.retries ?? 4;
-    const base = this.options.retryBaseMs ?? 250;
     const timeoutMs = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const target = new URL(path.replace(/^\//, ""), this.base.toString().endsWith("/") ? this.base : `${this.base.toString()}/`);
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -173,45 +169,45 @@ export class RemoteClient {
       ({ response: res } = await fetchWithRetries(target, init, {
         timeoutMs,
         retries,
-        retryStatus: RETRYABLE,
-        delayMs: (retry, retryAfter) => retryAfterMs(retryAfter) ?? backoff(base, retry),
+        backoff: { ...HTTP_BACKOFF, firstMs: this.options.retryBaseMs ?? HTTP_BACKOFF.firstMs },
         // A request that timed out is not sent again here: a long wait means a full queue, and a
         // pool (pool.ts) may send it to another server instead.
         fatal: (f) =>
           f.timedOut
-            ? tagged(
-                new BackendError(`steplens serve at ${this.url} did not answer ${path} within ${timeoutMs} ms; the server may be overloaded (raise --timeout) or stuck`, "backend"),
-                { retryable: true },
-              )
+            ? new BackendError(`steplens serve at ${this.url} did not answer ${path} within ${timeoutMs} ms; the server may be overloaded (raise --timeout) or stuck`, "timeout")
             : undefined,
       }, signal));
     } catch (err) {
       if (!(err instanceof RetriesExhausted)) throw err;
-      throw tagged(
-        new BackendError(`cannot reach steplens serve at ${this.url}: ${networkCode(err.last.error)}; is it running? start it with \`steplens serve\``, "backend"),
-        { retryable: true },
+      throw new BackendError(
+        `cannot reach steplens serve at ${this.url}: ${networkCode(err.last.error)}; is it running? start it with \`steplens serve\``,
+        networkKind(err.last.timedOut),
+        { cause: err.last.error },
       );
     }
     if (res.ok) return await this.readJson<T>(res, path);
-    const detail = await errorDetail(res);
-    throw tagged(this.statusError(res.status, path, detail), { status: res.status, retryable: RETRYABLE.has(res.status) });
+    const { code, detail } = await errorDetail(res);
+    throw this.statusError(res.status, path, detail, code);
   }
 
-  private statusError(status: number, path: string, detail: string): BackendError {
+  /** `code`: the error code in steplens serve's JSON body (server/serve/http.ts), when there is one. */
+  private statusError(status: number, path: string, detail: string, code?: string): BackendError {
     const tail = detail ? `: ${detail}` : "";
+    const kind = statusKind(status);
+    const error = (message: string, code = kind): BackendError => new BackendError(message, code, { status });
     switch (status) {
       case 401:
-        return new BackendError(`steplens serve at ${this.url} refused the token${tail}; set it with --token or $STEPLENS_TOKEN`, "backend");
+        return error(`steplens serve at ${this.url} refused the token${tail}; set it with --token or $STEPLENS_TOKEN`);
       case 404:
-        return new BackendError(`steplens serve at ${this.url} has no ${path}: is the URL the server's base address (http://host:port) and the server a steplens serve of the same version?`, "backend");
+        return error(`steplens serve at ${this.url} has no ${path}: is the URL the server's base address (http://host:port) and the server a steplens serve of the same version?`);
       case 413:
-        return new BackendError(`steplens serve at ${this.url} refused the request as too large${tail}; shorten the solution or raise the server's limits (--max-body, --max-steps, --max-chars)`, "backend");
+        return error(`steplens serve at ${this.url} refused the request as too large${tail}; shorten the solution or raise the server's limits (--max-body, --max-steps, --max-chars)`);
       case 429:
-        return new BackendError(`steplens serve at ${this.url} is busy (its queue is full)${tail}; try again later or raise the server's --max-queue`, "backend");
+        return error(`steplens serve at ${this.url} is busy (its queue is full)${tail}; try again later or raise the server's --max-queue`);
       case 503:
-        return new BackendError(`steplens serve at ${this.url} is not taking work${tail}; it may be shutting down, try again once it is back`, "backend");
+        return error(`steplens serve at ${this.url} is not taking work${tail}; it may be shutting down, try again once it is back`);
       default:
-        return new BackendError(`steplens serve at ${this.url} answered ${path} with HTTP ${status}${tail}`, status === 400 && /context/.test(detail) ? "context-overflow" : "backend");
+        return error(`steplens serve at ${this.url} answered ${path} with HTTP ${status}${tail}`, code === "context-overflow" ? "context-overflow" : kind);
     }
   }
 
@@ -222,7 +218,7 @@ export class RemoteClient {
     } catch {
       throw new BackendError(
         `steplens serve at ${this.url} sent a malformed response to ${path} (not JSON: ${JSON.stringify(text.slice(0, 80))}); is the URL a steplens serve and not another web server?`,
-        "backend",
+        "incompatible",
       );
     }
   }
@@ -250,12 +246,12 @@ function isModelInfo(v: unknown): v is RemoteModelInfo {
 async function fetchModelInfo(client: RemoteClient, signal?: AbortSignal): Promise<RemoteModelInfo> {
   const info = await client.get<unknown>("/v1/model", signal);
   if (!isModelInfo(info)) {
-    throw new BackendError(`${client.url} answered /v1/model, but not as steplens serve does; check the URL (and the port)`, "backend");
+    throw new BackendError(`${client.url} answered /v1/model, but not as steplens serve does; check the URL (and the port)`, "incompatible");
   }
   if (info.api_version !== REMOTE_API_VERSION) {
     throw new BackendError(
       `steplens serve at ${client.url} speaks API v${info.api_version} (steplens ${info.version}), this client speaks v${REMOTE_API_VERSION}; run the same steplens version on both ends`,
-      "backend",
+      "incompatible",
     );
   }
   return info;
@@ -334,13 +330,14 @@ class RemoteBackend implements Backend {
     return res.tokens;
   }
 
-  async openSession(): Promise<BackendSession> {
+  openSession(): Promise<BackendSession> {
     // The server's own queue does the waiting.
-    return new RemoteSession(this.client, this);
+    return Promise.resolve(new RemoteSession(this.client, this));
   }
 
-  async dispose(): Promise<void> {
+  dispose(): Promise<void> {
     this.tokenCache.clear();
+    return Promise.resolve();
   }
 }
 
@@ -361,39 +358,23 @@ export async function probeRemote(url: string, token?: string, options: { timeou
     return { state: "reachable", url: client.url, model: await fetchModelInfo(client) };
   } catch (err) {
     const message = (err as Error).message;
-    if ((err as { status?: number }).status === 401) return { state: "unauthorized", url: client.url, message };
-    if (/speaks API v|not as steplens serve|malformed response|has no \//.test(message)) return { state: "incompatible", url: client.url, message };
+    const kind = failureKind(err);
+    if (kind === "unauthorized" || kind === "incompatible") return { state: kind, url: client.url, message };
     return { state: "unreachable", url: client.url, message };
   }
 }
 
-/** What pool.ts reads to decide whether another endpoint may take the work. */
-function tagged(err: BackendError, extra: { status?: number; retryable: boolean }): BackendError {
-  return Object.assign(err, extra);
-}
-
-function backoff(baseMs: number, attempt: number): number {
-  // Full jitter: clients that failed together do not come back together.
-  return Math.random() * Math.min(MAX_BACKOFF_MS, baseMs * 2 ** attempt);
-}
-
-function retryAfterMs(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(MAX_RETRY_AFTER_MS, seconds * 1000);
-  const date = Date.parse(header);
-  return Number.isFinite(date) ? Math.min(MAX_RETRY_AFTER_MS, Math.max(0, date - Date.now())) : undefined;
-}
-
-async function errorDetail(res: Response): Promise<string> {
+async function errorDetail(res: Response): Promise<{ code?: string; detail: string }> {
   const text = await res.text().catch(() => "");
   try {
     const body = JSON.parse(text) as Partial<ErrorBody>;
-    if (body.error && typeof body.error.message === "string") return body.error.message;
+    if (body.error && typeof body.error.message === "string") {
+      return { code: typeof body.error.code === "string" ? body.error.code : undefined, detail: body.error.message };
+    }
   } catch {
     // not JSON: a proxy's error page
   }
-  return text.slice(0, 200).trim();
+  return { detail: text.slice(0, 200).trim() };
 }
 
 function networkCode(err: unknown): string {

@@ -110,10 +110,43 @@ export interface Backend {
   dispose(): Promise<void>;
 }
 
+/**
+ * What kind of failure a BackendError is, for the code that must react to it: a pool moves the call
+ * to another endpoint, the editor reconnects or asks for a token, `steplens serve` picks its HTTP
+ * status. The message is for people and differs per server; nothing may be decided by reading it.
+ */
+export type BackendErrorCode =
+  | "model-not-found"
+  | "model-invalid"
+  | "context-overflow"
+  | "cancelled"
+  /** Nothing answered: connection refused or reset, no such host, or the server (or a proxy in front of it) says it is not there to take work (HTTP 502, 503, 504). */
+  | "unreachable"
+  /** The server took the request and gave no answer in time. */
+  | "timeout"
+  /** The server refused the token or API key, or wants one (HTTP 401, 403). */
+  | "unauthorized"
+  /** The server is busy and said so (HTTP 429). */
+  | "rate-limited"
+  /** The server failed on the request (HTTP 500 and other 5xx not above). */
+  | "server-error"
+  /** It answered, but not as the expected server and version do: another API version, not JSON, a route it lacks. */
+  | "incompatible"
+  /** Anything else: a request the server refused as it stands, a model that failed. */
+  | "backend";
+
 /** A user-caused problem with the model or backend; the message says what to do. */
 export class BackendError extends Error {
-  constructor(message: string, readonly code: "model-not-found" | "model-invalid" | "context-overflow" | "cancelled" | "backend") {
-    super(message);
+  /** The HTTP status the server answered with, when the failure is one. */
+  readonly status?: number;
+
+  constructor(
+    message: string,
+    readonly code: BackendErrorCode,
+    options: { status?: number; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "BackendError";
+    if (options.status !== undefined) this.status = options.status;
   }
 }

@@ -1,23 +1,26 @@
-// Best-of-N without a gold answer: which of N written solutions to the same problem is right?
+// Best-of-N without a gold answer: which of N written solutions to the same problem is right? The
+// one implementation, for `steplens bon` and /v1/bon (dataset records, every variant `steplens
+// bench` compares) and for the editor (candidates in one file or spread over several).
 //
 // The method (chosen on ../shared/data/arith-bon-dev.jsonl; every variant tried is in BON_VARIANTS and
 // bench/bonVariants.ts reports them side by side): CPMI needs a target answer, and in real use there
-// is none. The model itself supplies one: it solves the problem a few times (self-consistency
-// rollouts) and the answers vote among the candidates' answers, so that a stray rollout cannot name
-// an answer no candidate reached. Each candidate's steps are then scored with CPMI
+// is none. The model itself supplies one (cpmi/modelAnswer.ts): it solves the problem a few times
+// (self-consistency rollouts) and the answers vote among the candidates' answers, so that a stray
+// rollout cannot name an answer no candidate reached. Each candidate's steps are then scored with CPMI
 // against it, and the candidates are ranked by the aggregated soft labels (min by default: one
 // wrong step spoils a solution). A majority vote over the candidates' written answers is fooled
 // when the same wrong answer is written twice; the model's own answer is not, and CPMI then also
 // separates two candidates with the same answer when one of them reaches it by a wrong step.
 
-import type { BackendSession } from "../backend/types.js";
-import { rolloutAnswer } from "../backend/answerStop.js";
-import { firstNumber } from "../backend/numberStop.js";
 import { aggregate, type Aggregation } from "../cpmi/aggregate.js";
 import { sameAnswer } from "../cpmi/negatives.js";
 import { CpmiScorer, type GoldAnswer } from "../cpmi/scorer.js";
-import { prefixText } from "../cpmi/templates.js";
+import type { ModelAnswerMethod } from "../cpmi/modelAnswer.js";
 import { parseDocument } from "../parse/index.js";
+import type { ParsedDocument } from "../parse/types.js";
+import type { MonteCarloScorer } from "../mc/monteCarlo.js";
+import type { StepMethod } from "../methods/stepMethods.js";
+import { scoreDocument, type DocumentScore, type ScoredSolution } from "../scoreDocument.js";
 import type { ImplicitPrmScorer } from "../implicit/implicitPrm.js";
 import { pickImplicit, withImplicitSoftLabels } from "../implicit/bestOfN.js";
 
@@ -49,7 +52,7 @@ export interface BonVariant {
   target: BonTarget;
   negatives: BonNegatives;
   aggregation: Aggregation;
-  pseudoGold?: "rollouts" | "cue-samples";
+  pseudoGold?: ModelAnswerMethod;
   /** Add the answer match (0/1) to the CPMI score: CPMI then only orders candidates with the same answer. */
   answerFirst?: boolean;
 }
@@ -112,27 +115,58 @@ export interface BonResult {
 }
 
 export interface BonOptions {
-  /** Votes for the pseudo-gold answer (8 rollouts; 16 cue samples). */
+  /** Votes for the pseudo-gold answer (default: the scorer's goldRollouts rollouts; 16 cue samples). */
   pseudoGoldSamples?: number;
-  /** "rollouts": the model solves the problem (default). "cue-samples": answers sampled right after the answer cue. */
-  pseudoGold?: "rollouts" | "cue-samples";
+  /** "rollouts": the model solves the problem (default). "cue-samples": answers sampled right after the answer cue (benchmarks only). */
+  pseudoGold?: ModelAnswerMethod;
   signal?: AbortSignal;
   /** Implicit PRM's pair, for the implicit variants. */
   implicit?: ImplicitPrmScorer;
 }
 
-export class BestOfN {
-  /** The pseudo-gold of a problem and its candidates' answers, so variants compared on one set share it. */
-  private readonly targets = new Map<string, Promise<GoldAnswer>>();
+/** One file of candidates, as the editor has it. */
+export interface BonDocument {
+  parsed: ParsedDocument;
+  /** The text it was parsed from: Implicit PRM reads each solution as written. */
+  text?: string;
+}
 
+/** Candidates spread over one or more parsed files, as the editor has them. */
+export interface DocumentsPickOptions {
+  /** The user's gold answer (the editor's setting); a file's own `answer:` wins over it. */
+  gold?: string;
+  /** How steps are scored (the engine's method); the score is the aggregated step values. */
+  method?: StepMethod;
+  mc?: MonteCarloScorer;
+  /** Implicit PRM's pair, for the implicit methods. */
+  implicit?: ImplicitPrmScorer;
+  signal?: AbortSignal;
+}
+
+export interface DocumentsPick {
+  /** One per document, in the order given. */
+  documents: DocumentScore[];
+  /** Every scored solution of every document, in order; `score` null when nothing could be scored. */
+  candidates: { document: number; solution: ScoredSolution; score: number | null }[];
+  /** Index into `candidates`; -1 when none was scored. */
+  best: number;
+}
+
+/** The best index by score; -1 when none is finite. Strictly greater keeps the first of equals, so the pick is stable. */
+export function pickBest(scores: readonly (number | null)[]): number {
+  let best = -1;
+  scores.forEach((s, i) => {
+    if (s != null && Number.isFinite(s) && (best < 0 || s > scores[best]!)) best = i;
+  });
+  return best;
+}
+
+export class BestOfN {
   constructor(readonly scorer: CpmiScorer) {}
 
   private static readonly perScorer = new WeakMap<CpmiScorer, BestOfN>();
 
-  /**
-   * The scorer's shared instance: files re-checked while their author types, and dataset records of
-   * the same problem, reuse one pseudo-gold instead of writing the rollouts again.
-   */
+  /** The scorer's shared instance (the targets themselves are memoised by the scorer). */
   static of(scorer: CpmiScorer): BestOfN {
     let bon = BestOfN.perScorer.get(scorer);
     if (!bon) BestOfN.perScorer.set(scorer, (bon = new BestOfN(scorer)));
@@ -140,53 +174,47 @@ export class BestOfN {
   }
 
   /**
-   * The model's own answer to the question (self-consistency): it solves the problem `n` times,
-   * writing steps up to an answer line as it learned to, and the answers vote. The vote is read
-   * among the candidates' answers, so a stray rollout cannot name an answer no candidate reached;
-   * when no rollout names any candidate's answer, the rollouts' own majority is used.
-   * (The CPMI scorer's fallback, 16 answers sampled right after the question's answer cue with no
-   * reasoning written, was tried first: it named a wrong answer on 3 of the first 40 items.)
+   * The target when no gold answer is given: the model's own answer, voted among `answers` (the
+   * scorer's one path, cpmi/modelAnswer.ts), memoised so variants compared on one set share it.
    */
-  async pseudoGold(problem: string, answers: readonly (string | undefined)[], options: BonOptions = {}): Promise<GoldAnswer> {
-    const n = options.pseudoGoldSamples ?? 8;
-    const t0 = this.scorer.config.templates[0]!;
-    const session: BackendSession = await this.scorer.backend.openSession();
-    let drawn: (string | undefined)[];
-    try {
-      const head = prefixText(t0, problem, [], 0);
-      const { temperature, seed, sampleMaxTokens } = this.scorer.config;
-      if (options.pseudoGold === "cue-samples") {
-        const texts = await session.sample(head + t0.cue, { n: options.pseudoGoldSamples ?? 16, maxTokens: sampleMaxTokens, temperature, seed: seed + 99, stopAt: "number" }, options.signal);
-        drawn = texts.map(firstNumber);
-      } else {
-        const room = this.scorer.backend.info.contextSize - (await this.scorer.backend.tokenize(head)).length - 2;
-        const texts = await session.sample(head, { n, maxTokens: Math.max(8, Math.min(256, room)), temperature, seed: seed + 99, stopAt: "answer" }, options.signal);
-        drawn = texts.map(rolloutAnswer);
-      }
-    } finally {
-      session.release();
-    }
-    const votes = drawn.filter((x): x is string => x != null);
-    const count = (a: string): number => votes.filter((v) => sameAnswer(v, a)).length;
-    let best: string | undefined;
-    let bestCount = 0;
-    for (const a of answers) if (a != null && count(a) > bestCount) [best, bestCount] = [a, count(a)];
-    if (!best) for (const v of votes) if (count(v) > bestCount) [best, bestCount] = [v, count(v)];
-    if (!best) best = answers.find((a) => a != null) ?? "0";
-    return { value: best, source: "fallback", agreement: bestCount / Math.max(1, drawn.length) };
+  pseudoGoldOf(problem: string, answers: readonly (string | undefined)[], options: BonOptions = {}): Promise<GoldAnswer> {
+    return this.scorer.goldFor(problem, answers, { method: options.pseudoGold, samples: options.pseudoGoldSamples, signal: options.signal });
   }
 
-  /** `pseudoGold`, memoised by problem and answers (an aborted or failed draw is not kept). */
-  pseudoGoldOf(problem: string, answers: readonly (string | undefined)[], options: BonOptions = {}): Promise<GoldAnswer> {
-    const key = JSON.stringify([problem, answers, options.pseudoGold ?? "rollouts", options.pseudoGoldSamples ?? 0]);
-    let pending = this.targets.get(key);
-    if (!pending) {
-      if (this.targets.size > 10_000) this.targets.clear();
-      pending = this.pseudoGold(problem, answers, options);
-      this.targets.set(key, pending);
-      pending.catch(() => this.targets.delete(key));
+  /**
+   * The best solution among every solution of `docs`. Each file is scored against its own gold
+   * answer, else the user's, else the model's own answer voted among the answers of every candidate
+   * of the same problem (across files, as `pick` does among a record's candidates).
+   */
+  async pickDocuments(files: readonly BonDocument[], options: DocumentsPickOptions = {}): Promise<DocumentsPick> {
+    const problemKey = (d: ParsedDocument): string => d.problem.trim();
+    const answersOf = new Map<string, (string | undefined)[]>();
+    for (const { parsed: d } of files) {
+      const list = answersOf.get(problemKey(d)) ?? [];
+      // As scoreDocument counts a file's candidates, so one file gets the target its check already found.
+      list.push(...d.solutions.map((s) => s.finalAnswer?.value));
+      answersOf.set(problemKey(d), list);
     }
-    return pending;
+    const documents: DocumentScore[] = [];
+    for (const { parsed: doc, text } of files) {
+      const answers = answersOf.get(problemKey(doc)) ?? [];
+      documents.push(
+        await scoreDocument(this.scorer, doc, {
+          gold: doc.goldAnswer ? undefined : options.gold || undefined,
+          // One candidate alone: its own answer gets no say, or a wrong solution would be judged against itself.
+          answers: answers.length > 1 ? answers : [],
+          method: options.method,
+          mc: options.mc,
+          implicit: options.implicit,
+          sourceText: text,
+          signal: options.signal,
+        }),
+      );
+    }
+    const candidates = documents.flatMap((d, document) =>
+      d.solutions.map((solution) => ({ document, solution, score: Number.isFinite(solution.result.score) ? solution.result.score : null })),
+    );
+    return { documents, candidates, best: pickBest(candidates.map((c) => c.score)) };
   }
 
   async pick(record: BonInputRecord, variant: BonVariant = bonVariant(DEFAULT_BON_VARIANT), options: BonOptions = {}): Promise<BonResult> {
@@ -226,11 +254,7 @@ export class BestOfN {
       const s = aggregate(soft, variant.aggregation);
       scores.push((Number.isFinite(s) ? s : 0) + (variant.answerFirst ? match : 0));
     }
-    let pick = 0;
-    scores.forEach((s, k) => {
-      if (s > scores[pick]!) pick = k;
-    });
-    return { scores, pick, target, answers };
+    return { scores, pick: Math.max(0, pickBest(scores)), target, answers };
   }
 }
 

@@ -8,13 +8,13 @@
 import { createHash } from "node:crypto";
 import type { Backend, BackendSession } from "../backend/types.js";
 import { BackendError } from "../backend/types.js";
-import { firstNumber } from "../backend/numberStop.js";
 import type { GoldSource } from "../parse/types.js";
 import { aggregate, predictFirstError, type Aggregation } from "./aggregate.js";
 import { chooseNegatives, perturbations, poolSampledNegatives, referenceFill, sameAnswer, type Negative } from "./negatives.js";
 import { NEUTRAL_CALIBRATION, softLabel, type Calibration } from "./softLabels.js";
 import { prefixText, type AnswerTemplate } from "./templates.js";
 import { stepResults, trajectoryNegatives } from "../methods/trajectoryNegatives.js";
+import { modelAnswer, type ModelAnswerOptions } from "./modelAnswer.js";
 import type { ImplicitScore } from "../implicit/implicitPrm.js";
 
 export interface CpmiConfig {
@@ -28,8 +28,8 @@ export interface CpmiConfig {
   seed: number;
   /** Which fill-up to use when sampling finds fewer than M wrong answers. */
   fill: "heuristic" | "reference";
-  /** Samples from the question alone used to guess a gold answer when none is given. */
-  fallbackSamples: number;
+  /** Solutions the model writes to the question to find the gold answer when none is given (modelAnswer.ts). */
+  goldRollouts: number;
   /**
    * How the negatives' gains are averaged. "uniform": (1/M) Σ_m over M distinct answers, as the
    * reference implementation does. "frequency": each distinct sampled answer weighs as often as the
@@ -59,7 +59,7 @@ export const DEFAULT_CPMI: Omit<CpmiConfig, "templates"> = {
   temperature: 1,
   seed: 1234,
   fill: "heuristic",
-  fallbackSamples: 16,
+  goldRollouts: 8,
   negativeWeights: "frequency",
   negativesFrom: "samples",
   calibration: NEUTRAL_CALIBRATION,
@@ -72,7 +72,7 @@ export const DEFAULT_CPMI: Omit<CpmiConfig, "templates"> = {
 export interface GoldAnswer {
   value: string;
   source: GoldSource;
-  /** For the fallback: the share of samples that agreed. */
+  /** For the fallback (the model's own answer): the share of its solutions that agreed. */
   agreement?: number;
 }
 
@@ -145,6 +145,8 @@ const ANSWER_PROBE = " 1234567.";
 export class CpmiScorer {
   private readonly lpCache = new Map<string, number>();
   private readonly sampleCache = new Map<string, string[]>();
+  /** The model's own answer per problem (and candidates' answers): files re-checked while their author types, and records of one problem, share it. */
+  private readonly goldCache = new Map<string, Promise<GoldAnswer>>();
   /** Bounds the memo so a long editing session or a large dataset cannot grow memory without end. */
   private static readonly CACHE_LIMIT = 200_000;
 
@@ -154,15 +156,25 @@ export class CpmiScorer {
   ) {}
 
   async score(request: ScoreRequest): Promise<SolutionScore> {
+    // The one way to a missing gold answer (modelAnswer.ts). It writes in a session of its own, so it
+    // runs before this one is opened: a backend with one lane would otherwise wait on itself.
+    const gold = request.gold ?? (await this.goldFor(request.problem, [], { signal: request.signal }));
     const session = await this.backend.openSession();
     try {
-      return await this.scoreIn(session, request);
+      const out = await this.scoreIn(session, { ...request, gold });
+      if (!request.gold) {
+        out.warnings.unshift(
+          `no gold answer given: using the model's majority answer ${gold.value} ` +
+            `(${Math.round((gold.agreement ?? 0) * 100)}% of the solutions it wrote to the question)`,
+        );
+      }
+      return out;
     } finally {
       session.release();
     }
   }
 
-  private async scoreIn(session: BackendSession, request: ScoreRequest): Promise<SolutionScore> {
+  private async scoreIn(session: BackendSession, request: ScoreRequest & { gold: GoldAnswer }): Promise<SolutionScore> {
     const { config, backend } = this;
     const warnings: string[] = [];
     const { problem, signal } = request;
@@ -179,18 +191,8 @@ export class CpmiScorer {
     const t0 = config.templates[0]!;
 
     let naive = 0;
-    let gold = request.gold;
+    const { gold } = request;
     const samples: string[] = [];
-    if (!gold) {
-      const prefix = prefixText(t0, problem, [], 0) + t0.cue;
-      const drawn = await this.sampleCached(session, prefix, config.fallbackSamples, 99, signal);
-      naive += await this.naiveSampleCost(prefix, drawn);
-      gold = majorityAnswer(drawn);
-      warnings.push(
-        `no gold answer given: using the model's majority answer ${gold.value} ` +
-          `(${Math.round((gold.agreement ?? 0) * 100)}% of ${config.fallbackSamples} samples from the question alone)`,
-      );
-    }
 
     let negatives: Negative[];
     if (request.negatives) {
@@ -289,6 +291,22 @@ export class CpmiScorer {
     };
   }
 
+  /**
+   * The gold answer to use when none is given: the model's own (modelAnswer.ts), memoised by problem,
+   * candidates' answers and method. A draw that fails or is aborted is not kept.
+   */
+  goldFor(problem: string, answers: readonly (string | undefined)[] = [], options: ModelAnswerOptions = {}): Promise<GoldAnswer> {
+    const key = hash(JSON.stringify([problem, answers, options.method ?? "rollouts", options.samples ?? 0]));
+    let pending = this.goldCache.get(key);
+    if (!pending) {
+      if (this.goldCache.size >= 10_000) this.goldCache.delete(this.goldCache.keys().next().value as string);
+      pending = modelAnswer(this.backend, this.config, problem, answers, options);
+      this.goldCache.set(key, pending);
+      pending.catch(() => this.goldCache.delete(key));
+    }
+    return pending;
+  }
+
   /** How many leading steps fit in the context with every template, cue and a long answer. */
   private async stepsThatFit(problem: string, steps: readonly string[]): Promise<number> {
     const limit = this.backend.info.contextSize - 2;
@@ -362,19 +380,6 @@ export class CpmiScorer {
     for (const d of drawn) n += p + (await this.backend.tokenize(d)).length;
     return n;
   }
-}
-
-function majorityAnswer(samples: readonly string[]): GoldAnswer {
-  const counts = new Map<string, number>();
-  for (const s of samples) {
-    const n = firstNumber(s);
-    if (n != null) counts.set(String(Number(n)), (counts.get(String(Number(n))) ?? 0) + 1);
-  }
-  let best = "";
-  let bestCount = 0;
-  for (const [v, c] of counts) if (c > bestCount) [best, bestCount] = [v, c];
-  if (!best) throw new BackendError("no gold answer given and the model produced no numeric answer to fall back on; give one with --gold or front matter `answer:`", "backend");
-  return { value: best, source: "fallback", agreement: bestCount / Math.max(1, samples.length) };
 }
 
 function mean(xs: readonly number[]): number {

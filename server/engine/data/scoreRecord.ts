@@ -10,7 +10,6 @@
 
 import type { Engine } from "../engineOptions.js";
 import type { Backend } from "../backend/types.js";
-import { BestOfN } from "../bon/bestOfN.js";
 import { CpmiScorer, type GoldAnswer, type SolutionScore } from "../cpmi/scorer.js";
 import type { Calibration } from "../cpmi/softLabels.js";
 import { implicitSolutionScore } from "../implicit/asSolutionScore.js";
@@ -62,7 +61,7 @@ export async function scoreRecord(engine: Engine, record: ProcessBenchRecord, op
   const mc = engine.mc ? new MonteCarloScorer(backend, engine.mc.config) : undefined;
   const steps = record.steps.map((s) => cleanStepText(stripStepPrefix(s).text));
   const gold = await goldOf(scorer, record, options.signal);
-  if (gold?.source === "fallback") options.onFallbackGold?.(gold);
+  if (gold.source === "fallback") options.onFallbackGold?.(gold);
   const result = await scorer.score({ problem: record.problem, steps, gold, negatives: options.negatives, signal: options.signal });
   if (engine.method === "cpmi_implicit" && engine.implicit) {
     return combineWithImplicit(result, await engine.implicit.score(writtenFromRecord(record), options.signal), config.threshold);
@@ -73,13 +72,10 @@ export async function scoreRecord(engine: Engine, record: ProcessBenchRecord, op
 
 /**
  * A record's gold answer, or for a record without one the model's own: the majority answer of
- * solutions it writes to the problem, as files without a gold answer get (scoreDocument.ts). On the
- * Best-of-N dev set this named a wrong answer never, the scorer's own fallback (answers sampled right
- * after the answer cue) 7.5% of the time. When the model writes no readable answer, undefined lets
- * the scorer fall back.
+ * solutions it writes to the problem, the one way every front end fills a missing gold answer
+ * (cpmi/modelAnswer.ts). Asked here rather than inside scorer.score so it is said once per record.
  */
-async function goldOf(scorer: CpmiScorer, record: ProcessBenchRecord, signal?: AbortSignal): Promise<GoldAnswer | undefined> {
+async function goldOf(scorer: CpmiScorer, record: ProcessBenchRecord, signal?: AbortSignal): Promise<GoldAnswer> {
   if (record.gold_answer != null) return { value: String(record.gold_answer), source: "record" };
-  const gold = await BestOfN.of(scorer).pseudoGoldOf(record.problem, [], { signal });
-  return (gold.agreement ?? 0) > 0 ? gold : undefined;
+  return await scorer.goldFor(record.problem, [], { signal });
 }

@@ -3,9 +3,10 @@
 
 import { fileURLToPath } from "node:url";
 import { CodeActionKind, DidChangeConfigurationNotification, TextDocumentSyncKind, type InitializeResult } from "vscode-languageserver";
-import { IgnoreStepCommand, SetTokenNotification, type InitializationOptions } from "../../../protocol/index.js";
+import { IgnoreStepCommand, SetTokenNotification } from "../../../protocol/index.js";
 import type { ServerContext } from "../context.js";
 import { SetTokenParamsSchema } from "../params.js";
+import { workspaceFolderPaths } from "../fileAccess.js";
 import { SERVER_COMMANDS } from "./commands.js";
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -23,13 +24,15 @@ export function registerLifecycle(ctx: ServerContext, onShutdown?: () => void): 
     // No contentFormat: the client takes Markdown (LSP's default for MarkupContent-era clients).
     const formats = c.textDocument?.hover?.contentFormat;
     caps.hoverMarkdown = !Array.isArray(formats) || formats.includes("markdown");
-    if (isObject(params.initializationOptions)) config.initOptions = params.initializationOptions as InitializationOptions;
+    if (isObject(params.initializationOptions)) config.initOptions = params.initializationOptions;
     if (typeof config.initOptions.token === "string") config.token = config.initOptions.token;
     const clientCommands = Array.isArray(config.initOptions.clientCommands) ? config.initOptions.clientCommands : [];
     ctx.serverCommands = [IgnoreStepCommand, ...SERVER_COMMANDS.filter((command) => !clientCommands.includes(command))];
     ctx.initialized = true;
     const folder = params.workspaceFolders?.[0]?.uri ?? params.rootUri;
     if (folder?.startsWith("file:")) ctx.baseDir = fileURLToPath(folder);
+    ctx.workspaceFolders = workspaceFolderPaths(params);
+    caps.workspaceFolderChanges = c.workspace?.workspaceFolders === true;
     return {
       capabilities: {
         textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
@@ -37,6 +40,8 @@ export function registerLifecycle(ctx: ServerContext, onShutdown?: () => void): 
         codeLensProvider: { resolveProvider: false },
         codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
         executeCommandProvider: { commands: ctx.serverCommands },
+        // Folders added to or removed from the workspace change which files steplens/bestOfN reads.
+        workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
       },
       serverInfo: { name: "steplens" },
     };
@@ -44,6 +49,13 @@ export function registerLifecycle(ctx: ServerContext, onShutdown?: () => void): 
 
   connection.onInitialized(() => {
     if (caps.configurationRegistration) void connection.client.register(DidChangeConfigurationNotification.type, { section: "steplens" });
+    if (caps.workspaceFolderChanges) {
+      connection.workspace.onDidChangeWorkspaceFolders((event) => {
+        const gone = new Set(workspaceFolderPaths({ workspaceFolders: event.removed }));
+        const added = workspaceFolderPaths({ workspaceFolders: event.added });
+        ctx.workspaceFolders = [...ctx.workspaceFolders.filter((f) => !gone.has(f)), ...added.filter((f) => !ctx.workspaceFolders.includes(f))];
+      });
+    }
     void (async () => {
       try {
         await config.apply(true);

@@ -21,7 +21,8 @@ import { runLabelRequest } from "../labelRequest.js";
 import { BestOfNParamsSchema, ClearScoresParamsSchema, LabelDatasetParamsSchema, parseParams, ScoreDocumentParamsSchema } from "../params.js";
 
 export function asError(err: unknown): ResponseError<void> {
-  if (err instanceof ResponseError) return err;
+  // A ResponseError's data is typed `any` by vscode-jsonrpc; ours carry none.
+  if (err instanceof ResponseError) return err as ResponseError<void>;
   return new ResponseError(ErrorCodes.InternalError, err instanceof Error ? err.message : String(err));
 }
 
@@ -61,6 +62,7 @@ export function runBestOfN(ctx: ServerContext, uris: readonly string[], token: C
           const d = ctx.documents.get(uri);
           return d ? { text: d.getText(), languageId: d.languageId } : undefined;
         },
+        workspaceFolders: ctx.workspaceFolders,
         goldSetting: (await ctx.config.forDocument(uris[0]!)).goldAnswer,
         signal,
       }),
