@@ -296,7 +296,8 @@ describe("steplens lsp --stdio with a missing model", () => {
     await assert.rejects(client.request("steplens/scoreDocument", { uri }), (err: Error) => err.message.includes(missing));
     assert.equal(await client.request("textDocument/hover", { textDocument: { uri }, position: { line: 5, character: 10 } }), null);
     const lenses = await client.request<CodeLens[]>("textDocument/codeLens", { textDocument: { uri } });
-    assert.equal(lenses[0]?.command?.title, "StepLens: not scored yet — Score");
+    // Not "not scored yet — Score", which would only repeat the error: what is wrong, and the fix.
+    assert.equal(lenses[0]?.command?.title, "StepLens: not scored — model file not found (no-such-model.gguf)");
 
     // The restart path: point the setting at a real model, then steplens/reload.
     void client.rpc.sendNotification("workspace/didChangeConfiguration", { settings: { steplens: { modelPath: DEMO_MODEL, gpu: "off" } } });

@@ -61,8 +61,9 @@ import { EngineHost, EngineUnavailableError, engineOptionsOf, type RetryPolicy }
 import { stepHover } from "./hover.js";
 import { runLabelRequest } from "./labelRequest.js";
 import { codeLenses } from "./lenses.js";
+import { ShownScores } from "./staleScores.js";
 import { engineKey, resolveSettings, type ResolvedSettings } from "./settings.js";
-import { documentScores, stepKey, wireRange } from "./wire.js";
+import { applyIgnored, documentScores, stepKey, wireRange } from "./wire.js";
 
 function contains(range: WireRange, p: Position): boolean {
   const afterStart = p.line > range.start.line || (p.line === range.start.line && p.character >= range.start.character);
@@ -92,6 +93,7 @@ export interface ServerOptions {
 export function startLanguageServer(connection: Connection, options: ServerOptions = {}): ServerHandle {
   const documents = new TextDocuments(TextDocument);
   const states = new Map<string, DocState>();
+  const shown = new ShownScores();
   const host = new EngineHost(
     {
       onStatus: (status) => {
@@ -238,6 +240,7 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
       state.scores = scores;
       state.notes = notes;
       state.scoredFor = key;
+      shown.checked(uri, scores);
       publish(uri);
       return scores;
     });
@@ -281,6 +284,7 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
     state.scores = undefined;
     state.scoredFor = undefined;
     state.notes = [];
+    shown.forget(uri);
     void connection.sendDiagnostics({ uri, diagnostics: [] });
     void connection.sendNotification(ScoresNotification, emptyScores(uri));
     if (caps.codeLensRefresh) void connection.sendRequest(CodeLensRefreshRequest.type).catch(() => {});
@@ -354,6 +358,12 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
     state.parsed = undefined;
     queue.supersede(e.document.uri);
     if (settings().check.frequency === "edit") queue.schedule(e.document.uri, settings().check.debounceMs);
+    // The old scores, marked stale where the edit touched them, right away (not when the check ends).
+    const view = shown.edited(e.document.uri, () => parsedNow(e.document.uri)!, e.document.version, state.ignored, settings().segmentation !== "entropy");
+    if (view) {
+      state.scores = view;
+      publish(e.document.uri);
+    }
   });
   documents.onDidSave((e) => {
     if (!isManual()) queue.schedule(e.document.uri, 0);
@@ -361,6 +371,7 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
   documents.onDidClose((e) => {
     queue.cancel(e.document.uri);
     states.delete(e.document.uri);
+    shown.forget(e.document.uri);
     void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
   });
 
@@ -404,7 +415,9 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
 
   connection.onCodeLens(async (params, token) => {
     const uri = params.textDocument.uri;
-    if (queue.pending(uri)) {
+    // Only a file with nothing to show yet waits for its check; otherwise lenses answer at once (the
+    // stale view says a check is coming, and the refresh after it brings the new numbers).
+    if (queue.pending(uri) && !states.get(uri)?.scores) {
       await new Promise<void>((resolve) => {
         const sub = token.onCancellationRequested(() => resolve());
         void queue.idle(uri).then(() => {
@@ -414,7 +427,7 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
       });
     }
     const parsed = parsedNow(params.textDocument.uri);
-    return parsed ? codeLenses(params.textDocument.uri, parsed, states.get(params.textDocument.uri)?.scores) : [];
+    return parsed ? codeLenses(uri, parsed, states.get(uri)?.scores, { checking: queue.pending(uri), status: host.status() }) : [];
   });
 
   connection.onCodeAction((params): CodeAction[] => {
@@ -435,7 +448,8 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
     if (!data || typeof data.uri !== "string" || typeof data.stepKey !== "string") throw new ResponseError(ErrorCodes.InvalidParams, `${IgnoreStepCommand} needs the diagnostic's data as its argument`);
     const state = stateOf(data.uri);
     state.ignored.add(data.stepKey);
-    for (const sol of state.scores?.solutions ?? []) for (const step of sol.steps) if (step.key === data.stepKey) step.ignored = true;
+    if (state.scores) applyIgnored(state.scores, state.ignored);
+    shown.sent(data.uri, state.scores);
     publish(data.uri);
   });
 
