@@ -24,10 +24,11 @@ export class StepDecorations implements vscode.Disposable {
         overviewRulerColor: bucket === "weak" || bucket === "wrong" ? color : undefined,
         overviewRulerLane: vscode.OverviewRulerLane.Right,
         rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
-        after: { color, margin: "0 0 0 2.5em", fontStyle: "normal" },
+        // Italic for a stale score: its colour alone could be read as "not scored".
+        after: { color, margin: "0 0 0 2.5em", fontStyle: bucket === "stale" ? "italic" : "normal" },
       });
     };
-    this.types = { good: make("good"), weak: make("weak"), wrong: make("wrong"), notScored: make("notScored") };
+    this.types = { good: make("good"), weak: make("weak"), wrong: make("wrong"), notScored: make("notScored"), stale: make("stale") };
     this.disposables.push(
       store.onDidChange((uri) => this.refresh(uri)),
       vscode.window.onDidChangeVisibleTextEditors((editors) => editors.forEach((e) => this.apply(e))),

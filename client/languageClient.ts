@@ -12,6 +12,8 @@ import {
   LanguageClient,
   ResponseError,
   RevealOutputChannelOn,
+  ShowMessageNotification,
+  type ShowMessageParams,
   State,
   TransportKind,
   type LanguageClientOptions,
@@ -40,6 +42,8 @@ export interface ServerEvents {
   onStatus(status: ServerStatus): void;
   /** The client has no server now (start failed, crashed too often, or was stopped). */
   onStopped(message: string): void;
+  /** The server's window/showMessage (instead of vscode-languageclient's toast without buttons). */
+  onShowMessage(params: ShowMessageParams): void;
 }
 
 export class ServerNotRunningError extends Error {}
@@ -146,6 +150,7 @@ export class StepLensServer implements vscode.Disposable {
     const client = new LanguageClient("steplens", "StepLens", serverOptions, this.clientOptions());
     this.client = client;
     client.onNotification(ScoresNotification, (scores: DocumentScores) => this.events.onScores(scores));
+    client.onNotification(ShowMessageNotification.type, (params) => this.events.onShowMessage(params));
     let statusPushed = false;
     client.onNotification(StatusNotification, (status: ServerStatus) => {
       statusPushed = true;
