@@ -119,3 +119,25 @@ export function marksByBucket(marks: readonly LineMark[]): Record<Bucket, LineMa
   for (const mark of marks) out[mark.bucket].push(mark);
   return out;
 }
+
+/**
+ * Where the score text goes. Decoration text (a CSS ::after) takes no part in word wrap: on a wrapped
+ * line it ran past the edge, under the minimap. Inlay hints are part of the line as wrap sees it, so
+ * where lines wrap (Markdown wraps by default) the score is an inlay hint and the gutter icon keeps
+ * the colour; where they do not, it stays coloured text after the line. With inlay hints turned off
+ * the user gets the decoration text either way.
+ */
+export function scoreTextPlacement(wordWrap: string | undefined, inlayHints: string | undefined): "after" | "hint" {
+  const wraps = wordWrap !== undefined && wordWrap !== "off";
+  const hintsShown = inlayHints === undefined || inlayHints === "on" || inlayHints === "offUnlessPressed";
+  return wraps && hintsShown ? "hint" : "after";
+}
+
+/**
+ * A score as one unbreakable run for an inlay hint: word wrap may break injected text after a space
+ * or a period, which split `▲ 0.35` into `▲ 0.` and `35`. No-break spaces and the one-dot leader
+ * (drawn like a period) leave it no break opportunity, so the hint moves to the next line whole.
+ */
+export function unbreakable(text: string): string {
+  return text.replace(/ /g, "\u00a0").replace(/\./g, "\u2024");
+}

@@ -10,7 +10,7 @@ import { COMMANDS, type CommandId } from "./commands.js";
 import { StepDecorations } from "./decorations.js";
 import { labelDataset } from "./labelDataset.js";
 import { isStepLensLanguage } from "./languages.js";
-import { OPEN_SETTINGS, ProblemNotices, SELECT_MODEL, problemPrompt, settingsQuery, withProductName, type ProblemPrompt } from "./modelProblem.js";
+import { OPEN_SETTINGS, ProblemNotices, SELECT_MODEL, openSettingsCommand, problemPrompt, withProductName, type ProblemPrompt } from "./modelProblem.js";
 import { clearRemoteToken, retryRemote, setRemoteToken } from "./remoteToken.js";
 import { ReportPanel } from "./reportPanel.js";
 import { ScoreStore } from "./scoreStore.js";
@@ -132,7 +132,10 @@ export function activate(context: vscode.ExtensionContext): void {
 async function showProblem(prompt: ProblemPrompt): Promise<void> {
   const pick = await vscode.window.showErrorMessage(prompt.message, ...prompt.actions);
   if (pick === SELECT_MODEL) await vscode.commands.executeCommand(COMMANDS.selectModel);
-  else if (pick === OPEN_SETTINGS) await vscode.commands.executeCommand("workbench.action.openSettings", settingsQuery(prompt.setting));
+  else if (pick === OPEN_SETTINGS) {
+    const open = openSettingsCommand(prompt.setting, vscode.env.remoteName);
+    await vscode.commands.executeCommand(open.command, open.query);
+  }
 }
 
 /** The server's own toasts, as vscode-languageclient shows them, except the one showProblem already shows with buttons. */

@@ -29,6 +29,19 @@ export function settingsQuery(setting: string): string {
   return `@id:${setting}`;
 }
 
+/** Settings contributed with scope "machine-overridable" (the manifest test keeps this list honest). */
+export const MACHINE_SETTINGS = ["steplens.modelPath", "steplens.remote.url"] as const;
+
+/**
+ * The command that shows `setting` in the settings editor. In a remote window (code-server, SSH) a
+ * machine setting is on the Remote tab: the User tab, where openSettings lands, says "No Settings
+ * Found" for it.
+ */
+export function openSettingsCommand(setting: string, remoteName: string | undefined): { command: string; query: string } {
+  const machine = (MACHINE_SETTINGS as readonly string[]).includes(setting);
+  return { command: machine && remoteName ? "workbench.action.openRemoteSettings" : "workbench.action.openSettings", query: settingsQuery(setting) };
+}
+
 /** Errors shown once: "StepLens: " in front unless the text already begins with StepLens. */
 export function withProductName(text: string): string {
   return /^StepLens\b/.test(text) ? text : `StepLens: ${text}`;

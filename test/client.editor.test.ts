@@ -9,9 +9,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { DocumentScores, ServerStatus, WireSolutionScore, WireStepScore, WireVerdict } from "../protocol/index.js";
-import { lineMarks, marksByBucket, stepBucket, stepScoreText } from "../client/buckets.js";
+import { lineMarks, marksByBucket, scoreTextPlacement, stepBucket, stepScoreText, unbreakable } from "../client/buckets.js";
 import { fallbackModel, modelPickItems, modelPickPlaceholder, type ModelFile } from "../client/modelFiles.js";
-import { OPEN_SETTINGS, ProblemNotices, SELECT_MODEL, problemPrompt, settingsQuery, withProductName } from "../client/modelProblem.js";
+import { MACHINE_SETTINGS, OPEN_SETTINGS, ProblemNotices, SELECT_MODEL, openSettingsCommand, problemPrompt, settingsQuery, withProductName } from "../client/modelProblem.js";
 import { buildReportBody } from "../client/reportHtml.js";
 import { ScoreStore } from "../client/scoreStore.js";
 import { statusView } from "../client/statusFormat.js";
@@ -74,6 +74,21 @@ describe("after-line marks: the first error and stale scores (items 5, 6)", () =
   });
 });
 
+describe("scores on wrapped lines (item 7)", () => {
+  test("where the editor wraps lines the score is an inlay hint (decoration text cannot wrap); elsewhere coloured text", () => {
+    assert.equal(scoreTextPlacement("on", "on"), "hint", "Markdown wraps by default");
+    assert.equal(scoreTextPlacement("bounded", undefined), "hint");
+    assert.equal(scoreTextPlacement("off", "on"), "after");
+    assert.equal(scoreTextPlacement("on", "off"), "after", "inlay hints turned off: decoration text");
+  });
+
+  test("a hint's score has no break opportunity: it wraps to the next line whole", () => {
+    const hint = unbreakable("▼ 0.02 first error");
+    assert.doesNotMatch(hint, /[ .]/);
+    assert.equal(hint.replace(/\u00a0/g, " ").replace(/\u2024/g, "."), "▼ 0.02 first error");
+  });
+});
+
 describe("score store (item 6)", () => {
   test("takes scores for a version the document has since left when they are newer than what it holds", () => {
     const store = new ScoreStore();
@@ -100,6 +115,13 @@ describe("a missing model: one message with buttons, the status bar in error (it
     assert.deepEqual(prompt.actions, [SELECT_MODEL, OPEN_SETTINGS]);
     assert.equal(prompt.message, missing.message);
     assert.equal(settingsQuery(prompt.setting), "@id:steplens.modelPath");
+    // In code-server (a remote window) a machine setting is on the Remote tab, not the User tab.
+    assert.deepEqual(openSettingsCommand(prompt.setting, "127.0.0.1:8080"), { command: "workbench.action.openRemoteSettings", query: "@id:steplens.modelPath" });
+    assert.deepEqual(openSettingsCommand(prompt.setting, undefined), { command: "workbench.action.openSettings", query: "@id:steplens.modelPath" });
+    assert.equal(openSettingsCommand("steplens.gpu", "r").command, "workbench.action.openSettings");
+    const manifest = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")) as { contributes: { configuration: { properties: Record<string, { scope?: string }> } } };
+    const machine = Object.entries(manifest.contributes.configuration.properties).filter(([, v]) => v.scope === "machine-overridable" || v.scope === "machine").map(([k]) => k);
+    assert.deepEqual([...MACHINE_SETTINGS].sort(), machine.sort());
     assert.deepEqual(problemPrompt({ ...missing, problem: { setting: "steplens.gpu", summary: "GPU" } })!.actions, [OPEN_SETTINGS]);
     assert.equal(problemPrompt({ state: "ready", busy: 0 }), undefined);
   });
