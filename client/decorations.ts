@@ -7,7 +7,7 @@ import * as vscode from "vscode";
 import { BUCKETS, BUCKET_ORDER, lineMarks, marksByBucket, scoreTextPlacement, unbreakable, type Bucket, type LineMark } from "./buckets.js";
 import { documentSelector } from "./languages.js";
 import type { ScoreStore } from "./scoreStore.js";
-import { CLIENT_SETTINGS, SECTION } from "./settings.js";
+import { CLIENT_SETTINGS, EDITOR_SETTINGS, SECTION } from "./settings.js";
 
 export class StepDecorations implements vscode.Disposable {
   private readonly types: Record<Bucket, vscode.TextEditorDecorationType>;
@@ -41,7 +41,8 @@ export class StepDecorations implements vscode.Disposable {
       }),
       vscode.window.onDidChangeVisibleTextEditors((editors) => editors.forEach((e) => this.apply(e))),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (["editor.wordWrap", "editor.inlayHints.enabled", `${SECTION}.${CLIENT_SETTINGS.decorationsEnabled}`].some((k) => e.affectsConfiguration(k))) {
+        const keys = [`editor.${EDITOR_SETTINGS.wordWrap}`, `editor.${EDITOR_SETTINGS.inlayHints}`, `${SECTION}.${CLIENT_SETTINGS.decorationsEnabled}`];
+        if (keys.some((k) => e.affectsConfiguration(k))) {
           this.refresh();
           this.hintsChanged.fire();
         }
@@ -76,7 +77,7 @@ export class StepDecorations implements vscode.Disposable {
 
   private placement(document: vscode.TextDocument): "after" | "hint" {
     const editor = vscode.workspace.getConfiguration("editor", document);
-    return scoreTextPlacement(editor.get<string>("wordWrap"), editor.get<string>("inlayHints.enabled"));
+    return scoreTextPlacement(editor.get<string>(EDITOR_SETTINGS.wordWrap), editor.get<string>(EDITOR_SETTINGS.inlayHints));
   }
 
   /** The gutter icon always; the score as text after the line unless an inlay hint shows it. */

@@ -10,7 +10,7 @@ import { COMMANDS, type CommandId } from "./commands.js";
 import { StepDecorations } from "./decorations.js";
 import { labelDataset } from "./labelDataset.js";
 import { isStepLensLanguage } from "./languages.js";
-import { OPEN_SETTINGS, ProblemNotices, SELECT_MODEL, openSettingsCommand, problemPrompt, withProductName, type ProblemPrompt } from "./modelProblem.js";
+import { OPEN_SETTINGS, ProblemNotices, SELECT_MODEL, openSettingsCommands, problemPrompt, withProductName, type ProblemPrompt } from "./modelProblem.js";
 import { clearRemoteToken, retryRemote, setRemoteToken } from "./remoteToken.js";
 import { ReportPanel } from "./reportPanel.js";
 import { ScoreStore } from "./scoreStore.js";
@@ -133,8 +133,7 @@ async function showProblem(prompt: ProblemPrompt): Promise<void> {
   const pick = await vscode.window.showErrorMessage(prompt.message, ...prompt.actions);
   if (pick === SELECT_MODEL) await vscode.commands.executeCommand(COMMANDS.selectModel);
   else if (pick === OPEN_SETTINGS) {
-    const open = openSettingsCommand(prompt.setting, vscode.env.remoteName);
-    await vscode.commands.executeCommand(open.command, open.query);
+    for (const open of openSettingsCommands(prompt.setting, vscode.env.remoteName)) await vscode.commands.executeCommand(open.command, open.query);
   }
 }
 

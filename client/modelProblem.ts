@@ -33,13 +33,16 @@ export function settingsQuery(setting: string): string {
 export const MACHINE_SETTINGS = ["steplens.modelPath", "steplens.remote.url"] as const;
 
 /**
- * The command that shows `setting` in the settings editor. In a remote window (code-server, SSH) a
- * machine setting is on the Remote tab: the User tab, where openSettings lands, says "No Settings
- * Found" for it.
+ * The commands that show `setting` in the settings editor, in order. In a remote window (code-server,
+ * SSH) a machine setting is on the Remote tab: the User tab, where openSettings lands, says "No
+ * Settings Found" for it. openRemoteSettings drops its query when it opens the editor the first time
+ * (code-server 4.139), so the editor is opened on the query first and then switched to that tab.
  */
-export function openSettingsCommand(setting: string, remoteName: string | undefined): { command: string; query: string } {
+export function openSettingsCommands(setting: string, remoteName: string | undefined): Array<{ command: string; query: string }> {
   const machine = (MACHINE_SETTINGS as readonly string[]).includes(setting);
-  return { command: machine && remoteName ? "workbench.action.openRemoteSettings" : "workbench.action.openSettings", query: settingsQuery(setting) };
+  const query = settingsQuery(setting);
+  const open = { command: "workbench.action.openSettings", query };
+  return machine && remoteName ? [open, { command: "workbench.action.openRemoteSettings", query }] : [open];
 }
 
 /** Errors shown once: "StepLens: " in front unless the text already begins with StepLens. */

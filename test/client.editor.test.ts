@@ -11,7 +11,7 @@ import path from "node:path";
 import type { DocumentScores, ServerStatus, WireSolutionScore, WireStepScore, WireVerdict } from "../protocol/index.js";
 import { lineMarks, marksByBucket, scoreTextPlacement, stepBucket, stepScoreText, unbreakable } from "../client/buckets.js";
 import { fallbackModel, modelPickItems, modelPickPlaceholder, type ModelFile } from "../client/modelFiles.js";
-import { MACHINE_SETTINGS, OPEN_SETTINGS, ProblemNotices, SELECT_MODEL, openSettingsCommand, problemPrompt, settingsQuery, withProductName } from "../client/modelProblem.js";
+import { MACHINE_SETTINGS, OPEN_SETTINGS, ProblemNotices, SELECT_MODEL, openSettingsCommands, problemPrompt, settingsQuery, withProductName } from "../client/modelProblem.js";
 import { buildReportBody } from "../client/reportHtml.js";
 import { ScoreStore } from "../client/scoreStore.js";
 import { statusView } from "../client/statusFormat.js";
@@ -116,9 +116,9 @@ describe("a missing model: one message with buttons, the status bar in error (it
     assert.equal(prompt.message, missing.message);
     assert.equal(settingsQuery(prompt.setting), "@id:steplens.modelPath");
     // In code-server (a remote window) a machine setting is on the Remote tab, not the User tab.
-    assert.deepEqual(openSettingsCommand(prompt.setting, "127.0.0.1:8080"), { command: "workbench.action.openRemoteSettings", query: "@id:steplens.modelPath" });
-    assert.deepEqual(openSettingsCommand(prompt.setting, undefined), { command: "workbench.action.openSettings", query: "@id:steplens.modelPath" });
-    assert.equal(openSettingsCommand("steplens.gpu", "r").command, "workbench.action.openSettings");
+    assert.deepEqual(openSettingsCommands(prompt.setting, "127.0.0.1:8080").map((c) => c.command), ["workbench.action.openSettings", "workbench.action.openRemoteSettings"]);
+    assert.deepEqual(openSettingsCommands(prompt.setting, undefined), [{ command: "workbench.action.openSettings", query: "@id:steplens.modelPath" }]);
+    assert.deepEqual(openSettingsCommands("steplens.gpu", "r").map((c) => c.command), ["workbench.action.openSettings"]);
     const manifest = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")) as { contributes: { configuration: { properties: Record<string, { scope?: string }> } } };
     const machine = Object.entries(manifest.contributes.configuration.properties).filter(([, v]) => v.scope === "machine-overridable" || v.scope === "machine").map(([k]) => k);
     assert.deepEqual([...MACHINE_SETTINGS].sort(), machine.sort());

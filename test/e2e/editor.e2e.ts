@@ -135,6 +135,8 @@ describe("StepLens in code-server", { timeout: 30 * 60_000 }, () => {
     assert.ok(existsSync(VSIX), `${VSIX} is missing: run npm run package (npm run test:e2e does)`);
     sandbox = makeSandbox(REPO, DEMO_MODEL);
     workspaceSettings();
+    // Listed from the start, so Quick Open finds it; the wrapped-line test writes its real text.
+    writeFileSync(path.join(sandbox.workspace, LONG_STEP_FILE), "Question: placeholder\n");
     for (const item of BON_ITEMS) {
       writeFileSync(path.join(sandbox.workspace, `${item.id}.md`), bonMarkdown(item));
       writeFileSync(path.join(sandbox.workspace, `${item.id}.tex`), bonLatex(item));
@@ -416,9 +418,9 @@ describe("StepLens in code-server", { timeout: 30 * 60_000 }, () => {
         await until("the pick's actions", async () => (await toasts(page)).some((t) => t.buttons.includes("Copy text")));
         assert.equal(await activeTabTitle(page), "candidates.md");
         assert.equal(await hasSelectedText(page), false, "the candidate is not selected: a keystroke would replace it");
-        // Typing one character inserts it; nothing is replaced.
-        const before = (await page.locator(".editor-instance .monaco-editor .view-lines").first().textContent()) ?? "";
-        assert.match(before, /Candidate 3/);
+        // The cursor sits at the start of the candidate's first line.
+        const cursor = await until("the cursor position", async () => (await page.locator(".statusbar-item", { hasText: /Ln \d+, Col \d+/ }).first().textContent())?.trim());
+        assert.match(cursor, /Col 1$/);
       },
       () => clearToasts(page),
     ),
@@ -458,7 +460,7 @@ describe("StepLens in code-server", { timeout: 30 * 60_000 }, () => {
         await openFile(page, "wrong-step.md");
         const colors = await until("the step prefixes' colour", async () => {
           const c = await page.locator(".editor-instance .monaco-editor .view-lines .view-line").evaluateAll((lines) =>
-            lines.flatMap((l) => Array.from(l.querySelectorAll("span > span")).filter((s) => /^Step \d+:/.test(s.textContent ?? "")).map((s) => getComputedStyle(s).color)),
+            lines.flatMap((l) => Array.from(l.querySelectorAll("span > span")).filter((s) => /^Step\s\d+:/.test(s.textContent ?? "")).map((s) => getComputedStyle(s).color)),
           );
           return c.length >= 4 ? c : undefined;
         });

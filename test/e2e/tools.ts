@@ -116,7 +116,9 @@ export function codeServerEnv(root: string): NodeJS.ProcessEnv {
 
 /** `code-server --version`'s first line, run with its files under `root`. */
 export function codeServerVersion(tools: E2ETools, root: string): string {
-  return execFileSync(tools.node, [tools.codeServer, "--version"], { encoding: "utf8", env: codeServerEnv(root) }).trim().split("\n")[0]!;
+  // Its log line about the config file it wrote comes first.
+  const lines = execFileSync(tools.node, [tools.codeServer, "--version"], { encoding: "utf8", env: codeServerEnv(root) }).trim().split("\n");
+  return lines.find((l) => /^\d+\.\d+\.\d+/.test(l)) ?? lines.join(" ");
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
