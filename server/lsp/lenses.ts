@@ -75,7 +75,8 @@ export function codeLenses(uri: string, doc: ParsedDocument, scores: DocumentSco
       continue;
     }
     if (!scored) {
-      lenses.push({ range, command: { title: "StepLens: not scored yet — Score", command: ScoreFileCommand, arguments: [uri] } });
+      const title = ctx.checking ? "StepLens: scoring…" : "StepLens: not scored yet — Score";
+      lenses.push({ range, command: { title, command: ScoreFileCommand, arguments: [uri] } });
       continue;
     }
     const args: StepReportArgs = { uri, solutionIndex: solution.index };

@@ -413,20 +413,13 @@ export function startLanguageServer(connection: Connection, options: ServerOptio
     return { contents: { kind: "markdown", value: stepHover(found.step, found.solution, found.scores) }, range: found.step.range };
   });
 
-  connection.onCodeLens(async (params, token) => {
+  // Lenses answer at once, from the state the marks come from; the refresh after each check brings
+  // the new numbers. A request that waited for the check (as this did) ran for seconds, and VS Code
+  // stretches its lens debounce to the time requests take: lenses then trailed the marks by seconds
+  // (and by tens of seconds after a first check that waited on a model server).
+  connection.onCodeLens((params) => {
     const uri = params.textDocument.uri;
-    // Only a file with nothing to show yet waits for its check; otherwise lenses answer at once (the
-    // stale view says a check is coming, and the refresh after it brings the new numbers).
-    if (queue.pending(uri) && !states.get(uri)?.scores) {
-      await new Promise<void>((resolve) => {
-        const sub = token.onCancellationRequested(() => resolve());
-        void queue.idle(uri).then(() => {
-          sub.dispose();
-          resolve();
-        });
-      });
-    }
-    const parsed = parsedNow(params.textDocument.uri);
+    const parsed = parsedNow(uri);
     return parsed ? codeLenses(uri, parsed, states.get(uri)?.scores, { checking: queue.pending(uri), status: host.status() }) : [];
   });
 

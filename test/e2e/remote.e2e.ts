@@ -20,7 +20,7 @@ import { fileUri, TestClient } from "../lsp-client.js";
 import { startChild } from "../serveHelpers.js";
 import { ensureTools } from "./tools.js";
 import { makeSandbox, openWorkbench, type RunningCodeServer, type Sandbox } from "./codeServer.js";
-import { SCORING_TIMEOUT, Screenshots, afterLineMarks, openFile, quickInput, runCommand, stepLensStatus, until, UI_TIMEOUT } from "./workbench.js";
+import { SCORING_TIMEOUT, Screenshots, afterLineMarks, codeLensTitles, openFile, quickInput, runCommand, stepLensStatus, until, UI_TIMEOUT } from "./workbench.js";
 
 const OUT = path.join(REPO, "test-output", "e2e-remote");
 const manifest = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
@@ -125,6 +125,8 @@ describe("StepLens in code-server through steplens serve", { timeout: 10 * 60_00
       }, SCORING_TIMEOUT);
       assert.deepEqual(marks.map((m) => m.mark), expectedMarks);
       assert.match(marks.find((m) => m.line.includes(WRONG_STEP))?.mark ?? "", /^▼/);
+      // The lens follows the marks: it said the server refused the token, now it names the score.
+      await until("the lens to name the score", async () => (await codeLensTitles(page)).some((t) => t.startsWith("StepLens: score ")));
       // The token went to secret storage, not to a settings file.
       for (const file of [path.join(sandbox.workspace, ".vscode", "settings.json"), path.join(sandbox.userData, "User", "settings.json")]) {
         assert.ok(!readFileSync(file, "utf8").includes(TOKEN), `${file} holds no token`);

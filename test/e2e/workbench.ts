@@ -7,6 +7,8 @@ import type { Locator, Page } from "playwright-core";
 
 export const SCORING_TIMEOUT = 180_000; // model load + first check, or Best of N over 3 candidates, on 2 busy cores
 export const UI_TIMEOUT = 20_000;
+/** Quick Open's first file search waits for the extension host to start (seen: over 20 s on 2 busy cores). */
+export const SEARCH_TIMEOUT = 120_000;
 
 /** Polls `probe` until it returns a value other than undefined/false, or fails with `what` and the last value seen. */
 export async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeout = UI_TIMEOUT): Promise<T> {
@@ -56,7 +58,8 @@ export async function openFile(page: Page, name: string): Promise<void> {
   await quickInput(page).waitFor({ state: "visible", timeout: UI_TIMEOUT });
   await page.keyboard.type(name);
   const focused = page.locator(".quick-input-widget .quick-input-list .monaco-list-row.focused .label-name").first();
-  await until(`quick open to focus ${name}`, async () => (await focused.count()) > 0 && ((await focused.textContent()) ?? "").trim() === name);
+  // File search runs in the extension host: right after start-up, on busy cores, that takes a while.
+  await until(`quick open to focus ${name}`, async () => (await focused.count()) > 0 && ((await focused.textContent()) ?? "").trim() === name, SEARCH_TIMEOUT);
   await page.keyboard.press("Enter");
   await until(`the active tab to be ${name}`, async () => (await activeTabTitle(page)) === name);
   await page.locator(".editor-instance .monaco-editor .view-lines").first().waitFor({ timeout: UI_TIMEOUT });
