@@ -143,6 +143,8 @@ describe("StepLens in code-server through steplens serve", { timeout: 10 * 60_00
       await page.keyboard.press("End");
       await page.keyboard.type(" Be quick.");
       await statusText("the status bar to say unreachable", /StepLens: remote unreachable/);
+      // The lens says what the marks say: these numbers are the older text's.
+      await until("the lens to say the scores are stale", async () => (await codeLensTitles(page)).some((t) => /^StepLens: (edited since it was scored|rescoring after your edit)/.test(t)));
       await screenshot("unreachable");
       // The edit changed the question: every score on screen is the older text's, and says so.
       const stale = expectedMarks.map((m) => `${m.replace(/ first error$/, "")} (stale)`);
