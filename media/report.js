@@ -3,7 +3,8 @@
 // messages. It never builds markup from strings (CSP: no inline script, no inline style).
 // @ts-check
 (function () {
-  // @ts-ignore acquireVsCodeApi is injected by VS Code
+  /* global acquireVsCodeApi -- injected by VS Code into its webviews */
+  // @ts-expect-error acquireVsCodeApi is injected by VS Code
   const vscode = acquireVsCodeApi();
   const SVG = "http://www.w3.org/2000/svg";
   const root = /** @type {HTMLElement} */ (document.getElementById("root"));

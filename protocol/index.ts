@@ -255,8 +255,8 @@ export interface StepLensSettings {
   negatives: number;
   threshold: number;
   aggregation: "min" | "mean" | "last" | "product";
-  /** How steps are scored: CPMI, Monte Carlo rollouts, or the paper's merges (server/engine/methods). */
-  method: "cpmi" | "mc" | "cpmi_merge" | "rand_merge";
+  /** How steps are scored: CPMI, Monte Carlo rollouts, the paper's merges, or Implicit PRM (a model pair) (server/engine/methods). */
+  method: "cpmi" | "mc" | "cpmi_merge" | "rand_merge" | "implicit" | "cpmi_implicit";
   /** lines: one step per line or list item; entropy: one-paragraph solutions are cut by the model (EDU-PRM). */
   segmentation: "lines" | "entropy";
   check: { frequency: CheckFrequency; debounceMs: number };
@@ -314,19 +314,29 @@ export interface InitializationOptions {
   modelPath?: string;
   /** Server backends' token (kept out of settings; see SetTokenNotification). */
   token?: string;
+  /**
+   * Commands the client implements itself (the VS Code extension: ScoreFileCommand,
+   * PickBestOfNCommand, ShowStepReportCommand, ShowProblemCommand, SelectModelCommand). The server executes every command its lenses and
+   * code actions name unless the client lists it here, so editors without the extension (Neovim,
+   * Helix, Emacs) get working lenses.
+   */
+  clientCommands?: string[];
 }
 
 // ---- commands named by code lenses and code actions ----
 
-/** Client command; arguments: [uri: string]. */
+/** Arguments: [uri: string]. Scores the file; executed by the server unless the client lists it in clientCommands. */
 export const ScoreFileCommand = "steplens.scoreFile";
-/** Client command; arguments: [uri: string] (the file whose candidates to rank). */
+/** Arguments: [uri: string] (the file whose candidates to rank). The server's own answers the BestOfNResult and shows the ranking as a message. */
 export const PickBestOfNCommand = "steplens.pickBestOfN";
-/** Client command; arguments: [StepReportArgs]. Without `stepIndex`: the whole solution. */
+/** Arguments: [StepReportArgs]. Without `stepIndex`: the whole solution. The server's own shows the step's explanation as a message. */
 export const ShowStepReportCommand = "steplens.showStepReport";
-/** Client command, no arguments: pick a GGUF model file (writes steplens.modelPath). */
+/** Client command, no arguments: pick a GGUF model file (writes steplens.modelPath). Lenses name it only for a client that lists it in clientCommands. */
 export const SelectModelCommand = "steplens.selectModel";
-/** Client command, no arguments: shows why the model is unavailable, with the choices that fix it. */
+/**
+ * No arguments: says why the model is unavailable. The VS Code extension's own shows the choices that
+ * fix it (Select Model…, Open Settings); the server's own shows the status message.
+ */
 export const ShowProblemCommand = "steplens.showProblem";
 export interface StepReportArgs {
   uri: string;

@@ -10,7 +10,17 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { DiagnosticSeverity, type CodeLens, type Diagnostic, type PublishDiagnosticsParams } from "vscode-languageserver/node";
-import type { DocumentScores, ServerStatus, WireSolutionScore, WireStepScore } from "../protocol/index.js";
+import {
+  PickBestOfNCommand,
+  ScoreFileCommand,
+  SelectModelCommand,
+  ShowProblemCommand,
+  ShowStepReportCommand,
+  type DocumentScores,
+  type ServerStatus,
+  type WireSolutionScore,
+  type WireStepScore,
+} from "../protocol/index.js";
 import { BackendError } from "../server/engine/backend/types.js";
 import { defaultModelPath } from "../server/engine/backend/modelPath.js";
 import { parseDocument } from "../server/engine/parse/index.js";
@@ -21,6 +31,11 @@ import { staleView, viewSignature } from "../server/lsp/staleScores.js";
 import { stepKey } from "../server/lsp/wire.js";
 import { DEMO_MODEL, REPO } from "./helpers.js";
 import { fileUri, TestClient } from "./lsp-client.js";
+
+/** A diagnostic's message as text (LSP 3.18 allows MarkupContent there). */
+function messageText(d: Diagnostic): string {
+  return typeof d.message === "string" ? d.message : d.message.value;
+}
 
 const WRONG = path.join(REPO, "examples/wrong-step.md");
 const wrongText = readFileSync(WRONG, "utf8");
@@ -67,8 +82,8 @@ describe("diagnostics: the first error stands out (issue 12 item 5)", () => {
         [8, DiagnosticSeverity.Warning],
       ],
     );
-    assert.match(String(diags[0]!.message), /^Step 2 is the first error: it /);
-    for (const d of diags.slice(1)) assert.doesNotMatch(String(d.message), /first error/);
+    assert.match(messageText(diags[0]!), /^Step 2 is the first error: it /);
+    for (const d of diags.slice(1)) assert.doesNotMatch(messageText(d), /first error/);
   });
 
   test("the solution's own wrong answer is named where it is the reason, not a sampled near miss", () => {
@@ -152,7 +167,7 @@ describe("language server: lenses and marks follow ignores and edits at once", (
     assert.equal(scores.solutions[0]!.firstError, 1, "step 2 is the demo model's first error");
     const first = await step2Diagnostic();
     assert.equal(first.severity, DiagnosticSeverity.Error);
-    const message = String(first.message);
+    const message = messageText(first);
     assert.match(message, /^Step 2 is the first error: it /);
     // wrong-step.md ends at 20 (gold 24): the message names 20 as what this solution reaches.
     assert.match(message, /20, the answer this solution reaches|this solution reaches 20/, message);
@@ -205,9 +220,11 @@ describe("language server: lenses and marks follow ignores and edits at once", (
 });
 
 describe("a missing model is actionable (issue 12 item 2)", () => {
-  test("the status names the problem and its setting; lenses say what is wrong and offer Select Model…", async () => {
+  test("the status names the problem and its setting; lenses say what is wrong and offer Select Model… to the VS Code extension", async () => {
     const missing = path.join(tmp, "no-such-model.gguf");
-    const client = await TestClient.inProcess({ configuration: { modelPath: missing, gpu: "off" } });
+    // The commands the extension implements (client/languageClient.ts); Select Model… is one of them.
+    const clientCommands = [ScoreFileCommand, PickBestOfNCommand, ShowStepReportCommand, ShowProblemCommand, SelectModelCommand];
+    const client = await TestClient.inProcess({ configuration: { modelPath: missing, gpu: "off" }, initializationOptions: { clientCommands } });
     try {
       const status = await client.waitFor<ServerStatus>("steplens/status", (s) => s.state === "error");
       assert.deepEqual(status.problem, { setting: "steplens.modelPath", summary: "model file not found (no-such-model.gguf)" });

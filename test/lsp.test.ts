@@ -59,7 +59,7 @@ describe("language server on the demo model", () => {
     assert.deepEqual(d.range, steps![1], "the diagnostic covers step 2's text, prefix excluded");
     assert.equal(wrongText.split("\n")[d.range.start.line]!.slice(d.range.start.character, d.range.end.character), "The mugs cost 2 * 7 = 18 dollars.");
     // The first error says so and names the text's own answer (20) where it is the reason (issue 12 item 5).
-    assert.match(String(d.message), /^Step 2 is the first error: it (moves the model toward 20, the answer this solution reaches, instead of 24|moves the model toward the wrong answer \S+ instead of 24; this solution reaches 20|makes the correct answer 24 less likely; this solution reaches 20) \(reward −\d+\.\d\d, soft label 0\.\d\d\)$/);
+    assert.match(typeof d.message === "string" ? d.message : d.message.value, /^Step 2 is the first error: it (moves the model toward 20, the answer this solution reaches, instead of 24|moves the model toward the wrong answer \S+ instead of 24; this solution reaches 20|makes the correct answer 24 less likely; this solution reaches 20) \(reward −\d+\.\d\d, soft label 0\.\d\d\)$/);
     for (const good of [steps![0]!, steps![2]!]) {
       assert.ok(!published.diagnostics.some((x) => x.severity! <= 2 && overlaps(x.range, good)), `no warning on the good step at line ${good.start.line}`);
     }
@@ -193,7 +193,8 @@ describe("language server on the demo model", () => {
     assert.equal(lines.length, 5);
     assert.ok(lines.every((r) => r.cpmi.length > 0 && r.cpmi.length === r.soft_label.length));
     assert.equal(first.metrics?.records, 5);
-    assert.ok(first.metrics!.auc! >= 0 && first.metrics!.auc! <= 1, JSON.stringify(first.metrics));
+    // 1.0 measured on these 5 records, 10 steps (bench/results/lsp-label-auc); 0.9 lets two step pairs swap.
+    assert.ok(first.metrics!.auc! >= 0.9, JSON.stringify(first.metrics));
     assert.ok(Number.isFinite(first.metrics!.wasserstein));
     const kinds = client.notifications<{ token: string; value: { kind: string } }>("$/progress", (p) => p.token === "label-1").map((p) => p.value.kind);
     assert.equal(kinds[0], "begin");
@@ -218,7 +219,7 @@ describe("language server on the demo model", () => {
 describe("settings and limits (no model)", () => {
   test("settings come in layers; wrong values fall back to defaults with a message naming the setting", () => {
     const r = resolveSettings([{ modelPath: "/from/init.gguf", negatives: 8 }, { modelPath: "", negatives: "lots", check: { frequency: "sometimes" }, "check.debounceMs": 100, threshold: 2, goldAnswer: 42, templates: "nonsense" }]);
-    assert.equal(r.settings.modelPath, "/from/init.gguf", "an empty workspace value does not hide the initialization option");
+    assert.equal(r.settings.modelPath, "", "a value the user cleared (\"\") wins over the initialization option (issue 12 item 1)");
     assert.equal(r.settings.negatives, 4);
     assert.equal(r.settings.check.frequency, "edit");
     assert.equal(r.settings.check.debounceMs, 100);
@@ -228,7 +229,7 @@ describe("settings and limits (no model)", () => {
     assert.equal(r.problems.length, 4, r.problems.join("\n"));
     assert.match(r.problems.join("\n"), /steplens\.negatives must be a whole number from 1 to 64, got "lots"; using 4/);
     assert.match(r.problems.join("\n"), /steplens\.check\.frequency must be one of edit, save, manual/);
-    assert.match(r.problems.join("\n"), /steplens\.templates: unknown template "nonsense"/);
+    assert.match(r.problems.join("\n"), /steplens\.templates must be "default", "reference" or template names .*got "nonsense"; using "default"/);
     assert.deepEqual(resolveSettings([undefined, 7]).settings, DEFAULT_SETTINGS);
   });
 
@@ -302,7 +303,19 @@ describe("steplens lsp --stdio with a missing model", () => {
     assert.equal(await client.request("textDocument/hover", { textDocument: { uri }, position: { line: 5, character: 10 } }), null);
     const lenses = await client.request<CodeLens[]>("textDocument/codeLens", { textDocument: { uri } });
     // Not "not scored yet — Score", which would only repeat the error: what is wrong, and the fix.
-    assert.equal(lenses[0]?.command?.title, "StepLens: not scored — model file not found (no-such-model.gguf)");
+    // This client implements no commands: the lens names one the server executes (the message again),
+    // and no Select Model…, which only the VS Code extension has.
+    assert.deepEqual(
+      lenses.map((l) => l.command?.title),
+      ["StepLens: not scored — model file not found (no-such-model.gguf)"],
+    );
+    const offered = client.initializeResult!.capabilities.executeCommandProvider!.commands;
+    assert.ok(offered.includes(lenses[0]!.command!.command), `${lenses[0]!.command!.command} is in executeCommandProvider.commands (${offered.join(", ")})`);
+    const before = new Set(client.notifications<{ type: number; message: string }>("window/showMessage"));
+    await client.request("workspace/executeCommand", lenses[0]!.command);
+    const again = await client.waitFor<{ type: number; message: string }>("window/showMessage", (m) => !before.has(m));
+    assert.equal(again.type, 1);
+    assert.ok(again.message.includes(missing), again.message);
 
     // The restart path: point the setting at a real model, then steplens/reload.
     void client.rpc.sendNotification("workspace/didChangeConfiguration", { settings: { steplens: { modelPath: DEMO_MODEL, gpu: "off" } } });

@@ -42,6 +42,8 @@ export interface LensContext {
   checking: boolean;
   /** The server's status: an error state explains lenses that have no scores. */
   status?: ServerStatus;
+  /** Whether the server or the client executes a command; a lens names only those (default: all). */
+  canRun?: (command: string) => boolean;
 }
 
 /** Why nothing can be scored now, in a few words, or undefined when a check could run. */
@@ -71,7 +73,7 @@ export function codeLenses(uri: string, doc: ParsedDocument, scores: DocumentSco
     const scored = scores?.solutions.find((s) => s.index === solution.index);
     if (!scored && unavailable) {
       lenses.push({ range, command: { title: `StepLens: not scored — ${unavailable}`, command: ShowProblemCommand, arguments: [] } });
-      if (ctx.status?.problem?.setting === "steplens.modelPath") lenses.push({ range, command: { title: "Select Model…", command: SelectModelCommand, arguments: [] } });
+      if (ctx.status?.problem?.setting === "steplens.modelPath" && (ctx.canRun?.(SelectModelCommand) ?? true)) lenses.push({ range, command: { title: "Select Model…", command: SelectModelCommand, arguments: [] } });
       continue;
     }
     if (!scored) {

@@ -75,13 +75,16 @@ export function viewSignature(scores: DocumentScores): string {
  * of what the editor was last sent, so a keystroke that changes nothing on screen sends nothing.
  */
 export class ShownScores {
-  private readonly checks = new Map<string, DocumentScores>();
+  private readonly checks = new Map<string, { scores: DocumentScores; exact: boolean }>();
   private readonly shown = new Map<string, string>();
 
-  /** A check finished (or was cleared with `undefined`). */
-  checked(uri: string, scores: DocumentScores | undefined): void {
-    if (scores) this.checks.set(uri, scores);
-    else this.checks.delete(uri);
+  /**
+   * A check finished. `exact`: its steps came from the plain parse (not entropy segmentation), so
+   * an edited text's steps can be matched to them; kept with the check because settings are read per
+   * document when the check runs, and an edit must not wait for them.
+   */
+  checked(uri: string, scores: DocumentScores, exact: boolean): void {
+    this.checks.set(uri, { scores, exact });
     this.sent(uri, scores);
   }
 
@@ -92,10 +95,11 @@ export class ShownScores {
   }
 
   /** The view of the last check on the edited text, or undefined when the editor already shows it (or nothing was checked). */
-  edited(uri: string, parse: () => ParsedDocument, version: number, ignored: ReadonlySet<string>, exact: boolean): DocumentScores | undefined {
+  edited(uri: string, parse: () => ParsedDocument | undefined, version: number, ignored: ReadonlySet<string>): DocumentScores | undefined {
     const base = this.checks.get(uri);
-    if (!base) return undefined;
-    const view = staleView(base, parse(), version, ignored, exact);
+    const doc = base && parse();
+    if (!base || !doc) return undefined;
+    const view = staleView(base.scores, doc, version, ignored, base.exact);
     const signature = viewSignature(view);
     if (signature === this.shown.get(uri)) return undefined;
     this.shown.set(uri, signature);

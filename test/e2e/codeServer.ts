@@ -106,8 +106,8 @@ export async function startCodeServer(tools: E2ETools, sandbox: Sandbox, logFile
     ],
     { env: codeServerEnv(sandbox.root), stdio: ["ignore", "pipe", "pipe"], detached: process.platform !== "win32" },
   );
-  child.stdout!.pipe(log, { end: false });
-  child.stderr!.pipe(log, { end: false });
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
   let exited: string | undefined;
   child.once("exit", (code, signal) => (exited = `code-server exited (${code ?? signal}) before it was ready; see ${logFile}`));
 

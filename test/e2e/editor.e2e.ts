@@ -50,7 +50,7 @@ import {
 } from "./workbench.js";
 
 const OUT = path.join(REPO, "test-output", "e2e");
-const manifest = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
+const manifest = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")) as { name: string; publisher: string; version: string };
 const VSIX = path.join(REPO, "out", "vsix", `${manifest.name}-${process.platform}-${process.arch}-${manifest.version}.vsix`);
 
 /** Three Best-of-N items of the dev set, written as Markdown and LaTeX files with no gold answer. */
@@ -88,10 +88,15 @@ function workspaceSettings(extra: Record<string, unknown> = {}): void {
   writeFileSync(path.join(sandbox.workspace, ".vscode", "settings.json"), JSON.stringify(settings, null, 2));
 }
 
+/** What the palette test reads from the installed extension's package.json. */
+interface InstalledManifest {
+  contributes: { commands: { command: string; title: string; category?: string }[]; menus?: { commandPalette?: { command: string }[] } };
+}
+
 /** Sets (or, with undefined, removes) user settings. */
 function userSettings(extra: Record<string, unknown>): void {
   const file = path.join(sandbox.userData, "User", "settings.json");
-  const merged: Record<string, unknown> = { ...JSON.parse(readFileSync(file, "utf8")), ...extra };
+  const merged: Record<string, unknown> = { ...(JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>), ...extra };
   for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
   writeFileSync(file, JSON.stringify(merged, null, 2));
 }
@@ -175,12 +180,10 @@ describe("StepLens in code-server", { timeout: 30 * 60_000 }, () => {
   test(
     "the installed extension's commands are in the command palette",
     step("palette lists StepLens commands", async () => {
-      const installed = JSON.parse(readFileSync(path.join(sandbox.extensions, `${manifest.publisher}.${manifest.name}-${manifest.version}`, "package.json"), "utf8"));
+      const installed = JSON.parse(readFileSync(path.join(sandbox.extensions, `${manifest.publisher}.${manifest.name}-${manifest.version}`, "package.json"), "utf8")) as InstalledManifest;
       // Commands the manifest hides from the palette until they apply (Show Model Problem) are left out.
-      const hidden = new Set((installed.contributes.menus?.commandPalette ?? []).map((m: { command: string }) => m.command));
-      const titles: string[] = installed.contributes.commands
-        .filter((c: { command: string }) => !hidden.has(c.command))
-        .map((c: { category?: string; title: string }) => `${c.category ? `${c.category}: ` : ""}${c.title}`);
+      const hidden = new Set((installed.contributes.menus?.commandPalette ?? []).map((m) => m.command));
+      const titles: string[] = installed.contributes.commands.filter((c) => !hidden.has(c.command)).map((c) => `${c.category ? `${c.category}: ` : ""}${c.title}`);
       assert.ok(titles.length >= 2, JSON.stringify(titles));
       const listed = await paletteEntries(page, "StepLens: ", 60_000);
       for (const t of titles) assert.ok(listed.some((l) => l.startsWith(t)), `"${t}" is not in the palette: ${JSON.stringify(listed)}`);

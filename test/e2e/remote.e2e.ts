@@ -23,7 +23,7 @@ import { makeSandbox, openWorkbench, type RunningCodeServer, type Sandbox } from
 import { SCORING_TIMEOUT, Screenshots, afterLineMarks, codeLensTitles, openFile, quickInput, runCommand, stepLensStatus, until, UI_TIMEOUT } from "./workbench.js";
 
 const OUT = path.join(REPO, "test-output", "e2e-remote");
-const manifest = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
+const manifest = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")) as { name: string; publisher: string; version: string };
 const VSIX = path.join(REPO, "out", "vsix", `${manifest.name}-${process.platform}-${process.arch}-${manifest.version}.vsix`);
 const TOKEN = "e2e-remote-token-4f1c2a9b";
 const WRONG_STEP = "The mugs cost 2 * 7 = 18 dollars.";

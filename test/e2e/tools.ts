@@ -51,7 +51,7 @@ function npmInstallOnce(prefix: string, manifest: { dependencies: Record<string,
   } catch (err) {
     rmSync(scratch, { recursive: true, force: true });
     const tail = readFileSync(logFile, "utf8").split("\n").slice(-40).join("\n");
-    throw new Error(`npm install of ${what} failed (${(err as Error).message.split("\n")[0]}); last lines of ${logFile}:\n${tail}`);
+    throw new Error(`npm install of ${what} failed (${(err as Error).message.split("\n")[0]}); last lines of ${logFile}:\n${tail}`, { cause: err });
   } finally {
     closeSync(out);
   }

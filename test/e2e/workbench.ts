@@ -17,7 +17,7 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined 
   for (;;) {
     try {
       const v = await probe();
-      if (v !== undefined && v !== false) return v as T;
+      if (v !== undefined && v !== false) return v;
       last = v;
     } catch (err) {
       last = err;

@@ -15,6 +15,7 @@ import { NumberStop } from "./numberStop.js";
 import { answerLineDone } from "./answerStop.js";
 import { GPU_NAMES, gpuUnavailableMessage, surveyGpus, whyNoGpu, type GpuType } from "./gpu.js";
 import { commonPrefixLength, LanePool } from "./shared.js";
+import { checkGgufFile } from "./ggufHeader.js";
 
 export type GpuSetting = "auto" | "off" | "cuda" | "vulkan" | "metal";
 
@@ -37,6 +38,8 @@ export interface LlamaCppOptions {
   parallel?: number;
   /** false = evaluate every prefix from scratch (the naive cost baseline for benchmarks). */
   reusePrefix?: boolean;
+  /** Aborts the load: between its phases, and inside node-llama-cpp's model load and context creation. */
+  signal?: AbortSignal;
 }
 
 const GGUF_MAGIC = "GGUF";
@@ -45,7 +48,7 @@ const GGUF_MAGIC = "GGUF";
 function checkModelFile(modelPath: string): void {
   if (!existsSync(modelPath)) {
     throw new BackendError(
-      `model file not found: ${modelPath}. Pass --model PATH to a GGUF file (or set STEPLENS_MODEL); ` +
+      `model file not found: ${modelPath}. Name a GGUF file (--model on the command line, the steplens.modelPath setting in the editor, or STEPLENS_MODEL); ` +
         `the demo model is looked for at ../shared/models/arith-demo-15m-f16.gguf beside the checkout.`,
       "model-not-found",
     );
@@ -121,6 +124,7 @@ export class LlamaCppBackend implements Backend {
 
   static async load(options: LlamaCppOptions): Promise<LlamaCppBackend> {
     checkModelFile(options.modelPath);
+    await checkGgufFile(options.modelPath);
     const threads = Math.max(1, options.threads ?? os.availableParallelism());
     const gpu = options.gpu ?? "auto";
     let llama: Llama;
@@ -129,7 +133,7 @@ export class LlamaCppBackend implements Backend {
     } catch (err) {
       sharedLlama = undefined;
       if (gpu === "auto" || gpu === "off") {
-        throw new BackendError(`could not start llama.cpp with gpu=${gpu}: ${errorText(err)}. Try --gpu off to use the CPU build.`, "backend");
+        throw new BackendError(`could not start llama.cpp with gpu=${gpu}: ${errorText(err)}. Set the GPU to off (--gpu off, or the steplens.gpu setting) to use the CPU build.`, "backend");
       }
       throw new BackendError(gpuUnavailableMessage(gpu, await surveyGpus().catch(() => undefined), errorText(err)), "backend");
     }
@@ -140,10 +144,12 @@ export class LlamaCppBackend implements Backend {
       throw new BackendError(gpuUnavailableMessage(gpu, await surveyGpus().catch(() => undefined)), "backend");
     }
     const gpuLayers = gpu === "off" || llama.gpu === false ? 0 : (options.gpuLayers ?? "auto");
+    throwIfLoadAborted(options.signal);
     let model: LlamaModel;
     try {
-      model = await llama.loadModel({ modelPath: options.modelPath, gpuLayers });
+      model = await llama.loadModel({ modelPath: options.modelPath, gpuLayers, loadSignal: options.signal });
     } catch (err) {
+      throwIfLoadAborted(options.signal);
       throw new BackendError(
         `could not load model ${options.modelPath}: ${errorText(err)}. The file may be truncated or corrupt; download or convert it again.`,
         "model-invalid",
@@ -161,9 +167,11 @@ export class LlamaCppBackend implements Backend {
         sequences: laneCount * (branchCount + walkerCount),
         threads: { ideal: threads, min: threads },
         batchSize: Math.min(512, contextSize),
+        createSignal: options.signal,
       });
     } catch (err) {
       await model.dispose();
+      throwIfLoadAborted(options.signal);
       throw new BackendError(`could not create a llama.cpp context of ${contextSize} tokens: ${errorText(err)}`, "backend");
     }
     const info: BackendInfo = {
@@ -195,6 +203,10 @@ export class LlamaCppBackend implements Backend {
     return this.model.tokenize(text) as number[];
   }
 
+  async detokenize(tokens: readonly number[]): Promise<string> {
+    return this.model.detokenize(tokens as Token[]);
+  }
+
   async openSession(): Promise<BackendSession> {
     const lane = await this.lanes.acquire();
     lane.sessionCounters = { evaluated: 0, generated: 0 };
@@ -203,6 +215,7 @@ export class LlamaCppBackend implements Backend {
       scoreContinuations: (prefix, continuations, signal) => lane.scoreContinuations(prefix, continuations, signal),
       sample: (prefix, options, signal) => lane.sample(prefix, options, signal),
       tokenEntropies: (prefix, text, signal) => lane.tokenEntropies(prefix, text, signal),
+      tokenLogprobs: (tokens, from, signal) => lane.tokenLogprobs(tokens, from, signal),
       release: this.lanes.releaser(lane),
     };
   }
@@ -467,6 +480,39 @@ class Lane {
     return { spans, entropies, logprobs, lineBreakProbs };
   }
 
+  /**
+   * One forward pass over BOS + `tokens` in a branch sequence, asking for the logits only where a
+   * token at index >= `from` is predicted. Nothing is reused from the walker: Implicit PRM reads each
+   * model once per solution, so there is no earlier prefix to share.
+   */
+  async tokenLogprobs(tokens: readonly number[], from: number, signal?: AbortSignal): Promise<number[]> {
+    throwIfAborted(signal);
+    const withBos: Token[] = this.bos != null ? [this.bos, ...(tokens as Token[])] : [...(tokens as Token[])];
+    const offset = withBos.length - tokens.length;
+    if (withBos.length > this.context.contextSize) {
+      throw new BackendError(`the text is ${withBos.length} tokens long but the model's context holds ${this.context.contextSize}`, "context-overflow");
+    }
+    // Input i predicts tokens[i - offset + 1]; the last input predicts nothing we need.
+    const inputs = withBos.slice(0, -1);
+    const items = inputs.map((token, i) => {
+      const k = i - offset + 1;
+      return k >= from && k >= 0
+        ? ([token, { generateNext: { logits: { filter: { tokens: [tokens[k]! as Token], includeSelected: true } }, totalLogitWeight: true } }] as const)
+        : token;
+    });
+    const seq = this.branches[0]!;
+    await seq.clearHistory();
+    const out = await seq.controlledEvaluate(items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
+    // BOS and every token but the last went in: with BOS, exactly as many tokens as the text has.
+    this.count(inputs.length);
+    const logprobs = tokens.map(() => NaN);
+    inputs.forEach((_, i) => {
+      const k = i - offset + 1;
+      if (k >= from && k >= 0) logprobs[k] = logprobOf(out[i]?.next as WalkerOutput | undefined, tokens[k]! as Token);
+    });
+    return logprobs;
+  }
+
   private async forkAll(seqs: readonly LlamaContextSequence[], tokenLists: readonly (readonly Token[])[]): Promise<Token[]> {
     const out: Token[] = [];
     for (let k = 0; k < seqs.length; k++) out.push(await this.forkAt(seqs[k]!, tokenLists[k]!));
@@ -609,6 +655,10 @@ class AsyncLock {
     this.tail = result.catch(() => undefined);
     return result;
   }
+}
+
+function throwIfLoadAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new BackendError("the model load was cancelled", "cancelled");
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
