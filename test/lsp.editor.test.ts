@@ -263,5 +263,9 @@ describe("a missing model is actionable (issue 12 item 2)", () => {
     const error: ServerStatus = { state: "error", busy: 0, message: "x", problem: { setting: "steplens.gpu", summary: "GPU setting cannot be used" } };
     assert.deepEqual(titles(codeLenses("file:///w.md", doc, undefined, { checking: false, status: error })), ["StepLens: not scored — GPU setting cannot be used"]);
     assert.deepEqual(titles(codeLenses("file:///w.md", doc, undefined, { checking: false, status: { state: "ready", busy: 0 } })), ["StepLens: not scored yet — Score"]);
+    // While the model loads nothing is queued, yet a check follows unless checks are manual.
+    const loading: ServerStatus = { state: "loading", busy: 0 };
+    assert.deepEqual(titles(codeLenses("file:///w.md", doc, undefined, { checking: false, autoCheck: true, status: loading })), ["StepLens: scoring…"]);
+    assert.deepEqual(titles(codeLenses("file:///w.md", doc, undefined, { checking: false, autoCheck: false, status: loading })), ["StepLens: not scored yet — Score"]);
   });
 });

@@ -40,6 +40,12 @@ export function staleLensTitle(solution: Pick<WireSolutionScore, "firstError">, 
 export interface LensContext {
   /** A check of this document is waiting out its debounce, queued or running. */
   checking: boolean;
+  /**
+   * Documents are checked without being asked (check frequency other than manual). While the model
+   * loads the queue holds nothing (a load drops it and schedules every document after), yet a check
+   * follows: the lens says so instead of "not scored yet — Score".
+   */
+  autoCheck?: boolean;
   /** The server's status: an error state explains lenses that have no scores. */
   status?: ServerStatus;
   /** Whether the server or the client executes a command; a lens names only those (default: all). */
@@ -77,7 +83,8 @@ export function codeLenses(uri: string, doc: ParsedDocument, scores: DocumentSco
       continue;
     }
     if (!scored) {
-      const title = ctx.checking ? "StepLens: scoring…" : "StepLens: not scored yet — Score";
+      const loading = ctx.status?.state === "starting" || ctx.status?.state === "loading";
+      const title = ctx.checking || (loading && ctx.autoCheck) ? "StepLens: scoring…" : "StepLens: not scored yet — Score";
       lenses.push({ range, command: { title, command: ScoreFileCommand, arguments: [uri] } });
       continue;
     }

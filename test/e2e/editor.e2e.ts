@@ -220,6 +220,12 @@ describe("StepLens in code-server", { timeout: 30 * 60_000 }, () => {
       assert.match(markOn(marks, GOOD_STEP)?.mark ?? "", /^▲ 0\.\d\d$/, JSON.stringify(marks));
       for (const m of marks) assert.match(m.mark, /^[▲▼] (0|1)\.\d\d( first error)?$/);
       assert.equal(marks.filter((m) => m.mark.endsWith("first error")).length, 1, "one first error");
+      // The lens follows the marks of the first check too (it said "not scored yet" beside them while
+      // the model loaded), so the screenshot shows both from the same scores.
+      const marksAt = Date.now();
+      const lens = await until("the lens to name the score", async () => (await codeLensTitles(page)).find((t) => t.startsWith("StepLens: score ")));
+      assert.match(lens, /· first error: step 2$/);
+      console.log(`# first check: lens after marks: ${Date.now() - marksAt} ms`);
     }),
   );
 

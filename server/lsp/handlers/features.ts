@@ -77,7 +77,13 @@ export function registerFeatures(ctx: ServerContext): void {
       });
     }
     const parsed = ctx.parsedNow(uri);
-    return parsed ? codeLenses(uri, parsed, ctx.states.get(uri)?.scores, { checking: queue.pending(uri), status: ctx.host.status(), canRun: (c) => ctx.canRun(c) }) : [];
+    if (!parsed) return [];
+    return codeLenses(uri, parsed, ctx.states.get(uri)?.scores, {
+      checking: queue.pending(uri),
+      autoCheck: ctx.config.settings.check.frequency !== "manual",
+      status: ctx.host.status(),
+      canRun: (c) => ctx.canRun(c),
+    });
   });
 
   connection.onCodeAction((params): CodeAction[] => {
