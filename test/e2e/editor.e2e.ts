@@ -103,6 +103,17 @@ function userSettings(extra: Record<string, unknown>): void {
 
 const markOn = (marks: AfterLineMark[], text: string): AfterLineMark | undefined => marks.find((m) => m.line.includes(text));
 
+/** The solution lens once it names the step the after-line marks call the first error. */
+async function lensMatchingMarks(): Promise<string> {
+  return await until("the lens to name the marks' first error", async () => {
+    const first = (await afterLineMarks(page)).find((m) => m.mark.endsWith("first error"));
+    const step = /Step (\d+):/.exec(first?.line ?? "")?.[1];
+    if (!step) return undefined;
+    const lens = new RegExp(`^StepLens: score .* · first error: step ${step}( \\(\\d+ ignored\\))?$`);
+    return (await codeLensTitles(page)).find((t) => lens.test(t));
+  }, SCORING_TIMEOUT);
+}
+
 /** The editor line holding `text`, clicked at its end (the cursor lands after the last character). */
 async function clickLineEnd(text: string): Promise<void> {
   const line = page.locator(".editor-instance .monaco-editor .view-lines .view-line", { hasText: text }).first();
@@ -262,6 +273,10 @@ describe("StepLens in code-server", { timeout: 30 * 60_000 }, () => {
         return m.length >= 4 ? m : undefined;
       }, SCORING_TIMEOUT);
       assert.match(markOn(marks, WRONG_STEP)?.mark ?? "", /^▼/);
+      // The lens comes back with the marks (its screenshot showed "not scored yet — Score" beside
+      // them when the test stopped at the marks).
+      const lens = await until("the lens to name the score", async () => (await codeLensTitles(page)).find((t) => t.startsWith("StepLens: score ")));
+      assert.match(lens, /· first error: step 2$/);
       const errors = (await notifications(page)).filter((n) => /StepLens/.test(n) && /error|could not|failed/i.test(n));
       assert.deepEqual(errors, []);
     }),
@@ -421,6 +436,11 @@ describe("StepLens in code-server", { timeout: 30 * 60_000 }, () => {
         const pick = await quickPickRows(page, 3);
         assert.equal(pick.rows.length, 3, JSON.stringify(pick.rows));
         assert.match(pick.title, /Best of 3/);
+        // The lenses too: the pick's scores are in, the check of the opened file follows them.
+        await until("the lenses to name the candidates' scores", async () => {
+          const t = await codeLensTitles(page);
+          return t.filter((x) => x.startsWith("StepLens: score ")).length === 3 && !t.some((x) => x === "StepLens: scoring…");
+        }, SCORING_TIMEOUT);
         await screenshot("best-of-3");
         await page.keyboard.press("Enter");
         await quickInput(page).waitFor({ state: "hidden" });
@@ -477,6 +497,9 @@ describe("StepLens in code-server", { timeout: 30 * 60_000 }, () => {
           const { hue, saturation } = hueOf(color);
           assert.ok(!(saturation > 0.35 && (hue < 25 || hue > 335)), `a Step N: prefix is red (${color}), the error colour`);
         }
+        // VS Code first draws the lenses it cached for the file (here: from before it was closed, when
+        // step 2 was ignored); the screenshot waits for the lens that names the marks' first error.
+        await lensMatchingMarks();
       },
     ),
   );

@@ -152,11 +152,14 @@ describe("StepLens in code-server through steplens serve", { timeout: 10 * 60_00
       serve = await startServe(port);
       await statusText("the status bar to recover", /StepLens: remote · arith-demo-15m/, 90_000);
       // The edited file is checked again once the server is back; its step 2 is still wrong.
+      // Fresh marks, not the stale ones of before (those have the same count: waiting on the count
+      // alone let the screenshot catch the stale marks beside the fresh squiggles).
       const marks = await until("scores after the recovery", async () => {
         const m = await afterLineMarks(page);
-        return m.length === expectedMarks.length ? m : undefined;
+        return m.length === expectedMarks.length && m.every((x) => !x.mark.endsWith("(stale)")) ? m : undefined;
       });
-      assert.match(marks.find((m) => m.line.includes(WRONG_STEP))?.mark ?? "", /^▼/);
+      assert.match(marks.find((m) => m.line.includes(WRONG_STEP))?.mark ?? "", /^▼ 0\.\d\d first error$/);
+      await until("the lens to name the fresh score", async () => (await codeLensTitles(page)).some((t) => t.startsWith("StepLens: score ")));
     }),
   );
 });
