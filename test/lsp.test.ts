@@ -204,7 +204,7 @@ describe("language server on the demo model", () => {
     // Resume after the 5 records already there, and cancel once the run has labeled one more.
     const cancel = new CancellationTokenSource();
     void client
-      .waitFor<{ token: string; value: { kind: string; message?: string } }>("$/progress", (p) => p.token === "label-2" && p.value.kind === "report" && /: 6 of 40 records/.test(p.value.message ?? ""))
+      .waitFor<{ token: string; value: { kind: string; message?: string } }>("$/progress", (p) => p.token === "label-2" && p.value.kind === "report" && /^6 of 40 records/.test(p.value.message ?? ""))
       .then(() => cancel.cancel());
     const second = await client.rpc.sendRequest<LabelDatasetResult>("steplens/labelDataset", { input, output, limit: 40, workDoneToken: "label-2" }, cancel.token);
     assert.equal(second.resumed, 5);

@@ -87,6 +87,15 @@ export interface BackendSession {
   release(): void;
 }
 
+export interface SessionOptions {
+  /**
+   * Start from an empty cache: nothing the lane computed for earlier sessions is reused, so the
+   * results depend on this session's requests alone (a labeled record is the same bits whether its
+   * run was interrupted or not). Backends that keep no state of their own between sessions ignore it.
+   */
+  fresh?: boolean;
+}
+
 export interface Backend {
   readonly info: BackendInfo;
   readonly counters: TokenCounters;
@@ -97,7 +106,7 @@ export interface Backend {
   /** The text of `tokens` (no BOS); optional, see implicit/tokenOffsets.ts for what needs it. */
   detokenize?(tokens: readonly number[]): Promise<string>;
   /** Waits for a free lane. */
-  openSession(): Promise<BackendSession>;
+  openSession(options?: SessionOptions): Promise<BackendSession>;
   dispose(): Promise<void>;
 }
 
