@@ -59,8 +59,9 @@ async function reveal(candidate: BestOfNCandidate): Promise<void> {
   const uri = vscode.Uri.parse(candidate.uri);
   const editor = await vscode.window.showTextDocument(uri, { preview: false });
   const range = toRange(candidate.range);
-  editor.selection = new vscode.Selection(range.start, range.end);
-  editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+  // The cursor at its start, not the candidate selected: one keystroke would replace a selection.
+  editor.selection = new vscode.Selection(range.start, range.start);
+  editor.revealRange(range, vscode.TextEditorRevealType.AtTop);
 }
 
 async function offerActions(context: vscode.ExtensionContext, candidate: BestOfNCandidate): Promise<void> {

@@ -3,12 +3,13 @@
 // server's code lenses and code actions name come from protocol, so both sides agree.
 // (protocol's IgnoreStepCommand is the server's own: vscode-languageclient registers it.)
 
-import { PickBestOfNCommand, ScoreFileCommand, ShowStepReportCommand } from "../protocol/index.js";
+import { PickBestOfNCommand, ScoreFileCommand, SelectModelCommand, ShowProblemCommand, ShowStepReportCommand } from "../protocol/index.js";
 
 export const COMMANDS = {
   scoreFile: ScoreFileCommand,
   clearScores: "steplens.clearScores",
-  selectModel: "steplens.selectModel",
+  selectModel: SelectModelCommand,
+  showProblem: ShowProblemCommand,
   pickBestOfN: PickBestOfNCommand,
   labelDataset: "steplens.labelDataset",
   showStepReport: ShowStepReportCommand,

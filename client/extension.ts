@@ -3,12 +3,14 @@
 // the model loaded between checks; this side never imports the engine.
 
 import * as vscode from "vscode";
+import { MessageType, type ShowMessageParams } from "vscode-languageclient/node";
 import { ClearScoresRequest, ScoreDocumentRequest, type ClearScoresParams, type DocumentScores, type ScoreDocumentParams, type StepReportArgs } from "../protocol/index.js";
 import { pickBestOfN } from "./bestOfN.js";
 import { COMMANDS, type CommandId } from "./commands.js";
 import { StepDecorations } from "./decorations.js";
 import { labelDataset } from "./labelDataset.js";
 import { isStepLensLanguage } from "./languages.js";
+import { OPEN_SETTINGS, ProblemNotices, SELECT_MODEL, openSettingsCommands, problemPrompt, withProductName, type ProblemPrompt } from "./modelProblem.js";
 import { clearRemoteToken, retryRemote, setRemoteToken } from "./remoteToken.js";
 import { ReportPanel } from "./reportPanel.js";
 import { ScoreStore } from "./scoreStore.js";
@@ -21,6 +23,8 @@ import { asIndex, fileName, openDocument, targetUri } from "./uriArgs.js";
 type Handler = (...args: unknown[]) => unknown;
 
 const UNTRUSTED_NOTICE_KEY = "steplens.untrustedNoticeShown";
+/** Context key: the server reports a problem a setting fixes (shows "Show Model Problem" in the palette). */
+const PROBLEM_CONTEXT = "steplens.hasProblem";
 
 let activeServer: StepLensServer | undefined;
 
@@ -35,10 +39,17 @@ export function activate(context: vscode.ExtensionContext): void {
     const doc = openDocument(vscode.Uri.parse(scores.uri));
     if (!store.accept(scores, doc?.version)) output.debug(`dropped scores for ${scores.uri} v${scores.version} (document is at v${doc?.version})`);
   };
+  const notices = new ProblemNotices();
   const server = new StepLensServer(context, output, {
     onScores: acceptScores,
-    onStatus: (s) => status.update(s),
+    onStatus: (s) => {
+      status.update(s);
+      void vscode.commands.executeCommand("setContext", PROBLEM_CONTEXT, problemPrompt(s) !== undefined);
+      const prompt = notices.next(s);
+      if (prompt) void showProblem(prompt);
+    },
     onStopped: (m) => status.stopped(m),
+    onShowMessage: (m) => showServerMessage(m, notices.covers(m.message, status.status)),
   });
 
   const handlers: Record<CommandId, Handler> = {
@@ -50,11 +61,19 @@ export function activate(context: vscode.ExtensionContext): void {
         return void vscode.window.showWarningMessage(`StepLens scores Markdown, LaTeX, plain-text and .steps files, not ${doc.languageId}.`);
       }
       const client = await server.ready();
+      // No model: the choices that fix it, not the server's error once more.
+      const problem = problemPrompt(status.status);
+      if (problem) return void (await showProblem(problem));
       const params: ScoreDocumentParams = { uri: uri.toString() };
-      const scores = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Window, title: `StepLens: scoring ${fileName(uri)}` },
-        () => client.sendRequest<DocumentScores>(ScoreDocumentRequest, params),
-      );
+      const scores = await vscode.window
+        .withProgress({ location: vscode.ProgressLocation.Window, title: `StepLens: scoring ${fileName(uri)}` }, () => client.sendRequest<DocumentScores>(ScoreDocumentRequest, params))
+        .then(undefined, async (err: unknown) => {
+          // The model went away while the request waited: same choices.
+          const now = problemPrompt(status.status);
+          if (now && message(err) === now.message) return void (await showProblem(now));
+          throw err;
+        });
+      if (!scores) return;
       acceptScores(scores);
       if (scores.solutions.length === 0) {
         void vscode.window.showWarningMessage(`StepLens found no steps to score in ${fileName(uri)}.${scores.warnings[0] ? ` ${scores.warnings[0]}` : ""}`);
@@ -69,6 +88,11 @@ export function activate(context: vscode.ExtensionContext): void {
       await (await server.ready()).sendRequest(ClearScoresRequest, params);
     },
     [COMMANDS.selectModel]: () => selectModel(context.extensionPath),
+    [COMMANDS.showProblem]: async () => {
+      const prompt = problemPrompt(status.status);
+      if (prompt) await showProblem(prompt);
+      else void vscode.window.showInformationMessage(`StepLens has no problem to fix: ${status.status?.state ?? "starting"}${status.status?.model ? `, model ${status.status.model}` : ""}.`);
+    },
     [COMMANDS.pickBestOfN]: (uriArg, urisArg) => pickBestOfN(context, server, output, uriArg, urisArg),
     [COMMANDS.labelDataset]: () => labelDataset(server, output),
     [COMMANDS.showStepReport]: (arg, solutionArg, stepArg) => {
@@ -104,6 +128,23 @@ export function activate(context: vscode.ExtensionContext): void {
   void server.start();
 }
 
+/** The error and the buttons that fix it; the status bar item and the lenses lead here too. */
+async function showProblem(prompt: ProblemPrompt): Promise<void> {
+  const pick = await vscode.window.showErrorMessage(prompt.message, ...prompt.actions);
+  if (pick === SELECT_MODEL) await vscode.commands.executeCommand(COMMANDS.selectModel);
+  else if (pick === OPEN_SETTINGS) {
+    for (const open of openSettingsCommands(prompt.setting, vscode.env.remoteName)) await vscode.commands.executeCommand(open.command, open.query);
+  }
+}
+
+/** The server's own toasts, as vscode-languageclient shows them, except the one showProblem already shows with buttons. */
+function showServerMessage(m: ShowMessageParams, covered: boolean): void {
+  if (covered) return;
+  if (m.type === MessageType.Error) void vscode.window.showErrorMessage(m.message);
+  else if (m.type === MessageType.Warning) void vscode.window.showWarningMessage(m.message);
+  else void vscode.window.showInformationMessage(m.message);
+}
+
 function isStepReportArgs(arg: unknown): arg is StepReportArgs {
   return typeof arg === "object" && arg !== null && !(arg instanceof vscode.Uri) && "uri" in arg && "solutionIndex" in arg;
 }
@@ -120,7 +161,7 @@ async function runCommand(id: string, handler: Handler, args: unknown[], output:
       else if (pick === "Show Output") output.show(true);
       return;
     }
-    const pick = await vscode.window.showErrorMessage(`StepLens: ${message(err)}`, "Show Output");
+    const pick = await vscode.window.showErrorMessage(withProductName(message(err)), "Show Output");
     if (pick === "Show Output") output.show(true);
   }
 }
@@ -134,9 +175,7 @@ async function noticeUntrustedSettings(context: vscode.ExtensionContext, output:
     return inspected?.workspaceValue || inspected?.workspaceFolderValue;
   });
   if (ignored.length === 0) return;
-  const text = `StepLens ignores this workspace's ${ignored.map((k) => `steplens.${k}`).join(" and ")} while the workspace is not trusted (a workspace could point them at any file or server); it uses your user settings${
-    ignored.includes("modelPath") ? " (or the demo model)" : ""
-  } instead.`;
+  const text = `StepLens ignores this workspace's ${ignored.map((k) => `steplens.${k}`).join(" and ")} while the workspace is not trusted (a workspace could point them at any file or server); it uses your user settings instead.`;
   output.info(text);
   if (context.workspaceState.get<boolean>(UNTRUSTED_NOTICE_KEY)) return;
   await context.workspaceState.update(UNTRUSTED_NOTICE_KEY, true);

@@ -16,6 +16,8 @@ import {
   LanguageClient,
   ResponseError,
   RevealOutputChannelOn,
+  ShowMessageNotification,
+  type ShowMessageParams,
   State,
   TransportKind,
   type LanguageClientOptions,
@@ -25,6 +27,8 @@ import {
   PickBestOfNCommand,
   ScoreFileCommand,
   ScoresNotification,
+  SelectModelCommand,
+  ShowProblemCommand,
   ShowStepReportCommand,
   SetTokenNotification,
   StatusNotification,
@@ -38,13 +42,15 @@ import { documentSelector } from "./languages.js";
 import { SECTION, TOKEN_SECRET_KEY, TRUST_RESTRICTED, restrictForTrust, type GlobalValues } from "./settings.js";
 
 /** The lens and code-action commands this extension implements with its own UI (commands.ts). */
-const CLIENT_COMMANDS = [ScoreFileCommand, PickBestOfNCommand, ShowStepReportCommand];
+const CLIENT_COMMANDS = [ScoreFileCommand, PickBestOfNCommand, ShowStepReportCommand, ShowProblemCommand, SelectModelCommand];
 
 export interface ServerEvents {
   onScores(scores: DocumentScores): void;
   onStatus(status: ServerStatus): void;
   /** The client has no server now (start failed, crashed too often, or was stopped). */
   onStopped(message: string): void;
+  /** The server's window/showMessage (instead of vscode-languageclient's toast without buttons). */
+  onShowMessage(params: ShowMessageParams): void;
 }
 
 export class ServerNotRunningError extends Error {}
@@ -149,6 +155,7 @@ export class StepLensServer implements vscode.Disposable {
     const client = new LanguageClient("steplens", "StepLens", serverOptions, this.clientOptions());
     this.client = client;
     client.onNotification(ScoresNotification, (scores: DocumentScores) => this.events.onScores(scores));
+    client.onNotification(ShowMessageNotification.type, (params) => this.events.onShowMessage(params));
     let statusPushed = false;
     client.onNotification(StatusNotification, (status: ServerStatus) => {
       statusPushed = true;

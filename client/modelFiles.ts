@@ -1,6 +1,7 @@
-// Where Select Model looks for GGUF files outside the workspace, and how it lists them; vscode-free.
+// Where Select Model looks for GGUF files outside the workspace, and what its list says; vscode-free.
+// The words are for someone who installed the .vsix: no development checkout, maybe no model yet.
 
-import { readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 
 export const DEMO_MODEL_FILE = "arith-demo-15m-f16.gguf";
@@ -12,7 +13,7 @@ export interface ModelFile {
   source: string;
 }
 
-/** Folders beside the extension where a dev checkout (and the demo model) keeps models. */
+/** Folders next to the extension that may hold models (a source checkout keeps its demo model there). */
 export function besideExtensionDirs(extensionPath: string): string[] {
   return [path.resolve(extensionPath, "../shared/models"), path.resolve(extensionPath, "shared/models")];
 }
@@ -59,4 +60,57 @@ export function formatBytes(bytes: number): string {
     unit++;
   }
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/**
+ * The model the server uses when steplens.modelPath is empty, as it finds it: $STEPLENS_MODEL, else
+ * the demo model next to the extension; undefined when there is none (an installed .vsix).
+ */
+export function fallbackModel(extensionPath: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.STEPLENS_MODEL) return path.resolve(env.STEPLENS_MODEL);
+  return besideExtensionDirs(extensionPath)
+    .map((d) => path.join(d, DEMO_MODEL_FILE))
+    .find((f) => existsSync(f));
+}
+
+export interface ModelPickItem {
+  action: "file" | "browse" | "clear" | "separator";
+  label: string;
+  description?: string;
+  detail?: string;
+  file?: string;
+}
+
+/** How to get a model, for the picker and the settings: a GGUF file, downloaded by the user. */
+export const GET_A_MODEL = "a GGUF model file (llama.cpp's format; Hugging Face hosts GGUF builds of most open models)";
+
+/**
+ * Select Model's rows: the GGUF files found (grouped by where), Browse…, and Clear when the setting
+ * is set and something would be used without it. `relative` shortens workspace paths.
+ */
+export function modelPickItems(models: readonly ModelFile[], current: string, fallback: string | undefined, relative: (file: string) => string = (f) => f): ModelPickItem[] {
+  const items: ModelPickItem[] = [];
+  let lastSource = "";
+  for (const m of models) {
+    if (m.source !== lastSource) items.push({ action: "separator", label: m.source });
+    lastSource = m.source;
+    const isCurrent = current !== "" && path.resolve(current) === path.resolve(m.path);
+    items.push({
+      action: "file",
+      label: `$(file-binary) ${path.basename(m.path)}`,
+      description: `${isCurrent ? "current · " : ""}${formatBytes(m.bytes)}`,
+      detail: m.source === "workspace" ? relative(m.path) : m.path,
+      file: m.path,
+    });
+  }
+  items.push({ action: "separator", label: "other" });
+  items.push({ action: "browse", label: "$(folder-opened) Browse…", description: "choose a .gguf file", detail: `Any ${GET_A_MODEL}.` });
+  if (current !== "" && fallback) {
+    items.push({ action: "clear", label: "$(discard) Clear steplens.modelPath", description: `use ${path.basename(fallback)}`, detail: fallback });
+  }
+  return items;
+}
+
+export function modelPickPlaceholder(models: readonly ModelFile[]): string {
+  return models.length > 0 ? "GGUF model for scoring (saved in your user settings)" : `No model found in this workspace: download ${GET_A_MODEL}, then choose Browse…`;
 }

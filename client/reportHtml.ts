@@ -3,7 +3,7 @@
 // from data attributes and wires clicks: no markup is ever built from step text in the webview.
 
 import { randomBytes } from "node:crypto";
-import type { DocumentScores, WireSolutionScore, WireStepScore } from "../protocol/index.js";
+import { GOLD_SOURCE_WORDS, type DocumentScores, type WireSolutionScore, type WireStepScore } from "../protocol/index.js";
 import { bucketOf, formatScore } from "./buckets.js";
 
 export interface ReportAssets {
@@ -73,42 +73,55 @@ function stepId(ref: { solutionIndex: number; stepIndex: number }): string {
   return `step-${ref.solutionIndex}-${ref.stepIndex}`;
 }
 
+/** The verdict as the report says it. */
+const VERDICT_WORDS: Record<WireStepScore["verdict"], string> = { ok: "good", weak: "weak", wrong: "likely wrong", "not scored": "not scored" };
+
 export function chartBars(solution: WireSolutionScore): ChartBar[] {
   return solution.steps.map((s) => ({
     step: s.index,
     reward: s.reward,
     softLabel: s.softLabel,
-    bucket: bucketOf(s.verdict),
-    label: `Step ${s.index + 1}: reward ${num(s.reward)}, soft label ${num(s.softLabel, 2)}, ${s.verdict}`,
+    bucket: s.stale ? "stale" : bucketOf(s.verdict),
+    label: `Step ${s.index + 1}: soft label ${num(s.softLabel, 2)}, reward ${num(s.reward)}, ${VERDICT_WORDS[s.verdict]}${s.stale ? " (scored before an edit above it)" : ""}`,
   }));
 }
 
-function stepRows(solution: WireSolutionScore, step: WireStepScore, highlight: StepRef | undefined): string {
+/** The per-template terms of one step, folded away: nine columns do not fit beside the editor. */
+function termsDetails(step: WireStepScore): string {
+  if (step.terms.length === 0) return "";
+  const rows = step.terms
+    .map(
+      (t) =>
+        `<tr><td>${escapeHtml(t.template)}</td><td class="num">${num(t.goldGain)}</td>` +
+        `<td class="num" title="${escapeHtml(t.negativeGains.map((g) => num(g)).join(", "))}">${num(t.negativeMean)}</td><td class="num">${num(t.reward)}</td></tr>`,
+    )
+    .join("");
+  return (
+    `<details class="terms"><summary>per template</summary><table class="terms">` +
+    `<thead><tr><th>Template</th><th>Gold gain</th><th>Negatives (mean)</th><th>Reward</th></tr></thead><tbody>${rows}</tbody></table></details>`
+  );
+}
+
+function stepRow(solution: WireSolutionScore, step: WireStepScore, highlight: StepRef | undefined): string {
   const ref = { solutionIndex: solution.index, stepIndex: step.index };
   const isHighlight = highlight?.solutionIndex === ref.solutionIndex && highlight.stepIndex === ref.stepIndex;
-  const ignored = step.ignored ? ' <span class="tag">ignored</span>' : "";
   const isFirstError = solution.firstError === step.index;
-  const classes = ["step", bucketOf(step.verdict), isHighlight ? "highlight" : "", isFirstError ? "first-error" : ""].filter(Boolean).join(" ");
-  const terms = step.terms.length > 0 ? step.terms : [undefined];
-  const span = terms.length;
-  return terms
-    .map((t, i) => {
-      const lead =
-        i === 0
-          ? `<td rowspan="${span}" class="num">${step.index + 1}</td>` +
-            `<td rowspan="${span}" class="text">${escapeHtml(step.text)}${isFirstError ? ' <span class="tag">first error</span>' : ""}${ignored}</td>` +
-            `<td rowspan="${span}" class="verdict"><span class="dot"></span>${escapeHtml(step.verdict)}</td>` +
-            `<td rowspan="${span}" class="num">${num(step.softLabel, 2)}</td>` +
-            `<td rowspan="${span}" class="num">${num(step.reward)}</td>`
-          : "";
-      const cells = t
-        ? `<td>${escapeHtml(t.template)}</td><td class="num">${num(t.goldGain)}</td>` +
-          `<td class="num" title="${escapeHtml(t.negativeGains.map((g) => num(g)).join(", "))}">${num(t.negativeMean)}</td><td class="num">${num(t.reward)}</td>`
-        : `<td colspan="4" class="muted">no terms</td>`;
-      const rowAttrs = i === 0 ? ` id="${stepId(ref)}" class="${classes}"` : ` class="${classes} term-row"`;
-      return `<tr${rowAttrs} data-solution="${ref.solutionIndex}" data-step="${ref.stepIndex}">${lead}${cells}</tr>`;
-    })
-    .join("\n");
+  const tags = [isFirstError ? "first error" : "", step.ignored ? "ignored" : "", step.stale ? "stale" : ""].filter(Boolean).map((t) => ` <span class="tag">${t}</span>`).join("");
+  const classes = ["step", step.stale ? "stale" : bucketOf(step.verdict), isHighlight ? "highlight" : "", isFirstError ? "first-error" : ""].filter(Boolean).join(" ");
+  return (
+    `<tr id="${stepId(ref)}" class="${classes}" data-solution="${ref.solutionIndex}" data-step="${ref.stepIndex}">` +
+    `<td class="num">${step.index + 1}</td>` +
+    `<td class="text">${escapeHtml(step.text)}${tags}${termsDetails(step)}</td>` +
+    `<td class="verdict"><span class="dot"></span>${escapeHtml(VERDICT_WORDS[step.verdict])}</td>` +
+    `<td class="num">${num(step.softLabel, 2)}</td>` +
+    `<td class="num">${num(step.reward)}</td></tr>`
+  );
+}
+
+export function goldWords(gold: DocumentScores["gold"]): string {
+  if (!gold) return "no gold answer";
+  const agreement = gold.agreement !== undefined ? `, ${Math.round(gold.agreement * 100)}% of samples agree` : "";
+  return `gold answer <strong>${escapeHtml(gold.value)}</strong> (${escapeHtml(GOLD_SOURCE_WORDS[gold.source])}${agreement})`;
 }
 
 function solutionSection(solution: WireSolutionScore, scores: DocumentScores, highlight: StepRef | undefined): string {
@@ -116,19 +129,19 @@ function solutionSection(solution: WireSolutionScore, scores: DocumentScores, hi
   const facts = [
     `${escapeHtml(solution.aggregation)} score <strong>${solution.score === null ? "–" : formatScore(solution.score)}</strong>`,
     solution.finalAnswer !== undefined ? `final answer <strong>${escapeHtml(solution.finalAnswer)}</strong>` : "no final answer",
-    solution.firstError >= 0 ? `first error at step ${solution.firstError + 1}` : "no error predicted",
-    solution.negatives.length ? `negatives ${solution.negatives.map(escapeHtml).join(", ")}` : "",
+    solution.firstError >= 0 ? `first error at step ${solution.firstError + 1}` : solution.stale ? "edited since it was scored" : "no error predicted",
+    solution.negatives.length ? `wrong answers compared: ${solution.negatives.map(escapeHtml).join(", ")}` : "",
   ].filter(Boolean);
   const bars = escapeHtml(JSON.stringify(chartBars(solution)));
   const sectionClass = highlight?.solutionIndex === solution.index && highlight.stepIndex === undefined ? "solution highlight" : "solution";
   return `<section class="${sectionClass}" id="solution-${solution.index}">
 <h2>${escapeHtml(title)}</h2>
 <p class="facts">${facts.join(" · ")}</p>
-<div class="chart" data-bars="${bars}" data-solution="${solution.index}" data-threshold="${scores.threshold}" role="img" aria-label="Per-step rewards of ${escapeHtml(title)}"></div>
-<table>
-<thead><tr><th>#</th><th>Step</th><th>Verdict</th><th>Soft label</th><th>Reward</th><th>Template</th><th>Gold gain</th><th>Negatives (mean)</th><th>Template reward</th></tr></thead>
+<div class="chart" data-bars="${bars}" data-solution="${solution.index}" data-threshold="${scores.threshold}" role="img" aria-label="Soft label of each step of ${escapeHtml(title)}, with the threshold ${scores.threshold}"></div>
+<table class="steps">
+<thead><tr><th>#</th><th>Step</th><th>Verdict</th><th title="0 to 1; below the threshold a step is flagged">Soft label</th><th title="The CPMI reward behind the soft label">Reward</th></tr></thead>
 <tbody>
-${solution.steps.map((s) => stepRows(solution, s, highlight)).join("\n")}
+${solution.steps.map((s) => stepRow(solution, s, highlight)).join("\n")}
 </tbody>
 </table>
 </section>`;
@@ -140,12 +153,7 @@ export function buildReportBody(fileName: string, scores: DocumentScores | undef
   if (!scores || scores.solutions.length === 0) {
     return `${head}<p class="muted">No scores yet. Run <strong>StepLens: Score Current File</strong> on this file.</p>`;
   }
-  const gold = scores.gold
-    ? `gold answer <strong>${escapeHtml(scores.gold.value)}</strong> (${escapeHtml(scores.gold.source)}${
-        scores.gold.agreement !== undefined ? `, ${Math.round(scores.gold.agreement * 100)}% of samples agree` : ""
-      })`
-    : "no gold answer";
-  const meta = [gold, `model ${escapeHtml(scores.model)}`, escapeHtml(scores.backend), `threshold ${scores.threshold}`, `version ${scores.version}`];
+  const meta = [goldWords(scores.gold), `model ${escapeHtml(scores.model)} on ${escapeHtml(scores.backend)}`, `threshold ${scores.threshold}`];
   if (scores.tokens) meta.push(`${scores.tokens.evaluated} tokens evaluated, ${scores.tokens.generated} generated`);
   const warnings = scores.warnings.length ? `<ul class="warnings">${scores.warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join("")}</ul>` : "";
   return `${head}

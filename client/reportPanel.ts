@@ -116,7 +116,8 @@ export class ReportPanel implements vscode.Disposable {
     const visible = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri.toString());
     const editor = await vscode.window.showTextDocument(uri, { viewColumn: visible?.viewColumn ?? vscode.ViewColumn.One, preserveFocus: false });
     const range = toRange(step.range);
-    editor.selection = new vscode.Selection(range.start, range.end);
+    // The cursor on the step, not the step selected: typing would replace a selection.
+    editor.selection = new vscode.Selection(range.start, range.start);
     editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
   }
 

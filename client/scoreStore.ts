@@ -10,9 +10,12 @@ export class ScoreStore {
   private readonly listeners = new Set<ScoresListener>();
 
   /**
-   * Takes scores unless they are stale: older than what is stored, or for a version the open
-   * document has already left behind (`currentVersion`, undefined when the document is not open).
-   * An empty result is a clear and always applies. Returns whether the scores were taken.
+   * Takes scores unless they are older than what is stored, or newer than the open document
+   * (`currentVersion`, undefined when it is not open). Scores for a version the document has since
+   * left are still taken: they are closer to the text than what is held, and the server sends the
+   * view of the newer text (stale steps marked) only when it looks different, so dropping one could
+   * leave the older, unmarked scores on screen. An empty result is a clear and always applies.
+   * Returns whether the scores were taken.
    */
   accept(scores: DocumentScores, currentVersion: number | undefined): boolean {
     if (scores.solutions.length === 0) {
@@ -21,7 +24,7 @@ export class ScoreStore {
     }
     const held = this.byUri.get(scores.uri);
     if (held && scores.version < held.version) return false;
-    if (currentVersion !== undefined && scores.version !== currentVersion) return false;
+    if (currentVersion !== undefined && scores.version > currentVersion) return false;
     this.byUri.set(scores.uri, scores);
     this.emit(scores.uri, scores);
     return true;

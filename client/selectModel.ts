@@ -1,16 +1,14 @@
-// Select Model: GGUF files from the workspace, the configured model's folder and beside the
-// extension, plus Browse… and the demo model. Writes the user (global) setting: a model is a
-// property of the machine, not of a project, and an untrusted workspace could not use it anyway.
+// Select Model: GGUF files from the workspace, the configured model's folder and next to the
+// extension, plus Browse… (and Clear when a model would still be found without the setting). Writes
+// the user (global) setting: a model is a property of the machine, not of a project, and an untrusted
+// workspace could not use it anyway. The rows come from modelFiles.ts.
 
 import path from "node:path";
 import * as vscode from "vscode";
-import { besideExtensionDirs, dedupeModels, formatBytes, ggufFilesIn, type ModelFile } from "./modelFiles.js";
+import { besideExtensionDirs, dedupeModels, fallbackModel, ggufFilesIn, modelPickItems, modelPickPlaceholder, type ModelFile, type ModelPickItem } from "./modelFiles.js";
 import { MODEL_PATH, SECTION } from "./settings.js";
 
-interface ModelPick extends vscode.QuickPickItem {
-  action: "file" | "browse" | "demo" | "separator";
-  file?: string;
-}
+type ModelPick = vscode.QuickPickItem & ModelPickItem;
 
 async function workspaceModels(): Promise<ModelFile[]> {
   const uris = await vscode.workspace.findFiles("**/*.gguf", "**/node_modules/**", 100);
@@ -31,43 +29,20 @@ function configuredModel(): string {
   return vscode.workspace.getConfiguration(SECTION).get<string>(MODEL_PATH, "");
 }
 
-function separator(label: string): ModelPick {
-  return { label, kind: vscode.QuickPickItemKind.Separator, action: "separator" };
-}
-
 export async function selectModel(extensionPath: string): Promise<void> {
   const current = configuredModel();
   const found: ModelFile[] = [...(await workspaceModels())];
-  if (current && path.isAbsolute(current)) found.push(...ggufFilesIn(path.dirname(current), "settings folder"));
-  for (const dir of besideExtensionDirs(extensionPath)) found.push(...ggufFilesIn(dir, "beside the extension"));
+  if (current && path.isAbsolute(current)) found.push(...ggufFilesIn(path.dirname(current), "folder of the current model"));
+  for (const dir of besideExtensionDirs(extensionPath)) found.push(...ggufFilesIn(dir, "next to StepLens"));
   const models = dedupeModels(found);
+  const fallback = fallbackModel(extensionPath);
 
-  const items: ModelPick[] = [];
-  let lastSource = "";
-  for (const m of models) {
-    if (m.source !== lastSource) items.push(separator(m.source));
-    lastSource = m.source;
-    const isCurrent = current !== "" && path.resolve(current) === path.resolve(m.path);
-    items.push({
-      label: `$(file-binary) ${path.basename(m.path)}`,
-      description: `${isCurrent ? "current · " : ""}${formatBytes(m.bytes)}`,
-      detail: m.source === "workspace" ? vscode.workspace.asRelativePath(m.path) : m.path,
-      action: "file",
-      file: m.path,
-    });
-  }
-  items.push(separator("other"));
-  items.push({ label: "$(folder-opened) Browse…", description: "pick a .gguf file", action: "browse" });
-  items.push({
-    label: "$(beaker) Use the demo model",
-    description: current === "" ? "current" : "clears steplens.modelPath",
-    detail: "arith-demo-15m-f16.gguf from ../shared/models beside the extension, or $STEPLENS_MODEL",
-    action: "demo",
-  });
-
+  const items: ModelPick[] = modelPickItems(models, current, fallback, (f) => vscode.workspace.asRelativePath(f)).map((item) =>
+    item.action === "separator" ? { ...item, kind: vscode.QuickPickItemKind.Separator } : item,
+  );
   const pick = await vscode.window.showQuickPick(items, {
     title: "StepLens: Select Model",
-    placeHolder: models.length ? "GGUF model for scoring (saved in your user settings)" : "No GGUF files found nearby: browse for one or use the demo model",
+    placeHolder: modelPickPlaceholder(models),
     matchOnDescription: true,
     matchOnDetail: true,
   });
@@ -75,7 +50,7 @@ export async function selectModel(extensionPath: string): Promise<void> {
 
   let value: string;
   if (pick.action === "file" && pick.file) value = pick.file;
-  else if (pick.action === "demo") value = "";
+  else if (pick.action === "clear") value = "";
   else {
     const chosen = await vscode.window.showOpenDialog({
       title: "StepLens: choose a GGUF model",
@@ -92,12 +67,12 @@ export async function selectModel(extensionPath: string): Promise<void> {
   await config.update(MODEL_PATH, value, vscode.ConfigurationTarget.Global);
   const inspected = config.inspect<string>(MODEL_PATH);
   const overridden = vscode.workspace.isTrusted && (inspected?.workspaceValue !== undefined || inspected?.workspaceFolderValue !== undefined);
-  const name = value ? path.basename(value) : "the demo model";
+  const name = path.basename(value || fallback || "");
   if (overridden) {
     void vscode.window.showWarningMessage(
-      `StepLens saved ${name} in your user settings, but this workspace sets steplens.modelPath too, and the workspace value wins.`,
+      `StepLens saved ${value ? name : "an empty steplens.modelPath"} in your user settings, but this workspace sets steplens.modelPath too, and the workspace value wins.`,
     );
   } else {
-    void vscode.window.showInformationMessage(`StepLens now uses ${name}.`);
+    void vscode.window.showInformationMessage(`StepLens now uses ${name || "no model"}.`);
   }
 }

@@ -8,6 +8,9 @@ export const CLIENT_SETTINGS = {
   decorationsEnabled: "decorations.enabled",
 } as const;
 
+/** VS Code's own editor settings the decorations follow (section `editor`, not `steplens`). */
+export const EDITOR_SETTINGS = { wordWrap: "wordWrap", inlayHints: "inlayHints.enabled" } as const;
+
 /** Read by vscode-languageclient itself (`<client id>.trace.server`), not by our code. */
 export const LIBRARY_SETTINGS = ["trace.server"] as const;
 

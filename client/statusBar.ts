@@ -33,7 +33,7 @@ export class StatusBar implements vscode.Disposable {
   private render(view: StatusView): void {
     this.item.text = view.text;
     this.item.tooltip = view.tooltip;
-    this.item.backgroundColor = view.error ? new vscode.ThemeColor("statusBarItem.warningBackground") : undefined;
+    this.item.backgroundColor = view.error ? new vscode.ThemeColor(view.severe ? "statusBarItem.errorBackground" : "statusBarItem.warningBackground") : undefined;
     this.item.command = view.click ? COMMANDS[view.click] : COMMANDS.selectModel;
   }
 

@@ -14,8 +14,10 @@ export interface StatusView {
   tooltip: string;
   /** Show the warning background. */
   error: boolean;
-  /** What a click does, when not the default (Select Model): retry the server, set its token. */
-  click?: "retryRemote" | "setRemoteToken";
+  /** An error the user fixes with a setting (no model, a bad one): the error background, not the warning one. */
+  severe?: boolean;
+  /** What a click does, when not the default (Select Model): retry the server, set its token, show the problem's choices. */
+  click?: "retryRemote" | "setRemoteToken" | "showProblem";
 }
 
 const KIND_NAMES: Record<string, string> = { remote: "steplens serve", openai: "OpenAI-compatible server", "llama-server": "llama-server" };
@@ -82,6 +84,16 @@ export function statusView(status: ServerStatus | undefined, now = Date.now()): 
   const click = "Click to select a model.";
   const remote = status?.remote ? remoteView(status, status.remote, now) : undefined;
   if (remote) return remote;
+  if (status?.state === "error" && status.problem) {
+    // The same choices as the error message (modelProblem.ts): the click shows it again.
+    return {
+      text: `$(error) StepLens: ${status.problem.summary}`,
+      tooltip: [status.message ?? status.problem.summary, "Click for the choices that fix it."].join("\n"),
+      error: true,
+      severe: true,
+      click: "showProblem",
+    };
+  }
   if (!status || status.state === "starting") {
     return { text: "$(sync~spin) StepLens: starting…", tooltip: `StepLens language server is starting.\n${click}`, error: false };
   }

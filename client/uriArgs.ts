@@ -12,7 +12,7 @@ export function asUri(arg: unknown): vscode.Uri | undefined {
       return undefined;
     }
   }
-  if (arg && typeof arg === "object" && "uri" in arg) return asUri((arg as { uri: unknown }).uri);
+  if (arg && typeof arg === "object" && "uri" in arg) return asUri(arg.uri);
   return undefined;
 }
 

@@ -3,9 +3,8 @@
 // messages. It never builds markup from strings (CSP: no inline script, no inline style).
 // @ts-check
 (function () {
-  // acquireVsCodeApi is a global VS Code injects into webviews; it has no declaration here.
-  // @ts-expect-error -- injected by VS Code at run time
-  // eslint-disable-next-line no-undef -- a webview global the linter cannot know
+  /* global acquireVsCodeApi -- injected by VS Code into its webviews */
+  // @ts-expect-error acquireVsCodeApi is injected by VS Code
   const vscode = acquireVsCodeApi();
   const SVG = "http://www.w3.org/2000/svg";
   const root = /** @type {HTMLElement} */ (document.getElementById("root"));
@@ -17,7 +16,11 @@
     return el;
   }
 
-  /** @param {HTMLElement} host */
+  /**
+   * One bar per step: its soft label on a fixed 0–1 scale (the number the verdicts, the lens and the
+   * after-line text use), the threshold as a dashed line, both axes titled.
+   * @param {HTMLElement} host
+   */
   function drawChart(host) {
     /** @type {{step: number, reward: number | null, softLabel: number | null, bucket: string, label: string}[]} */
     let bars;
@@ -29,36 +32,49 @@
     host.replaceChildren();
     if (bars.length === 0) return;
     const solution = Number(host.dataset.solution);
-    const values = bars.map((b) => (typeof b.reward === "number" && isFinite(b.reward) ? b.reward : 0));
-    const max = Math.max(1e-6, ...values.map(Math.abs));
-    const hasNegative = values.some((v) => v < 0);
-    const barW = 28, gap = 10, padL = 44, padT = 10, height = 150, labelH = 18;
+    const threshold = Number(host.dataset.threshold);
+    const barW = 24, gap = 8, padL = 58, padT = 12, padR = 96, height = 170, labelH = 34;
     const plotH = height - padT - labelH;
-    const zeroY = padT + (hasNegative ? plotH / 2 : plotH);
-    const scale = (hasNegative ? plotH / 2 : plotH) / max;
-    const width = padL + bars.length * (barW + gap) + gap;
+    const baseY = padT + plotH;
+    /** @param {number} v */
+    const yOf = (v) => baseY - Math.max(0, Math.min(1, v)) * plotH;
+    const width = padL + bars.length * (barW + gap) + gap + padR;
     const chart = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, class: "bars" });
-    chart.appendChild(svg("line", { x1: padL, x2: width, y1: zeroY, y2: zeroY, class: "axis" }));
-    for (const [value, y] of [[max, padT], [0, zeroY], ...(hasNegative ? [[-max, padT + plotH]] : [])]) {
-      const t = svg("text", { x: padL - 6, y: y + 4, class: "tick", "text-anchor": "end" });
-      t.textContent = value.toFixed(2);
+    chart.appendChild(svg("line", { x1: padL, x2: width - padR, y1: baseY, y2: baseY, class: "axis" }));
+    chart.appendChild(svg("line", { x1: padL, x2: padL, y1: padT, y2: baseY, class: "axis" }));
+    for (const value of [0, 0.5, 1]) {
+      const t = svg("text", { x: padL - 6, y: yOf(value) + 4, class: "tick", "text-anchor": "end" });
+      t.textContent = value.toFixed(1);
       chart.appendChild(t);
     }
+    const yTitle = svg("text", { x: 12, y: padT + plotH / 2, class: "axis-title", "text-anchor": "middle", transform: `rotate(-90 12 ${padT + plotH / 2})` });
+    yTitle.textContent = "soft label";
+    chart.appendChild(yTitle);
+    const xTitle = svg("text", { x: padL + (width - padL - padR) / 2, y: height - 2, class: "axis-title", "text-anchor": "middle" });
+    xTitle.textContent = "step";
+    chart.appendChild(xTitle);
     bars.forEach((b, i) => {
-      const v = values[i];
+      const v = typeof b.softLabel === "number" && isFinite(b.softLabel) ? b.softLabel : 0;
       const x = padL + gap + i * (barW + gap);
-      const h = Math.max(1, Math.abs(v) * scale);
-      const rect = svg("rect", { x, y: v >= 0 ? zeroY - h : zeroY, width: barW, height: h, rx: 2, class: `bar ${b.bucket}` });
+      const top = Math.min(yOf(v), baseY - 1);
+      const rect = svg("rect", { x, y: top, width: barW, height: baseY - top, rx: 2, class: `bar ${b.bucket}` });
       rect.dataset.solution = String(solution);
       rect.dataset.step = String(b.step);
       const title = svg("title", {});
       title.textContent = b.label;
       rect.appendChild(title);
       chart.appendChild(rect);
-      const label = svg("text", { x: x + barW / 2, y: height - 4, class: "tick", "text-anchor": "middle" });
+      const label = svg("text", { x: x + barW / 2, y: baseY + 14, class: "tick", "text-anchor": "middle" });
       label.textContent = String(b.step + 1);
       chart.appendChild(label);
     });
+    if (isFinite(threshold)) {
+      const y = yOf(threshold);
+      chart.appendChild(svg("line", { x1: padL, x2: width - padR, y1: y, y2: y, class: "threshold" }));
+      const t = svg("text", { x: width - padR + 4, y: y + 4, class: "threshold-label" });
+      t.textContent = `threshold ${threshold}`;
+      chart.appendChild(t);
+    }
     host.appendChild(chart);
   }
 
@@ -81,6 +97,8 @@
 
   root.addEventListener("click", (event) => {
     const target = /** @type {Element} */ (event.target);
+    // Opening a step's per-template terms is not a request to jump to it.
+    if (target.closest("details")) return;
     const hit = target.closest("[data-step]");
     if (!hit) return;
     const { solution, step } = /** @type {HTMLElement} */ (hit).dataset;

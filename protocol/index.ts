@@ -44,6 +44,11 @@ export interface WireStepScore {
   key?: string;
   /** The user chose "Ignore this step": the server publishes no diagnostic for it. */
   ignored?: boolean;
+  /**
+   * The text before this step (or the problem, or the gold answer) changed since it was scored: the
+   * numbers are the older text's until the next check. An edited step is left out of the scores.
+   */
+  stale?: boolean;
 }
 
 export interface WireSolutionScore {
@@ -58,6 +63,8 @@ export interface WireSolutionScore {
   finalAnswer?: string;
   negatives: string[];
   steps: WireStepScore[];
+  /** Some steps were edited since the check (left out of `steps`) or are `stale`. */
+  stale?: boolean;
 }
 
 export interface WireGold {
@@ -66,6 +73,16 @@ export interface WireGold {
   /** For the fallback: the share of the model's samples that agreed. */
   agreement?: number;
 }
+
+/** Where a gold answer came from, in words for people (hover, report). */
+export const GOLD_SOURCE_WORDS: Record<WireGold["source"], string> = {
+  "front-matter": "front matter",
+  "latex-comment": "LaTeX comment % answer:",
+  record: "dataset record",
+  flag: "command line",
+  setting: "setting steplens.goldAnswer",
+  fallback: "fallback: the model's majority answer",
+};
 
 export interface DocumentScores {
   uri: string;
@@ -123,6 +140,15 @@ export interface ServerStatus {
   message?: string;
   /** Set when the model runs behind a server (steplens.backend other than local). */
   remote?: RemoteStatus;
+  /** For state "error": what is wrong in a few words and the setting that fixes it (for buttons and lenses). */
+  problem?: StatusProblem;
+}
+
+export interface StatusProblem {
+  /** A few words for a status bar or a code lens, e.g. "model file not found". */
+  summary: string;
+  /** The setting that fixes it, e.g. "steplens.modelPath". */
+  setting: string;
 }
 
 export const StatusNotification = "steplens/status";
@@ -300,7 +326,7 @@ export interface InitializationOptions {
   token?: string;
   /**
    * Commands the client implements itself (the VS Code extension: ScoreFileCommand,
-   * PickBestOfNCommand, ShowStepReportCommand). The server executes every command its lenses and
+   * PickBestOfNCommand, ShowStepReportCommand, ShowProblemCommand, SelectModelCommand). The server executes every command its lenses and
    * code actions name unless the client lists it here, so editors without the extension (Neovim,
    * Helix, Emacs) get working lenses.
    */
@@ -315,6 +341,13 @@ export const ScoreFileCommand = "steplens.scoreFile";
 export const PickBestOfNCommand = "steplens.pickBestOfN";
 /** Arguments: [StepReportArgs]. Without `stepIndex`: the whole solution. The server's own shows the step's explanation as a message. */
 export const ShowStepReportCommand = "steplens.showStepReport";
+/** Client command, no arguments: pick a GGUF model file (writes steplens.modelPath). Lenses name it only for a client that lists it in clientCommands. */
+export const SelectModelCommand = "steplens.selectModel";
+/**
+ * No arguments: says why the model is unavailable. The VS Code extension's own shows the choices that
+ * fix it (Select Model…, Open Settings); the server's own shows the status message.
+ */
+export const ShowProblemCommand = "steplens.showProblem";
 export interface StepReportArgs {
   uri: string;
   solutionIndex: number;

@@ -129,12 +129,29 @@ describe("grammars: structure", () => {
   });
 });
 
+describe("grammars: scopes themes colour as structure", () => {
+  // GitHub-style themes (VS Code's "2026 Light" among them) colour keyword and storage scopes in their
+  // error red (#cf222e): a Step N: prefix there read as an error on every line (issue 12 item 7).
+  // Markup scopes (bold, headings, numbers) are coloured as document structure in every default theme.
+  const ERROR_COLOURED = /^(keyword|storage|invalid|message\.error|markup\.deleted|constant\.character)(\.|$)/;
+
+  test("no grammar gives step prefixes, answer cues or anything else a keyword, storage or invalid scope", () => {
+    for (const file of readdirSync(SYNTAXES).filter((f) => f.endsWith(".json"))) {
+      const g = load(file);
+      for (const [where, r] of rules(g)) {
+        const names = [r.name, ...Object.values({ ...r.captures, ...r.beginCaptures, ...r.endCaptures }).map((c) => c.name)].filter((n): n is string => !!n);
+        for (const name of names) for (const scope of name.split(/\s+/)) assert.doesNotMatch(scope, ERROR_COLOURED, `${file} ${where}: ${scope}`);
+      }
+    }
+  });
+});
+
 describe("grammars: what they mark", () => {
   const md = load("steplens.markdown.json");
   const tex = load("steplens.latex.json");
   const steps = load("steplens.steps.json");
   const ANSWER = "constant.numeric.steplens.answer";
-  const STEP = "keyword.other.steplens.step";
+  const STEP = "markup.bold.steplens.step";
   const HEADER = "markup.bold.steplens.header";
 
   test("Markdown answer lines, all five forms, give the answer as constant.numeric", () => {
@@ -150,7 +167,7 @@ describe("grammars: what they mark", () => {
     for (const [line, answer] of cases) {
       const s = scopesOf(md, line);
       assert.ok(s.includes(`${ANSWER}=${answer}`), `${line} → ${JSON.stringify(s)}`);
-      assert.ok(s.some((x) => x.startsWith("keyword.control.steplens.answer=")), `${line}: the cue is a keyword`);
+      assert.ok(s.some((x) => x.startsWith("markup.bold.steplens.answer=")), `${line}: the cue is marked (bold)`);
     }
   });
 

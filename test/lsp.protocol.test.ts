@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { CodeAction, CodeLens, Hover, MarkupContent, PublishDiagnosticsParams } from "vscode-languageserver/node";
-import { PickBestOfNCommand, ScoreFileCommand, ShowStepReportCommand, type BestOfNResult, type DocumentScores, type ServerStatus } from "../protocol/index.js";
+import { PickBestOfNCommand, ScoreFileCommand, SelectModelCommand, ShowProblemCommand, ShowStepReportCommand, type BestOfNResult, type DocumentScores, type ServerStatus } from "../protocol/index.js";
 import { CLI, DEMO_MODEL, REPO } from "./helpers.js";
 import { fileUri, TestClient, type ConfigurationItem } from "./lsp-client.js";
 
@@ -178,8 +178,12 @@ describe("language server over its protocol, demo model", () => {
     for (const o of others) client.open(o.uri, o.text);
     const visible = fileUri(path.join(tmp, "visible.md"));
     client.open(visible, variant(6));
+    // The lens answers at once (item 6: it never waits for the check); asking for it puts the file first.
     const lenses = await client.request<CodeLens[]>("textDocument/codeLens", { textDocument: { uri: visible } });
-    assert.ok(lenses.some((l) => l.command?.title.startsWith("StepLens: score ")), JSON.stringify(lenses.map((l) => l.command?.title)));
+    assert.deepEqual(lenses.map((l) => l.command?.title), ["StepLens: scoring…"]);
+    await client.waitFor<DocumentScores>("steplens/scores", scoresFor(visible));
+    const scored = await client.request<CodeLens[]>("textDocument/codeLens", { textDocument: { uri: visible } });
+    assert.ok(scored.some((l) => l.command?.title.startsWith("StepLens: score ")), JSON.stringify(scored.map((l) => l.command?.title)));
     for (const o of others) await client.waitFor<DocumentScores>("steplens/scores", scoresFor(o.uri));
     const order = client.log.filter((e) => e.method === "steplens/scores").map((e) => (e.params as DocumentScores).uri);
     const at = (uri: string): number => order.indexOf(uri);
@@ -190,7 +194,7 @@ describe("language server over its protocol, demo model", () => {
 
 describe("commands a client implements itself (item 12)", () => {
   test("with initializationOptions.clientCommands the server names them and leaves them to the client", async () => {
-    const client = await TestClient.inProcess({ initializationOptions: { modelPath: path.join(tmp, "none.gguf"), clientCommands: [ScoreFileCommand, PickBestOfNCommand, ShowStepReportCommand] } });
+    const client = await TestClient.inProcess({ initializationOptions: { modelPath: path.join(tmp, "none.gguf"), clientCommands: [ScoreFileCommand, PickBestOfNCommand, ShowStepReportCommand, ShowProblemCommand, SelectModelCommand] } });
     try {
       const offered = client.initializeResult!.capabilities.executeCommandProvider!.commands;
       assert.deepEqual(offered, ["steplens.ignoreStep"]);

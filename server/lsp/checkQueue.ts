@@ -108,9 +108,9 @@ export class CheckQueue {
   }
 
   /**
-   * Resolves once nothing is pending for `uri`. Code lenses wait on this: VS Code does not redraw
-   * lenses on workspace/codeLens/refresh alone (seen in code-server 1.139: lenses kept "not scored
-   * yet" after the scores arrived), but it does show the answer to a request that waited.
+   * Resolves once nothing is pending for `uri`. Code lenses of a client that cannot be told to
+   * refresh them (no workspace/codeLens/refresh, e.g. Neovim 0.7) wait on this; VS Code's are
+   * answered at once and refreshed after the check (handlers/features.ts).
    */
   idle(uri: string): Promise<void> {
     if (!this.pending(uri)) return Promise.resolve();

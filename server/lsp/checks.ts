@@ -60,6 +60,7 @@ export async function runCheck(ctx: ServerContext, uri: string, signal: AbortSig
     state.scores = scores;
     state.notes = notes;
     state.scoredFor = key;
+    ctx.shown.checked(uri, scores, settings.segmentation !== "entropy");
     ctx.publish(uri);
     return scores;
   });

@@ -12,6 +12,7 @@ import { buildDiagnostics } from "./diagnostics.js";
 import { parseText, type DocState } from "./documents.js";
 import type { EngineHost } from "./engineHost.js";
 import { guardUntilInitialized } from "./initGuard.js";
+import { ShownScores } from "./staleScores.js";
 
 /** What the client said it can do, from `initialize`. */
 export interface ClientCaps {
@@ -38,6 +39,10 @@ export class ServerContext {
   initialized = false;
   /** Commands this server executes (executeCommandProvider): its own, and those the client does not implement. */
   serverCommands: string[] = [];
+  /** Commands the client said it implements (initializationOptions.clientCommands). */
+  clientCommands: string[] = [];
+  /** The last check of each document and what the editor shows of it: edits republish it as a stale view at once. */
+  readonly shown = new ShownScores();
   /** Resolves once the first settings are read and the first model load has finished (or failed). */
   readonly started: Promise<void>;
   private markStarted: () => void = () => {};
@@ -77,6 +82,11 @@ export class ServerContext {
     return state.parsed.doc;
   }
 
+  /** A lens or action may name this command: the server or the client executes it. */
+  canRun(command: string): boolean {
+    return this.serverCommands.includes(command) || this.clientCommands.includes(command);
+  }
+
   refreshLenses(): void {
     if (this.caps.codeLensRefresh) void this.connection.sendRequest(CodeLensRefreshRequest.type).catch(() => {});
   }
@@ -111,6 +121,7 @@ export class ServerContext {
       state.scoredFor = undefined;
       state.notes = [];
     }
+    this.shown.forget(uri);
     void this.connection.sendDiagnostics({ uri, diagnostics: [] });
     void this.connection.sendNotification(ScoresNotification, this.emptyScores(uri));
     this.refreshLenses();

@@ -11,7 +11,7 @@
 
 import os from "node:os";
 import path from "node:path";
-import type { RemoteStatus, ServerState, ServerStatus, StepLensSettings } from "../../protocol/index.js";
+import type { RemoteStatus, ServerState, ServerStatus, StatusProblem, StepLensSettings } from "../../protocol/index.js";
 import { createEngine, type Engine, type EngineOptions } from "../engine/engineOptions.js";
 import { BackendError } from "../engine/backend/types.js";
 import { defaultModelPath } from "../engine/backend/modelPath.js";
@@ -73,14 +73,24 @@ export function engineOptionsOf(settings: StepLensSettings, token?: string): Eng
   };
 }
 
-function loadFailureMessage(modelPath: string, err: unknown): string {
+/**
+ * What the user reads when the model does not load, and the setting that fixes it. No "then reload":
+ * the server reloads by itself when the setting changes. An empty steplens.modelPath falls back to a
+ * demo model that only a development checkout has, so its absence is not named as a path.
+ */
+export function loadFailure(modelPath: string, err: unknown): { message: string; problem: StatusProblem } {
+  const model = { setting: "steplens.modelPath" };
+  const how = `Set "steplens.modelPath" to a GGUF model file (a model in llama.cpp's format); StepLens loads it as soon as the setting changes.`;
   if (err instanceof BackendError && err.code === "model-not-found") {
-    return `StepLens cannot find its model: no file at ${modelPath}. Set "steplens.modelPath" to a GGUF model file, then reload.`;
+    if (modelPath === defaultModelPath() && !process.env.STEPLENS_MODEL) return { message: `StepLens has no model: "steplens.modelPath" is empty. ${how}`, problem: { ...model, summary: "no model set" } };
+    return { message: `StepLens cannot find its model: no file at ${modelPath}. ${how}`, problem: { ...model, summary: `model file not found (${path.basename(modelPath)})` } };
   }
   const why = err instanceof Error ? err.message : String(err);
   // A GPU the machine lacks is the GPU setting's fault, not the model path's (see backend/gpu.ts).
-  if (/^the GPU setting is/.test(why)) return `StepLens cannot start llama.cpp: ${why} Change "steplens.gpu", then reload.`;
-  return `StepLens cannot load the model ${modelPath}: ${why} Check the setting "steplens.modelPath", then reload.`;
+  if (/^the GPU setting is/.test(why)) {
+    return { message: `StepLens cannot start llama.cpp: ${why} Change "steplens.gpu"; StepLens tries again as soon as the setting changes.`, problem: { setting: "steplens.gpu", summary: "GPU setting cannot be used" } };
+  }
+  return { message: `StepLens cannot load the model ${modelPath}: ${why} ${how}`, problem: { ...model, summary: `model cannot be loaded (${path.basename(modelPath)})` } };
 }
 
 export interface EngineHostEvents {
@@ -113,6 +123,7 @@ export class EngineHost {
   private loading: Promise<void> | undefined;
   private state: ServerState = "starting";
   private message: string | undefined;
+  private problem: StatusProblem | undefined;
   private modelPath: string | undefined;
   private users = 0;
   private idleWaiters: (() => void)[] = [];
@@ -145,6 +156,7 @@ export class EngineHost {
     if (this.engine) s.backend = backendName(this.engine);
     if (this.engine?.backend.info.deviceNote) s.deviceNote = this.engine.backend.info.deviceNote;
     if (this.message) s.message = this.message;
+    if (this.problem && this.state === "error") s.problem = this.problem;
     return s;
   }
 
@@ -188,8 +200,10 @@ export class EngineHost {
     this.engine = undefined;
     await old?.dispose();
     if (this.disposed) return;
+    this.problem = undefined;
     if (server && !url) {
       this.message = missingUrlMessage(options.backend!);
+      this.problem = { setting: "steplens.remote.url", summary: "no model server URL set" };
       this.setState("error");
       return;
     }
@@ -210,8 +224,12 @@ export class EngineHost {
       if (this.disposed) return;
       const failure = server ? classifyRemoteFailure(err) : undefined;
       if (failure) this.remoteFailed(failure, err);
-      else {
-        this.message = server ? remoteFailureMessage(url, err) : loadFailureMessage(options.modelPath ?? "", err);
+      else if (server) {
+        this.message = remoteFailureMessage(url, err);
+        this.problem = { setting: "steplens.remote.url", summary: "model server cannot be used" };
+        this.setState("error");
+      } else {
+        ({ message: this.message, problem: this.problem } = loadFailure(options.modelPath ?? "", err));
         this.setState("error");
       }
     }

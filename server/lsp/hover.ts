@@ -1,17 +1,8 @@
 // The hover over a step: the reward taken apart, so a user can see which answer the step pushed the
 // model toward, per template, and how the step compares with the rest of its solution.
 
-import type { DocumentScores, WireGold, WireSolutionScore, WireStepScore } from "../../protocol/index.js";
+import { GOLD_SOURCE_WORDS, type DocumentScores, type WireGold, type WireSolutionScore, type WireStepScore } from "../../protocol/index.js";
 import { signed } from "./diagnostics.js";
-
-const GOLD_SOURCES: Record<WireGold["source"], string> = {
-  "front-matter": "front matter",
-  "latex-comment": "LaTeX comment `% answer:`",
-  record: "dataset record",
-  flag: "command line",
-  setting: "setting `steplens.goldAnswer`",
-  fallback: "fallback: the model's majority answer",
-};
 
 export function ordinal(n: number): string {
   const tens = n % 100;
@@ -30,7 +21,7 @@ function escapeCell(s: string): string {
 export function goldText(gold: WireGold | undefined): string {
   if (!gold) return "none";
   const agreement = gold.source === "fallback" && gold.agreement != null ? `, ${Math.round(gold.agreement * 100)}% of samples agree` : "";
-  return `${gold.value} (${GOLD_SOURCES[gold.source]}${agreement})`;
+  return `${gold.value} (${GOLD_SOURCE_WORDS[gold.source]}${agreement})`;
 }
 
 export function stepHover(step: WireStepScore, solution: WireSolutionScore, scores: DocumentScores): string {
@@ -40,6 +31,8 @@ export function stepHover(step: WireStepScore, solution: WireSolutionScore, scor
   const lines: string[] = [];
   const title = scores.solutions.length > 1 ? ` · ${solution.title ?? `solution ${solution.index + 1}`}` : "";
   lines.push(`**StepLens · step ${step.index + 1}${title}**`, "");
+  if (step.stale) lines.push("*Scored before an edit above this step: these numbers are the older text's until the next check.*", "");
+  else if (solution.firstError === step.index) lines.push("**First error** of this solution.", "");
   if (step.terms.length > 0) {
     lines.push("Gain in the answer's log-probability after this step:", "");
     lines.push(`| ${header.join(" | ")} |`, `|${header.map((_, i) => (i === 0 ? " --- " : " ---: ")).join("|")}|`);

@@ -29,6 +29,23 @@ export function wireGold(gold: GoldAnswer | undefined, fromSetting: boolean): Wi
   return w;
 }
 
+/** The first weak or wrong step the user has not ignored (its index; -1: none). Stale steps do not count. */
+export function firstErrorOf(steps: readonly WireStepScore[]): number {
+  return steps.find((s) => (s.verdict === "weak" || s.verdict === "wrong") && !s.ignored && !s.stale)?.index ?? -1;
+}
+
+/**
+ * "Ignore this step": marks the ignored steps and moves each solution's first error past them, so
+ * diagnostics, lenses, the after-line text and the report all stop naming an ignored step.
+ */
+export function applyIgnored(scores: DocumentScores, ignored: ReadonlySet<string>): void {
+  for (const solution of scores.solutions) {
+    for (const step of solution.steps) if (step.key !== undefined && ignored.has(step.key)) step.ignored = true;
+    // Stale steps do not count: a stale solution's first error is known only before its first edit.
+    solution.firstError = firstErrorOf(solution.steps);
+  }
+}
+
 export interface WireContext {
   uri: string;
   version: number;
@@ -64,7 +81,8 @@ export function documentScores(scored: DocumentScore, ctx: WireContext): Documen
       range: wireRange(s.solution.range),
       score: finite(s.result.score),
       aggregation: s.result.aggregation,
-      firstError: s.result.firstError,
+      // The engine's first error, less the steps the user ignored.
+      firstError: firstErrorOf(steps),
       negatives: s.result.negatives.map((n) => n.value),
       steps,
     };

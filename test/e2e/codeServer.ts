@@ -8,7 +8,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
-import type { E2ETools } from "./tools.js";
+import { codeServerEnv, type E2ETools } from "./tools.js";
 
 export interface Sandbox {
   root: string;
@@ -49,6 +49,9 @@ export function makeSandbox(repo: string, modelPath: string): Sandbox {
         "editor.hover.delay": 300,
         "chat.disableAIFeatures": true,
         "workbench.secondarySideBar.defaultVisibility": "hidden",
+        // code-server saves by itself after a second; a save checks the file, which would race the
+        // test's look at what an edit alone does.
+        "files.autoSave": "off",
       },
       null,
       2,
@@ -57,16 +60,12 @@ export function makeSandbox(repo: string, modelPath: string): Sandbox {
   return sandbox;
 }
 
-function codeServerEnv(sandbox: Sandbox): NodeJS.ProcessEnv {
-  // Its config.yaml and state go to the sandbox, not ~/.config/code-server.
-  return { ...process.env, XDG_CONFIG_HOME: path.join(sandbox.root, "config"), XDG_DATA_HOME: path.join(sandbox.root, "data") };
-}
 
 export function installExtension(tools: E2ETools, sandbox: Sandbox, vsix: string): string {
   return execFileSync(
     tools.node,
     [tools.codeServer, "--user-data-dir", sandbox.userData, "--extensions-dir", sandbox.extensions, "--install-extension", vsix],
-    { encoding: "utf8", env: codeServerEnv(sandbox), timeout: 120_000 },
+    { encoding: "utf8", env: codeServerEnv(sandbox.root), timeout: 120_000 },
   );
 }
 
@@ -105,10 +104,10 @@ export async function startCodeServer(tools: E2ETools, sandbox: Sandbox, logFile
       "--disable-getting-started-override",
       sandbox.workspace,
     ],
-    { env: codeServerEnv(sandbox), stdio: ["ignore", "pipe", "pipe"], detached: process.platform !== "win32" },
+    { env: codeServerEnv(sandbox.root), stdio: ["ignore", "pipe", "pipe"], detached: process.platform !== "win32" },
   );
-  child.stdout!.pipe(log, { end: false });
-  child.stderr!.pipe(log, { end: false });
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
   let exited: string | undefined;
   child.once("exit", (code, signal) => (exited = `code-server exited (${code ?? signal}) before it was ready; see ${logFile}`));
 
@@ -167,7 +166,8 @@ export async function openWorkbench(tools: E2ETools, sandbox: Sandbox, vsix: str
   const browser = await chromium.launch({ executablePath: tools.chromium, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   page.setDefaultTimeout(30_000);
-  await page.goto(`${server.url}/?folder=${encodeURIComponent(sandbox.workspace)}`);
+  // The first load compiles and loads the workbench: minutes on a busy machine.
+  await page.goto(`${server.url}/?folder=${encodeURIComponent(sandbox.workspace)}`, { timeout: 180_000 });
   await page.locator(".monaco-workbench .part.statusbar").waitFor({ timeout: 60_000 });
   await page.locator(".explorer-folders-view .monaco-list-row", { hasText: waitForFile }).waitFor({ timeout: 60_000 });
   return { server, browser, page };

@@ -20,10 +20,10 @@ import { fileUri, TestClient } from "../lsp-client.js";
 import { startChild } from "../serveHelpers.js";
 import { ensureTools } from "./tools.js";
 import { makeSandbox, openWorkbench, type RunningCodeServer, type Sandbox } from "./codeServer.js";
-import { SCORING_TIMEOUT, Screenshots, afterLineMarks, openFile, quickInput, runCommand, stepLensStatus, until, UI_TIMEOUT } from "./workbench.js";
+import { SCORING_TIMEOUT, Screenshots, afterLineMarks, codeLensTitles, openFile, quickInput, runCommand, stepLensStatus, until, UI_TIMEOUT } from "./workbench.js";
 
 const OUT = path.join(REPO, "test-output", "e2e-remote");
-const manifest = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8"));
+const manifest = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")) as { name: string; publisher: string; version: string };
 const VSIX = path.join(REPO, "out", "vsix", `${manifest.name}-${process.platform}-${process.arch}-${manifest.version}.vsix`);
 const TOKEN = "e2e-remote-token-4f1c2a9b";
 const WRONG_STEP = "The mugs cost 2 * 7 = 18 dollars.";
@@ -38,7 +38,7 @@ let port = 0;
 let expectedMarks: string[] = [];
 const shots = new Screenshots(() => page, OUT);
 const step = (name: string, fn: () => Promise<void>): (() => Promise<void>) => shots.step(name, fn);
-const screenshot = (name: string): Promise<void> => shots.take(name);
+const screenshot = (name: string): Promise<string | undefined> => shots.take(name);
 
 async function startServe(atPort: number): Promise<{ url: string; child: ChildProcess }> {
   const { url, child } = await startChild(["--host", "127.0.0.1", "--port", String(atPort), "--token", TOKEN, "--quiet"]);
@@ -125,6 +125,8 @@ describe("StepLens in code-server through steplens serve", { timeout: 10 * 60_00
       }, SCORING_TIMEOUT);
       assert.deepEqual(marks.map((m) => m.mark), expectedMarks);
       assert.match(marks.find((m) => m.line.includes(WRONG_STEP))?.mark ?? "", /^▼/);
+      // The lens follows the marks: it said the server refused the token, now it names the score.
+      await until("the lens to name the score", async () => (await codeLensTitles(page)).some((t) => t.startsWith("StepLens: score ")));
       // The token went to secret storage, not to a settings file.
       for (const file of [path.join(sandbox.workspace, ".vscode", "settings.json"), path.join(sandbox.userData, "User", "settings.json")]) {
         assert.ok(!readFileSync(file, "utf8").includes(TOKEN), `${file} holds no token`);
@@ -133,7 +135,7 @@ describe("StepLens in code-server through steplens serve", { timeout: 10 * 60_00
   );
 
   test(
-    "the server dies: the scores stay, the status says unreachable; it comes back and the status recovers by itself",
+    "the server dies: the scores stay (marked stale by the edit), the status says unreachable; it comes back and the status recovers by itself",
     step("remote unreachable then recovered", async () => {
       await stopServe();
       // An edit to the question: every prefix is new, so the check needs the (dead) server.
@@ -141,16 +143,23 @@ describe("StepLens in code-server through steplens serve", { timeout: 10 * 60_00
       await page.keyboard.press("End");
       await page.keyboard.type(" Be quick.");
       await statusText("the status bar to say unreachable", /StepLens: remote unreachable/);
+      // The lens says what the marks say: these numbers are the older text's.
+      await until("the lens to say the scores are stale", async () => (await codeLensTitles(page)).some((t) => /^StepLens: (edited since it was scored|rescoring after your edit)/.test(t)));
       await screenshot("unreachable");
-      assert.deepEqual((await afterLineMarks(page)).map((m) => m.mark), expectedMarks, "the scores on screen stay");
+      // The edit changed the question: every score on screen is the older text's, and says so.
+      const stale = expectedMarks.map((m) => `${m.replace(/ first error$/, "")} (stale)`);
+      assert.deepEqual((await afterLineMarks(page)).map((m) => m.mark), stale, "the scores on screen stay, marked stale");
       serve = await startServe(port);
       await statusText("the status bar to recover", /StepLens: remote · arith-demo-15m/, 90_000);
       // The edited file is checked again once the server is back; its step 2 is still wrong.
+      // Fresh marks, not the stale ones of before (those have the same count: waiting on the count
+      // alone let the screenshot catch the stale marks beside the fresh squiggles).
       const marks = await until("scores after the recovery", async () => {
         const m = await afterLineMarks(page);
-        return m.length === expectedMarks.length ? m : undefined;
+        return m.length === expectedMarks.length && m.every((x) => !x.mark.endsWith("(stale)")) ? m : undefined;
       });
-      assert.match(marks.find((m) => m.line.includes(WRONG_STEP))?.mark ?? "", /^▼/);
+      assert.match(marks.find((m) => m.line.includes(WRONG_STEP))?.mark ?? "", /^▼ 0\.\d\d first error$/);
+      await until("the lens to name the fresh score", async () => (await codeLensTitles(page)).some((t) => t.startsWith("StepLens: score ")));
     }),
   );
 });

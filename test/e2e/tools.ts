@@ -51,7 +51,7 @@ function npmInstallOnce(prefix: string, manifest: { dependencies: Record<string,
   } catch (err) {
     rmSync(scratch, { recursive: true, force: true });
     const tail = readFileSync(logFile, "utf8").split("\n").slice(-40).join("\n");
-    throw new Error(`npm install of ${what} failed (${(err as Error).message.split("\n")[0]}); last lines of ${logFile}:\n${tail}`);
+    throw new Error(`npm install of ${what} failed (${(err as Error).message.split("\n")[0]}); last lines of ${logFile}:\n${tail}`, { cause: err });
   } finally {
     closeSync(out);
   }
@@ -105,8 +105,24 @@ export function ensureTools(): E2ETools {
   return { node, codeServer, chromium: CHROMIUM };
 }
 
+/**
+ * The environment code-server runs in: its config.yaml and state under `root`, never the user's
+ * ~/.config/code-server or ~/.local/share/code-server (code-server writes a config.yaml on any start,
+ * --version included).
+ */
+export function codeServerEnv(root: string): NodeJS.ProcessEnv {
+  return { ...process.env, XDG_CONFIG_HOME: path.join(root, "config"), XDG_DATA_HOME: path.join(root, "data") };
+}
+
+/** `code-server --version`'s first line, run with its files under `root`. */
+export function codeServerVersion(tools: E2ETools, root: string): string {
+  // Its log line about the config file it wrote comes first.
+  const lines = execFileSync(tools.node, [tools.codeServer, "--version"], { encoding: "utf8", env: codeServerEnv(root) }).trim().split("\n");
+  return lines.find((l) => /^\d+\.\d+\.\d+/.test(l)) ?? lines.join(" ");
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const tools = ensureTools();
-  const version = execFileSync(tools.node, [tools.codeServer, "--version"], { encoding: "utf8" }).trim().split("\n")[0];
+  const version = codeServerVersion(tools, path.join(cacheRoot(), "version-check"));
   console.log(JSON.stringify({ ...tools, codeServerVersion: version }, null, 2));
 }

@@ -7,6 +7,8 @@ import type { Locator, Page } from "playwright-core";
 
 export const SCORING_TIMEOUT = 180_000; // model load + first check, or Best of N over 3 candidates, on 2 busy cores
 export const UI_TIMEOUT = 20_000;
+/** Quick Open's first file search waits for the extension host to start (seen: over 20 s on 2 busy cores). */
+export const SEARCH_TIMEOUT = 120_000;
 
 /** Polls `probe` until it returns a value other than undefined/false, or fails with `what` and the last value seen. */
 export async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeout = UI_TIMEOUT): Promise<T> {
@@ -15,7 +17,7 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined 
   for (;;) {
     try {
       const v = await probe();
-      if (v !== undefined && v !== false) return v as T;
+      if (v !== undefined && v !== false) return v;
       last = v;
     } catch (err) {
       last = err;
@@ -32,20 +34,34 @@ async function quickInputLabels(page: Page): Promise<string[]> {
   return await quickInputRows(page).evaluateAll((rows) => rows.map((r) => r.getAttribute("aria-label") ?? r.textContent ?? ""));
 }
 
-async function closeQuickInput(page: Page): Promise<void> {
+export async function closeQuickInput(page: Page): Promise<void> {
   if (await quickInput(page).isVisible()) await page.keyboard.press("Escape");
   await quickInput(page).waitFor({ state: "hidden", timeout: UI_TIMEOUT });
 }
 
-/** Ctrl+P, the file name, Enter; resolves when its tab is the active one. */
+/** The active editor tab's title, e.g. "wrong-step.md". */
+export async function activeTabTitle(page: Page): Promise<string | undefined> {
+  // The tab's accessible label is its title ("wrong-step.md"); its .label-name holds the name without the extension.
+  const tab = page.locator(".tabs-container .tab.active").first();
+  return (await tab.count()) > 0 ? ((await tab.getAttribute("aria-label")) ?? undefined) : undefined;
+}
+
+/**
+ * Ctrl+P, the file name, Enter once the row quick open has focused is that very file; resolves when
+ * its tab is the active one. Quick open lists results as they come: a list still showing the last
+ * search (or `x.md` above `x.tex`) would open the wrong file, so the wait is on the focused row.
+ */
 export async function openFile(page: Page, name: string): Promise<void> {
-  await page.locator(".monaco-workbench").click({ position: { x: 700, y: 450 } }).catch(() => undefined);
+  if ((await activeTabTitle(page)) === name) return;
+  await closeQuickInput(page).catch(() => undefined);
   await page.keyboard.press("Control+P");
   await quickInput(page).waitFor({ state: "visible", timeout: UI_TIMEOUT });
   await page.keyboard.type(name);
-  await until(`quick open to list ${name}`, async () => (await quickInputLabels(page)).some((l) => l.includes(name)));
+  const focused = page.locator(".quick-input-widget .quick-input-list .monaco-list-row.focused .label-name").first();
+  // File search runs in the extension host: right after start-up, on busy cores, that takes a while.
+  await until(`quick open to focus ${name}`, async () => (await focused.count()) > 0 && ((await focused.textContent()) ?? "").trim() === name, SEARCH_TIMEOUT);
   await page.keyboard.press("Enter");
-  await page.locator(`.tabs-container .tab.active[aria-label*="${name}"]`).waitFor({ timeout: UI_TIMEOUT });
+  await until(`the active tab to be ${name}`, async () => (await activeTabTitle(page)) === name);
   await page.locator(".editor-instance .monaco-editor .view-lines").first().waitFor({ timeout: UI_TIMEOUT });
 }
 
@@ -89,26 +105,45 @@ export async function stepLensStatus(page: Page): Promise<{ text: string; label:
 }
 
 export interface AfterLineMark {
-  /** The editor line's own text (without the decoration). */
+  /** The editor line's own text (without the score). */
   line: string;
-  /** The decoration's text, e.g. `▼ 0.02`. */
+  /** The score's text, e.g. `▼ 0.02`. */
   mark: string;
+  /** Coloured text after the line (a decoration's ::after), or an inlay hint (where lines wrap). */
+  kind: "after" | "hint";
+  /** Drawn in italics (a stale score, as decoration text). */
+  italic: boolean;
+  /** Its colour, as CSS computes it (`rgb(…)`). */
+  color: string;
+  /** Where its right edge is, in page pixels. */
+  right: number;
 }
 
 /**
- * After-line decorations of the active editor. VS Code draws `renderOptions.after.contentText` as a
- * CSS ::after on an empty span, so the text is read from the computed style, not from the DOM.
+ * The scores after the lines of the active editor, whichever way they are drawn. Decoration text is a
+ * CSS ::after on an empty span, read from the computed style; an inlay hint is text in the line
+ * (no-break spaces and a one-dot leader keep it in one piece; they are read back as spaces and a period).
  */
 export async function afterLineMarks(page: Page): Promise<AfterLineMark[]> {
   return await page.locator(".editor-instance .monaco-editor .view-lines").first().evaluate((root) => {
-    const marks: { line: string; mark: string }[] = [];
+    const marks: AfterLineMark[] = [];
     for (const lineEl of Array.from(root.querySelectorAll(".view-line"))) {
+      let line = lineEl.textContent ?? "";
+      const hints: AfterLineMark[] = [];
       for (const span of Array.from(lineEl.querySelectorAll("span"))) {
-        const content = getComputedStyle(span, "::after").content;
-        if (!content || content === "none" || content === "normal") continue;
-        const mark = content.replace(/^"|"$/g, "").replace(/\\"/g, '"');
-        if (/[▲▼]/.test(mark)) marks.push({ line: (lineEl.textContent ?? "").replace(/\u00a0/g, " "), mark });
+        const after = getComputedStyle(span, "::after");
+        const content = after.content;
+        if (content && content !== "none" && content !== "normal") {
+          const mark = content.replace(/^"|"$/g, "").replace(/\\"/g, '"');
+          // The span is empty but for its ::after, so its box is the mark's.
+          if (/[▲▼]/.test(mark)) marks.push({ line: line.replace(/\u00a0/g, " "), mark, kind: "after", italic: after.fontStyle === "italic", color: after.color, right: span.getBoundingClientRect().right });
+        } else if (span.children.length === 0 && /^[▲▼·]\u00a0/.test(span.textContent ?? "")) {
+          const text = span.textContent ?? "";
+          line = line.replace(text, "");
+          hints.push({ line: "", mark: text.replace(/\u00a0/g, " ").replace(/\u2024/g, "."), kind: "hint", italic: false, color: getComputedStyle(span).color, right: span.getBoundingClientRect().right });
+        }
       }
+      for (const m of hints) marks.push({ ...m, line: line.replace(/\u00a0/g, " ").replace(/\s+$/, "") });
     }
     return marks;
   });
@@ -197,14 +232,20 @@ export class Screenshots {
     private readonly outDir: string,
   ) {}
 
-  async take(name: string): Promise<void> {
+  async take(name: string): Promise<string | undefined> {
     const page = this.pageOf();
-    if (!page) return;
+    if (!page) return undefined;
     const file = path.join(this.outDir, `${String(++this.shots).padStart(2, "0")}-${name}.png`);
     await page.screenshot({ path: file }).catch((err) => console.error(`screenshot ${file}: ${err}`));
+    return file;
   }
 
-  step(name: string, fn: () => Promise<void>): () => Promise<void> {
+  /**
+   * A test body that leaves a screenshot named for the step. `fn` ends in the state the name
+   * describes (the panel open, the hover shown); `cleanup` runs after the screenshot (closes them),
+   * so the picture shows what its name says.
+   */
+  step(name: string, fn: () => Promise<void>, cleanup?: () => Promise<void>): () => Promise<void> {
     const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
     return async () => {
       try {
@@ -215,6 +256,49 @@ export class Screenshots {
         await this.take(`${slug}-FAILED`);
         throw err;
       }
+      await cleanup?.();
     };
   }
+}
+
+/** The code lenses of the active editor, one title each (a solution's lenses share a line, split by "|"). */
+export async function codeLensTitles(page: Page): Promise<string[]> {
+  return await page
+    .locator(".editor-instance .monaco-editor .codelens-decoration")
+    .evaluateAll((els) => els.flatMap((el) => Array.from(el.children).map((c) => (c.textContent ?? "").trim()).filter((t) => t !== "" && t !== "|")));
+}
+
+export interface Toast {
+  message: string;
+  buttons: string[];
+}
+
+/** Notification toasts now showing, with their buttons. */
+export async function toasts(page: Page): Promise<Toast[]> {
+  return await page.locator(".notifications-toasts .notification-toast").evaluateAll((els) =>
+    els.map((e) => ({
+      message: (e.querySelector(".notification-list-item-message")?.textContent ?? e.textContent ?? "").trim(),
+      buttons: Array.from(e.querySelectorAll(".notification-list-item-buttons-container .monaco-button")).map((b) => (b.textContent ?? "").trim()),
+    })),
+  );
+}
+
+/** Clicks `button` on the toast whose message matches `message`. */
+export async function clickToastButton(page: Page, message: RegExp, button: string): Promise<void> {
+  // A tooltip left by the last click (the status bar item's) can lie over the toast.
+  await page.mouse.move(1, 1);
+  await page.locator(".context-view .hover-contents").waitFor({ state: "hidden" });
+  const toast = page.locator(".notifications-toasts .notification-toast", { hasText: message }).first();
+  await toast.locator(".notification-list-item-buttons-container .monaco-button", { hasText: button }).first().click();
+}
+
+/** Closes every toast (the "Clear All Notifications" command through its keybinding-free palette entry). */
+export async function clearToasts(page: Page): Promise<void> {
+  await runCommand(page, "Notifications: Clear All Notifications");
+  await until("the toasts to go", async () => (await toasts(page)).length === 0);
+}
+
+/** The active editor's selections: true when some text is selected (not just a cursor). */
+export async function hasSelectedText(page: Page): Promise<boolean> {
+  return (await page.locator(".editor-instance .monaco-editor .view-overlays .selected-text").count()) > 0;
 }

@@ -5,16 +5,17 @@
 
 import { ErrorCodes, MessageType, ResponseError, type CancellationToken, type ExecuteCommandParams } from "vscode-languageserver";
 import { z } from "zod";
-import { IgnoreStepCommand, PickBestOfNCommand, ScoreFileCommand, ShowStepReportCommand, type BestOfNResult, type DocumentScores } from "../../../protocol/index.js";
+import { IgnoreStepCommand, PickBestOfNCommand, ScoreFileCommand, ShowProblemCommand, ShowStepReportCommand, type BestOfNResult, type DocumentScores } from "../../../protocol/index.js";
 import type { ServerContext } from "../context.js";
 import { stepHover } from "../hover.js";
-import { solutionLensTitle } from "../lenses.js";
+import { solutionLensTitle, unavailableReason } from "../lenses.js";
 import { DiagnosticDataSchema, parseParams, StepReportArgsSchema } from "../params.js";
 import { markdownToPlainText } from "../plainText.js";
+import { applyIgnored } from "../wire.js";
 import { runBestOfN, scoreNow } from "./requests.js";
 
 /** The commands the server executes unless the client implements them. */
-export const SERVER_COMMANDS = [ScoreFileCommand, PickBestOfNCommand, ShowStepReportCommand] as const;
+export const SERVER_COMMANDS = [ScoreFileCommand, PickBestOfNCommand, ShowStepReportCommand, ShowProblemCommand] as const;
 
 const UriArgs = z.tuple([z.string().min(1).max(8192)]).rest(z.unknown());
 
@@ -26,8 +27,19 @@ function ignoreStep(ctx: ServerContext, args: unknown): null {
   const steps = state?.scores?.solutions.flatMap((s) => s.steps) ?? [];
   if (!state || !steps.some((s) => s.key === data.stepKey)) throw new ResponseError(ErrorCodes.InvalidParams, `${IgnoreStepCommand}: no scored step ${data.stepKey} in ${data.uri}`);
   state.ignored.add(data.stepKey);
-  for (const step of steps) if (step.key === data.stepKey) step.ignored = true;
+  // Moves the first error past the ignored step too: the lens and the after-line text follow the marks.
+  applyIgnored(state.scores!, state.ignored);
+  ctx.shown.sent(data.uri, state.scores);
   ctx.publish(data.uri);
+  return null;
+}
+
+/** The lens over a solution that cannot be scored names this: the status message says what is wrong and which setting fixes it. */
+function showProblem(ctx: ServerContext): null {
+  const status = ctx.host.status();
+  const reason = unavailableReason(status);
+  if (reason) ctx.showMessage(MessageType.Error, status.message ?? `StepLens: ${reason}.`);
+  else ctx.showMessage(MessageType.Info, `StepLens: the model is usable now (${status.state}).`);
   return null;
 }
 
@@ -65,6 +77,8 @@ export async function executeCommand(ctx: ServerContext, params: ExecuteCommandP
       return ignoreStep(ctx, args);
     case ShowStepReportCommand:
       return showStepReport(ctx, args);
+    case ShowProblemCommand:
+      return showProblem(ctx);
     case ScoreFileCommand:
       return scoreNow(ctx, parseParams(UriArgs, args, `${ScoreFileCommand} arguments`)[0]);
     case PickBestOfNCommand: {

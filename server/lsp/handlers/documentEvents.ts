@@ -19,6 +19,12 @@ export function registerDocumentEvents(ctx: ServerContext): void {
     state.parsed = undefined;
     queue.supersede(e.document.uri);
     if (settings().check.frequency === "edit") queue.schedule(e.document.uri, settings().check.debounceMs);
+    // The old scores, marked stale where the edit touched them, right away (not when the check ends).
+    const view = ctx.shown.edited(e.document.uri, () => ctx.parsedNow(e.document.uri), e.document.version, state.ignored);
+    if (view) {
+      state.scores = view;
+      ctx.publish(e.document.uri);
+    }
   });
   documents.onDidSave((e) => {
     if (!isManual()) queue.schedule(e.document.uri, 0);
@@ -26,6 +32,7 @@ export function registerDocumentEvents(ctx: ServerContext): void {
   documents.onDidClose((e) => {
     queue.cancel(e.document.uri);
     states.delete(e.document.uri);
+    ctx.shown.forget(e.document.uri);
     void ctx.connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
   });
 }

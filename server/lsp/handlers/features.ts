@@ -57,11 +57,17 @@ export function registerFeatures(ctx: ServerContext): void {
     return { contents, range: found.step.range };
   });
 
+  // Lenses answer at once, from the state the marks come from; the refresh after each check brings
+  // the new numbers. A request that waited for the check ran for seconds, and VS Code stretches its
+  // lens debounce to the time requests take: lenses then trailed the marks by seconds (and by tens of
+  // seconds after a first check that waited on a model server). A client that cannot be told to
+  // refresh (Neovim 0.7) would keep "scoring…" until its next request: it gets the answer after
+  // the check instead, as before.
   connection.onCodeLens(async (params, token) => {
     const uri = params.textDocument.uri;
     // Lenses are asked for the files on screen: their checks go before those of files in the background.
     queue.prioritize(uri);
-    if (queue.pending(uri)) {
+    if (!ctx.caps.codeLensRefresh && queue.pending(uri)) {
       await new Promise<void>((resolve) => {
         const sub = token.onCancellationRequested(() => resolve());
         void queue.idle(uri).then(() => {
@@ -71,7 +77,13 @@ export function registerFeatures(ctx: ServerContext): void {
       });
     }
     const parsed = ctx.parsedNow(uri);
-    return parsed ? codeLenses(uri, parsed, ctx.states.get(uri)?.scores) : [];
+    if (!parsed) return [];
+    return codeLenses(uri, parsed, ctx.states.get(uri)?.scores, {
+      checking: queue.pending(uri),
+      autoCheck: ctx.config.settings.check.frequency !== "manual",
+      status: ctx.host.status(),
+      canRun: (c) => ctx.canRun(c),
+    });
   });
 
   connection.onCodeAction((params): CodeAction[] => {

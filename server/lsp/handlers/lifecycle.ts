@@ -26,7 +26,8 @@ export function registerLifecycle(ctx: ServerContext, onShutdown?: () => void): 
     caps.hoverMarkdown = !Array.isArray(formats) || formats.includes("markdown");
     if (isObject(params.initializationOptions)) config.initOptions = params.initializationOptions;
     if (typeof config.initOptions.token === "string") config.token = config.initOptions.token;
-    const clientCommands = Array.isArray(config.initOptions.clientCommands) ? config.initOptions.clientCommands : [];
+    const clientCommands = Array.isArray(config.initOptions.clientCommands) ? config.initOptions.clientCommands.filter((c): c is string => typeof c === "string") : [];
+    ctx.clientCommands = clientCommands;
     ctx.serverCommands = [IgnoreStepCommand, ...SERVER_COMMANDS.filter((command) => !clientCommands.includes(command))];
     ctx.initialized = true;
     const folder = params.workspaceFolders?.[0]?.uri ?? params.rootUri;
