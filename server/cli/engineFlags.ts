@@ -61,7 +61,7 @@ export function addEngineFlags(cmd: Command, preset: FlagPreset = "scoring"): Co
 export function addImplicitFlags(cmd: Command): Command {
   return cmd
     .option("--reference-model <path>", "Implicit PRM (--method implicit): the reference model π_ref the policy --model was trained from (same tokenizer)")
-    .option("--beta <b>", "Implicit PRM: β of the pair, reward = β × Σ log π_θ/π_ref (default 0.05)", parseFloatStrict);
+    .option("--beta <b>", "Implicit PRM: β of the pair, reward = β × Σ log π_θ/π_ref (default 0.05; with --backend remote, the server's)", byRule("beta"));
 }
 
 function collect(value: string, previous: string[]): string[] {
