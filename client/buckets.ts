@@ -2,6 +2,7 @@
 // DocumentScores: which bucket (colour, gutter icon) and which after-line text.
 
 import type { DocumentScores, WireRange, WireStepScore, WireVerdict } from "../protocol/index.js";
+import { otherMethodsText } from "./methodsText.js";
 
 export type Bucket = "good" | "weak" | "wrong" | "notScored";
 
@@ -43,12 +44,13 @@ export function formatScore(value: number): string {
 }
 
 /** `▲ 0.82` for a good step, `▼ 0.12` for a weak or wrong one; the number is the soft label (0..1). */
-export function stepScoreText(step: Pick<WireStepScore, "verdict" | "softLabel" | "reward" | "ignored">): string {
+export function stepScoreText(step: Pick<WireStepScore, "verdict" | "softLabel" | "reward" | "ignored" | "methods">): string {
   const bucket = bucketOf(step.verdict);
   if (bucket === "notScored") return "· not scored";
   const value = step.softLabel ?? step.reward;
   const arrow = bucket === "good" ? "▲" : "▼";
-  const text = value === null ? arrow : `${arrow} ${formatScore(value)}`;
+  // With steplens.methods the other methods' labels follow the first one's (methodsText.ts).
+  const text = (value === null ? arrow : `${arrow} ${formatScore(value)}`) + otherMethodsText(step);
   return step.ignored ? `${text} (ignored)` : text;
 }
 

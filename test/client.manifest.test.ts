@@ -120,7 +120,7 @@ describe("manifest: settings", () => {
       const s = settings[`${SECTION}.${key}`];
       assert.ok(s, `steplens.${key} is contributed`);
       assert.deepEqual(s.default, value, `steplens.${key} default`);
-      assert.equal(s.type, typeof value === "number" ? (Number.isInteger(value) && key !== "threshold" ? "integer" : "number") : typeof value, `steplens.${key} type`);
+      assert.equal(s.type, Array.isArray(value) ? "array" : typeof value === "number" ? (Number.isInteger(value) && key !== "threshold" ? "integer" : "number") : typeof value, `steplens.${key} type`);
     }
   });
 
@@ -368,8 +368,9 @@ describe("Best of N rows and saved choices", () => {
   test("a choice is one JSON line with file, candidate, title, score, answer and text; appends never merge lines", async () => {
     const line = choiceLine(result.candidates[2]!, "examples/candidates.md");
     assert.ok(line.endsWith("\n") && !line.slice(0, -1).includes("\n"));
-    assert.deepEqual(Object.keys(JSON.parse(line)), ["file", "candidate", "title", "score", "answer", "text"]);
-    assert.deepEqual(JSON.parse(line).candidate, 3);
+    const parsed = JSON.parse(line) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(parsed), ["file", "candidate", "title", "score", "answer", "text"]);
+    assert.deepEqual(parsed.candidate, 3);
     const dir = mkdtempSync(path.join(tmpdir(), "steplens-choices-"));
     const file = path.join(dir, "choices.jsonl");
     writeFileSync(file, '{"old":true}');

@@ -3,6 +3,8 @@
 
 import type { DocumentScores, WireGold, WireSolutionScore, WireStepScore } from "../../protocol/index.js";
 import { signed } from "./diagnostics.js";
+import { implicitHoverLines } from "./implicitHover.js";
+import { methodsHoverLines } from "./disagreement.js";
 
 const GOLD_SOURCES: Record<WireGold["source"], string> = {
   "front-matter": "front matter",
@@ -48,6 +50,7 @@ export function stepHover(step: WireStepScore, solution: WireSolutionScore, scor
     }
     lines.push("");
   }
+  lines.push(...implicitHoverLines(step), ...methodsHoverLines(step));
   const scored = solution.steps.filter((s) => s.reward != null).length;
   const soft = step.softLabel == null ? "—" : step.softLabel.toFixed(2);
   const rank = step.rank > 0 ? `${ordinal(step.rank)} of ${scored}` : "—";
