@@ -12,6 +12,7 @@ import { lineMarks } from "../client/buckets.js";
 import { signed } from "../server/lsp/diagnostics.js";
 import { CLI, DEMO_MODEL, REPO, SHARED, runCli } from "./helpers.js";
 import { fileUri, TestClient } from "./lsp-client.js";
+import { startChild, type ChildServer } from "./serveHelpers.js";
 
 const POLICY = path.join(SHARED, "models/arith-implicit-prm-15m-f16.gguf");
 const QWEN2 = path.join(SHARED, "models/qwen2-tokenizer-tiny-random-q8_0.gguf");
@@ -203,6 +204,58 @@ describe("Implicit PRM settings the user gets wrong", () => {
       const scored = await client.request<DocumentScores>("steplens/scoreDocument", { uri });
       assert.equal(scored.solutions[0]!.method, "implicit");
       assert.equal(scored.solutions[0]!.steps[0]!.implicit?.beta, 0.05);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe("steplens.backend remote with a server that holds the pair", () => {
+  const TOKEN = "lsp-implicit-token-0123456789abcdef";
+  let serve: ChildServer;
+  let cpmi: CliStep[];
+  let implicit: CliStep[];
+  before(async () => {
+    serve = await startChild(["--model", POLICY, "--reference-model", DEMO_MODEL, "--host", "127.0.0.1", "--token", TOKEN, "--quiet"]);
+    cpmi = await cliScore(["--model", DEMO_MODEL]);
+    implicit = await cliScore(["--method", "implicit", "--model", POLICY, "--reference-model", DEMO_MODEL]);
+  });
+  after(async () => {
+    if (serve.child.exitCode == null) serve.child.kill("SIGTERM");
+    await serve.exited;
+  });
+
+  test("steplens.methods [cpmi, implicit] over the server: both models score there, the numbers equal local runs, a local reference is set aside with a word", async () => {
+    const client = await TestClient.inProcess({
+      configuration: {
+        backend: "remote",
+        remote: { url: serve.url, timeoutMs: 20_000 },
+        // A file here means nothing to the server's pair: the user is told, and the server's pair is used.
+        referenceModelPath: DEMO_MODEL,
+        methods: ["cpmi", "implicit"],
+        check: { frequency: "edit", debounceMs: 30 },
+      },
+      initializationOptions: { token: TOKEN },
+    });
+    try {
+      const warning = await client.waitFor<{ type: number; message: string }>("window/showMessage", (m) => m.type === 2 && m.message.includes("referenceModelPath"));
+      assert.match(warning.message, /with steplens\.backend "remote" both models of the pair are the server's \(steplens serve --reference-model\); ignoring it/);
+      client.open(uri, wrongText);
+      const scores = await client.waitFor<DocumentScores>("steplens/scores", scoresFor(1));
+      assert.deepEqual(scores.methods, ["cpmi", "implicit"]);
+      assert.ok((scores.tokens?.evaluated ?? 0) > 0, "the server evaluated the tokens");
+      scores.solutions[0]!.steps.forEach((s, i) => {
+        assert.ok(Math.abs(s.softLabel! - cpmi[i]!.soft_label!) < 1e-6, `CPMI step ${i + 1} on the server's reference: ${s.softLabel} vs ${cpmi[i]!.soft_label}`);
+        assert.ok(s.methods && s.implicit, `step ${i + 1} carries both methods and Implicit PRM's terms`);
+        assert.ok(Math.abs(s.methods[1]!.softLabel! - implicit[i]!.soft_label!) < 1e-6, `Implicit PRM step ${i + 1}`);
+        assert.ok(Math.abs(s.implicit.logRatio! - implicit[i]!.implicit!.log_ratio) < 1e-6);
+        assert.equal(s.implicit.beta, 0.05, "β is the server's pair's");
+      });
+      const published = await client.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", diagnosticsFor(1));
+      assert.ok(published.diagnostics.some((d) => d.code === "disagreement" && d.range.start.line === STEP2_LINE), "the disagreement on step 2 is flagged as it is locally");
+      const hover = await hoverAt(client, STEP2_LINE);
+      assert.match(hover, /\*\*Implicit PRM\*\* · β = 0\.05/);
+      assert.match(hover, /⚠ CPMI and Implicit PRM disagree on step 2/);
     } finally {
       await client.close();
     }
