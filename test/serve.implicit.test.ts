@@ -69,20 +69,7 @@ let serveLog: () => string = () => "";
 let localImplicit: SolutionOut;
 let localCpmi: SolutionOut;
 
-before(async () => {
-  // --model twice: startChild passes the demo model first; the later --model (the policy) wins, as for a user.
-  const s = await startChild(["--model", POLICY, "--reference-model", DEMO_MODEL, "--host", "127.0.0.1", "--token", TOKEN, "--quiet"]);
-  child = s.child;
-  url = s.url;
-  exited = s.exited;
-  serveLog = s.stderr;
-  localImplicit = await scoreJson(["--method", "implicit", "--model", POLICY, "--reference-model", DEMO_MODEL]);
-  localCpmi = await scoreJson(["--model", DEMO_MODEL]);
-});
-
-after(async () => {
-  if (child && child.exitCode == null) child.kill("SIGTERM");
-  await exited;
+after(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -92,6 +79,22 @@ const post = async (route: string, body: unknown): Promise<{ status: number; jso
 };
 
 describe("steplens serve --reference-model", () => {
+  before(async () => {
+    // --model twice: startChild passes the demo model first; the later --model (the policy) wins, as for a user.
+    const s = await startChild(["--model", POLICY, "--reference-model", DEMO_MODEL, "--host", "127.0.0.1", "--token", TOKEN, "--quiet"]);
+    child = s.child;
+    url = s.url;
+    exited = s.exited;
+    serveLog = s.stderr;
+    localImplicit = await scoreJson(["--method", "implicit", "--model", POLICY, "--reference-model", DEMO_MODEL]);
+    localCpmi = await scoreJson(["--model", DEMO_MODEL]);
+  });
+
+  after(async () => {
+    if (child && child.exitCode == null) child.kill("SIGTERM");
+    await exited;
+  });
+
   test("it says it holds the pair, and /v1/model lists the pair methods with both models and β", async () => {
     assert.match(serveLog(), /Implicit PRM pair: policy .*arith-implicit-prm-15m-f16\.gguf, reference .*arith-demo-15m-f16\.gguf, β 0\.05/);
     const res = await fetch(`${url}/v1/model`, { headers: { authorization: `Bearer ${TOKEN}` } });
