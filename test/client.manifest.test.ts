@@ -410,17 +410,20 @@ describe("Label Dataset paths and summary", () => {
 
 describe("workspace trust filter", () => {
   const remote = { url: "http://evil.example:8734", timeoutMs: 5000 };
-  const section = { modelPath: "/workspace/evil.gguf", gpu: "auto", check: { frequency: "edit", debounceMs: 600 }, backend: "remote", remote };
+  const section = { modelPath: "/workspace/evil.gguf", referenceModelPath: "/workspace/evil-ref.gguf", gpu: "auto", check: { frequency: "edit", debounceMs: 600 }, backend: "remote", remote };
   test("untrusted: the whole section, one key or the root get the user's model path and server URL", () => {
     const mine = { modelPath: "/home/me/m.gguf", "remote.url": "http://127.0.0.1:8734" };
-    assert.deepEqual(restrictForTrust("steplens", section, false, mine), { ...section, modelPath: "/home/me/m.gguf", remote: { ...remote, url: "http://127.0.0.1:8734" } });
+    assert.deepEqual(restrictForTrust("steplens", section, false, mine), { ...section, modelPath: "/home/me/m.gguf", referenceModelPath: "", remote: { ...remote, url: "http://127.0.0.1:8734" } });
+    // Implicit PRM's reference is a model file too: the workspace's never loads, the user's does.
+    assert.equal(restrictForTrust("steplens.referenceModelPath", "/workspace/evil-ref.gguf", false, {}), "");
+    assert.equal(restrictForTrust("steplens.referenceModelPath", "/workspace/evil-ref.gguf", false, { referenceModelPath: "/home/me/ref.gguf" }), "/home/me/ref.gguf");
     assert.equal(restrictForTrust("steplens.modelPath", "/workspace/evil.gguf", false, {}), "");
     assert.equal(restrictForTrust("steplens.remote.url", remote.url, false, {}), "");
     assert.equal(restrictForTrust("steplens.remote.url", remote.url, false, mine), "http://127.0.0.1:8734");
     assert.deepEqual(restrictForTrust("steplens.remote", remote, false, {}), { ...remote, url: "" });
-    assert.deepEqual(restrictForTrust(undefined, { steplens: section, editor: {} }, false, {}), { steplens: { ...section, modelPath: "", remote: { ...remote, url: "" } }, editor: {} });
+    assert.deepEqual(restrictForTrust(undefined, { steplens: section, editor: {} }, false, {}), { steplens: { ...section, modelPath: "", referenceModelPath: "", remote: { ...remote, url: "" } }, editor: {} });
     // Clients that send dotted keys get the same treatment.
-    assert.deepEqual(restrictForTrust("steplens", { "remote.url": remote.url, gpu: "off" }, false, {}), { "remote.url": "", gpu: "off", modelPath: "" });
+    assert.deepEqual(restrictForTrust("steplens", { "remote.url": remote.url, gpu: "off" }, false, {}), { "remote.url": "", gpu: "off", modelPath: "", referenceModelPath: "" });
     assert.equal(restrictForTrust("steplens.gpu", "cuda", false, {}), "cuda");
     assert.equal(restrictForTrust("steplens.remote.timeoutMs", 5000, false, {}), 5000);
     // The backend itself is not restricted: without the user's URL a workspace's "remote" goes nowhere.
