@@ -161,6 +161,29 @@ describe("steplens.methods [cpmi, implicit]", () => {
   });
 });
 
+describe("steplens.method cpmi_implicit", () => {
+  test("each step's soft label is the CLI's cpmi_implicit one, and the hover carries both CPMI's and Implicit PRM's terms", async () => {
+    const cli = await cliScore(["--method", "cpmi_implicit", "--model", POLICY, "--reference-model", DEMO_MODEL]);
+    const client = await TestClient.inProcess({ configuration: { modelPath: POLICY, referenceModelPath: DEMO_MODEL, method: "cpmi_implicit", gpu: "off", check: { frequency: "edit", debounceMs: 30 } } });
+    try {
+      client.open(uri, wrongText);
+      const scores = await client.waitFor<DocumentScores>("steplens/scores", scoresFor(1));
+      const solution = scores.solutions[0]!;
+      assert.equal(solution.method, "cpmi_implicit");
+      solution.steps.forEach((s, i) => {
+        assert.ok(Math.abs(s.softLabel! - cli[i]!.soft_label!) < 1e-6, `step ${i + 1}: ${s.softLabel} vs CLI ${cli[i]!.soft_label}`);
+        assert.equal(s.verdict, cli[i]!.verdict);
+        assert.ok(Math.abs(s.implicit!.logRatio! - cli[i]!.implicit!.log_ratio) < 1e-6);
+      });
+      const hover = await hoverAt(client, STEP2_LINE);
+      assert.match(hover, /Gain in the answer's log-probability/, "CPMI's terms");
+      assert.match(hover, /\*\*Implicit PRM\*\* · β = 0\.05/, "Implicit PRM's terms");
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe("Implicit PRM settings the user gets wrong", () => {
   test("a missing reference, a mismatched pair, no reference, a reference without implicit and β ≤ 0 each get a message naming the setting; a new referenceModelPath reloads", async () => {
     const missing = path.join(REPO, "no-such-reference.gguf");
