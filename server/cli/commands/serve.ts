@@ -111,8 +111,8 @@ export function registerServe(program: Command): void {
       }
       fail(err);
     }
-    const running = server!;
-    const eng = engine!;
+    const running = server;
+    const eng = engine;
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) {

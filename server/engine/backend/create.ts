@@ -82,7 +82,7 @@ export async function openBackend(spec: BackendSpec): Promise<Backend> {
       if (!spec.endpoints?.[0]) throw new Error('backend "llama-server" needs the server\'s address: pass --endpoint http://127.0.0.1:8080');
       return await LlamaServerBackend.connect({ endpoint: spec.endpoints[0], token: spec.token, timeoutMs: spec.timeoutMs, parallel: spec.parallel });
     default:
-      throw new Error(`backend "${spec.kind}" is not built yet`);
+      throw new Error(`backend "${String(spec.kind)}" is not built yet`);
   }
 }
 

@@ -13,7 +13,7 @@ import {
 } from "./types.js";
 import { NumberStop } from "./numberStop.js";
 import { answerLineDone } from "./answerStop.js";
-import { GPU_NAMES, gpuUnavailableMessage, surveyGpus, whyNoGpu, type GpuType } from "./gpu.js";
+import { GPU_NAMES, gpuUnavailableMessage, surveyGpus, whyNoGpu } from "./gpu.js";
 import { commonPrefixLength, LanePool } from "./shared.js";
 import { checkGgufFile } from "./ggufHeader.js";
 
@@ -103,7 +103,7 @@ async function deviceNote(llama: Llama, requested: GpuSetting, offloaded: number
     return `CPU: ${whyNoGpu(await surveyGpus())}`;
   }
   const names = await llama.getGpuDeviceNames().catch(() => [] as string[]);
-  const name = GPU_NAMES[llama.gpu as GpuType] ?? llama.gpu;
+  const name = GPU_NAMES[llama.gpu] ?? llama.gpu;
   return `${name}${names.length ? ` (${names.join(", ")})` : ""}, ${offloaded} layers offloaded`;
 }
 
@@ -200,13 +200,18 @@ export class LlamaCppBackend implements Backend {
     return backend;
   }
 
-  async tokenize(text: string): Promise<number[]> {
-    return this.model.tokenize(text) as number[];
+  tokenize(text: string): Promise<number[]> {
+    return Promise.resolve(this.model.tokenize(text));
   }
 
-  async detokenize(tokens: readonly number[]): Promise<string> {
-    checkTokenIds(this.model, tokens);
-    return this.model.detokenize(tokens as Token[]);
+  detokenize(tokens: readonly number[]): Promise<string> {
+    // An id outside the vocabulary aborts llama.cpp, so it is refused first (as a rejection, like every backend error).
+    try {
+      checkTokenIds(this.model, tokens);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    return Promise.resolve(this.model.detokenize(tokens as Token[]));
   }
 
   async openSession(): Promise<BackendSession> {
@@ -354,7 +359,7 @@ class Lane {
 
   /** Naive baseline: every continuation evaluates its whole prefix from scratch in its own branch. */
   private async scoreContinuationsNaive(jobs: readonly ContinuationJob[], signal?: AbortSignal): Promise<ContinuationScore[]> {
-    const results: ContinuationScore[] = new Array(jobs.length);
+    const results = new Array<ContinuationScore>(jobs.length);
     // Continuations that share the same token split branch together from one walker state.
     for (let start = 0; start < jobs.length; start += this.branches.length) {
       throwIfAborted(signal);
@@ -465,7 +470,7 @@ class Lane {
     const lineBreakProbs: number[] = [];
     const newline = this.model.tokenize("a\n").at(-1);
     rest.forEach((target, j) => {
-      const probs = (out[j]?.next as { probabilities?: Map<Token, number> } | undefined)?.probabilities;
+      const probs = out[j]?.next?.probabilities;
       if (!probs) throw new BackendError("llama.cpp returned no probabilities", "backend");
       let h = 0;
       for (const p of probs.values()) if (p > 0) h -= p * Math.log(p);
@@ -511,7 +516,7 @@ class Lane {
     const logprobs = tokens.map(() => NaN);
     inputs.forEach((_, i) => {
       const k = i - offset + 1;
-      if (k >= from && k >= 0) logprobs[k] = logprobOf(out[i]?.next as WalkerOutput | undefined, tokens[k]! as Token);
+      if (k >= from && k >= 0) logprobs[k] = logprobOf(out[i]?.next, tokens[k]! as Token);
     });
     return logprobs;
   }
@@ -592,7 +597,7 @@ class Lane {
       const out = await seq.controlledEvaluate(items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
       this.count(rest.length);
       rest.forEach((_, i) => {
-        const next = out[i]?.next as WalkerOutput | undefined;
+        const next = out[i]?.next;
         if (requests?.has(keep + i) && next) outputs.set(keep + i, next);
       });
     }

@@ -425,13 +425,14 @@ class RemoteBackend implements Backend {
     return res.offsets;
   }
 
-  async openSession(): Promise<BackendSession> {
+  openSession(): Promise<BackendSession> {
     // The server's own queue does the waiting.
-    return new RemoteSession(this.client, this);
+    return Promise.resolve(new RemoteSession(this.client, this));
   }
 
-  async dispose(): Promise<void> {
+  dispose(): Promise<void> {
     this.tokenCache.clear();
+    return Promise.resolve();
   }
 }
 
