@@ -152,6 +152,25 @@ describe("steplens serve --reference-model", () => {
     assert.equal(r.json.pick, want.pick);
   });
 
+  test("backend requests name a model of the pair; a token id outside the vocabulary is a 400, and the server keeps answering", async () => {
+    const policy = await post("/v1/backend/tokenize", { text: "2 × 7 = 18", model: "policy" });
+    const reference = await post("/v1/backend/tokenize", { text: "2 × 7 = 18", model: "reference" });
+    assert.equal(policy.status, 200);
+    assert.deepEqual(policy.json.tokens, reference.json.tokens, "the pair shares one tokenizer");
+    const back = await post("/v1/backend/detokenize", { tokens: policy.json.tokens, model: "policy" });
+    assert.equal(back.json.text, "2 × 7 = 18");
+    for (const [route, body] of [
+      ["/v1/backend/detokenize", { tokens: [1, 10_000_000], model: "policy" }],
+      ["/v1/backend/token-logprobs", { tokens: [1, 10_000_000], from: 1, model: "reference" }],
+    ] as const) {
+      const bad = await post(route, body);
+      assert.equal(bad.status, 400, `${route}: ${JSON.stringify(bad.json)}`);
+      assert.match((bad.json.error as { message: string }).message, /"tokens\[1\]" is 10000000, outside the model's vocabulary \(ids 0 to \d+\)/);
+    }
+    const still = await fetch(`${url}/health`);
+    assert.equal(still.status, 200, "an out-of-vocabulary id did not take the server down");
+  });
+
   test("--backend remote --method implicit and cpmi_implicit score with both models on the server, as local runs do", async () => {
     const remote = ["--backend", "remote", "--endpoint", url, "--token", TOKEN];
     assertSameSteps(await scoreJson(["--method", "implicit", ...remote]), localImplicit, "remote implicit");
