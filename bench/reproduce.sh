@@ -53,6 +53,15 @@ lsp_label_auc() { # the AUC test/lsp.test.ts bounds: steplens/labelDataset on 5 
   tmp=$(mktemp -d)
   record lsp-label-auc bash -c "node dist/cli.mjs label ../shared/data/arith-processbench-dev.jsonl -o $tmp/out.jsonl --limit 5 --templates default --negatives 4 --negatives-from samples >&2 && node dist/cli.mjs eval $tmp/out.jsonl --json"
 }
+calibrations() { # the shipped calibrations (server/engine/cpmi/calibrations.ts, docs/calibration.md): median and MAD of both presets on the dev set
+  local cache
+  cache=$(mktemp -d)
+  record calibration-labeling env STEPLENS_CACHE_DIR="$cache" node dist/cli.mjs calibrate --for labeling --data ../shared/data/arith-processbench-dev.jsonl --json --no-save --threads 1
+  record calibration-scoring env STEPLENS_CACHE_DIR="$cache" node dist/cli.mjs calibrate --for scoring --data ../shared/data/arith-processbench-dev.jsonl --json --no-save --threads 1
+}
+label_history() { # docs/calibration.md, data/scoreRecord.ts: how much a record's rewards depended on the records labeled before it
+  record label-history node --import tsx bench/labelHistory.ts --records 30
+}
 segment() { # bench/README.md segmentation table (200 solutions, both signals)
   record segment-line-break node --import tsx bench/segment.ts --records 200 --json
   record segment-entropy node --import tsx bench/segment.ts --records 200 --signal entropy --threshold 0.5 --json
@@ -95,7 +104,7 @@ timings() { # the speed checks that left the test suite (bench/timings.ts)
   record timings node --import tsx bench/timings.ts
 }
 
-COUNTS=(vsix_sizes openai_fixture llama_server_agreement llama_server_test cpmi_variants reference_parity lsp_label_auc segment bon_variants pool_kill)
+COUNTS=(vsix_sizes openai_fixture llama_server_agreement llama_server_test cpmi_variants reference_parity lsp_label_auc calibrations label_history segment bon_variants pool_kill)
 TIMINGS=(bench_default bench_200 bench_threads serve_load llama_server_agreement_times llama_server_build doctor timings)
 
 [ $# -gt 0 ] || { echo "usage: bash bench/reproduce.sh counts|timings|all|STEP... (steps: ${COUNTS[*]} ${TIMINGS[*]})" >&2; exit 2; }

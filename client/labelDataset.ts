@@ -4,9 +4,9 @@
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import * as vscode from "vscode";
-import { LSPErrorCodes, ResponseError, WorkDoneProgress, type WorkDoneProgressParams } from "vscode-languageclient/node";
+import { ErrorCodes, LSPErrorCodes, ResponseError, WorkDoneProgress, type WorkDoneProgressParams } from "vscode-languageclient/node";
 import { LabelDatasetRequest, type LabelDatasetParams, type LabelDatasetResult } from "../protocol/index.js";
-import { countCompleteRecords, defaultOutputPath, labelSummary } from "./labelFormat.js";
+import { countCompleteRecords, defaultOutputPath, isSameFile, labelSummary } from "./labelFormat.js";
 import { message, type StepLensServer } from "./languageClient.js";
 
 export async function labelDataset(server: StepLensServer, output: vscode.LogOutputChannel): Promise<void> {
@@ -29,8 +29,9 @@ export async function labelDataset(server: StepLensServer, output: vscode.LogOut
     saveLabel: "Write labels here",
   });
   if (!out) return;
-  if (path.resolve(out.fsPath) === path.resolve(input.fsPath)) {
-    void vscode.window.showErrorMessage("StepLens: the output must be a different file from the input.");
+  // Before the resume question, which would otherwise count the input's own records as labeled ones.
+  if (path.resolve(out.fsPath) === path.resolve(input.fsPath) || (await isSameFile(input.fsPath, out.fsPath))) {
+    void vscode.window.showErrorMessage(`StepLens: ${path.basename(out.fsPath)} is the input file itself (or a link to it); labeling would overwrite the records it reads. Choose another output file.`);
     return;
   }
 
@@ -76,12 +77,21 @@ export async function labelDataset(server: StepLensServer, output: vscode.LogOut
       void vscode.window.showInformationMessage("StepLens stopped labeling. Run Label Dataset again with the same output to resume.");
       return;
     }
-    throw new Error(`labeling failed: ${message(err)}`);
+    // The server's words for a problem with the files (the output is locked by another run, holds
+    // records of another scale, is the input): they already say what to do.
+    if (err instanceof ResponseError && err.code === ErrorCodes.InvalidParams) {
+      output.warn(err.message);
+      void vscode.window.showErrorMessage(`StepLens: ${err.message}`);
+      return;
+    }
+    throw new Error(`labeling failed: ${message(err)}`, { cause: err });
   }
 
   for (const m of result.messages) output.info(m);
   const summary = labelSummary(result, path.basename(out.fsPath));
   output.info(summary);
+  output.info(`wrote ${out.fsPath}${result.calibration ? `; soft-label calibration ${result.calibration.id}: ${result.calibration.description}` : ""}`);
+  if (result.metrics) output.info(`metrics: ${JSON.stringify(result.metrics)}`);
   const buttons = result.malformed > 0 || result.messages.length > 0 ? ["Open Output File", "Show Log"] : ["Open Output File"];
   const pick = await (result.cancelled ? vscode.window.showWarningMessage(summary, ...buttons) : vscode.window.showInformationMessage(summary, ...buttons));
   if (pick === "Open Output File") await vscode.window.showTextDocument(out, { preview: true });

@@ -1,6 +1,7 @@
 // Label Dataset's paths and messages, vscode-free for the tests.
 
 import { createReadStream, existsSync } from "node:fs";
+import { stat } from "node:fs/promises";
 import type { LabelDatasetResult } from "../protocol/index.js";
 
 /** `data/gsm8k.jsonl` → `data/gsm8k.labeled.jsonl`. */
@@ -29,24 +30,48 @@ export async function countCompleteRecords(file: string): Promise<number> {
   return count;
 }
 
-// The server flattens the engine's EvalReport into a name → number map; these are its names there
-// (and a few spellings a server might choose), anything else is shown under its own key.
-const METRIC_NAMES: Record<string, string> = {
-  auc: "step ROC-AUC",
-  stepRocAuc: "step ROC-AUC",
-  f1Best: "ProcessBench F1 (best threshold)",
-  f1: "ProcessBench F1",
-  f1AtThreshold: "ProcessBench F1 at threshold",
-  processBenchF1: "ProcessBench F1",
-  wasserstein: "Wasserstein",
-};
+// The server flattens the engine's EvalReport into a name → number map (server/lsp/labelRequest.ts
+// flatMetrics). People read words, not those keys: each metric gets a phrase, the numbers that only
+// qualify another (the best F1's cut and accuracies) go with it, and keys without a phrase stay out
+// of the message (they are in the log).
 
-export function formatMetrics(metrics: Record<string, number> | undefined): string {
+function fixed(v: number, digits = 2): string {
+  return v.toFixed(digits);
+}
+
+function percent(v: number): string {
+  return `${Math.round(100 * v)}%`;
+}
+
+/**
+ * The metrics as a sentence: "step ROC-AUC 0.812; ProcessBench F1 0.500 with this session's
+ * threshold (soft label below 0.25), 0.667 with the best cut; ...". `threshold` is the soft-label
+ * threshold the first errors were predicted with.
+ */
+export function formatMetrics(metrics: Record<string, number> | undefined, threshold?: number): string {
   if (!metrics) return "";
-  return Object.entries(metrics)
-    .filter(([, v]) => typeof v === "number" && Number.isFinite(v))
-    .map(([k, v]) => `${METRIC_NAMES[k] ?? k} ${Number.isInteger(v) ? v : v.toFixed(3)}`)
-    .join(", ");
+  const m = (k: string): number | undefined => (typeof metrics[k] === "number" && Number.isFinite(metrics[k]) ? metrics[k] : undefined);
+  const parts: string[] = [];
+  const auc = m("auc");
+  if (auc !== undefined) parts.push(`step ROC-AUC ${fixed(auc, 3)} (1 = every right step ranked above every wrong one)`);
+  const atThreshold = m("f1AtThreshold");
+  const best = m("f1Best");
+  if (atThreshold !== undefined) {
+    const cut = threshold !== undefined ? ` (a step is wrong below soft label ${fixed(threshold)})` : "";
+    parts.push(`ProcessBench F1 ${fixed(atThreshold, 3)} with these settings${cut}` + (best !== undefined ? `, ${fixed(best, 3)} with the best cut for this data` : ""));
+  } else if (best !== undefined) {
+    parts.push(`ProcessBench F1 ${fixed(best, 3)} with the best cut for this data`);
+  }
+  const wrongFound = m("accErroneous");
+  const rightKept = m("accCorrect");
+  if (wrongFound !== undefined && rightKept !== undefined) {
+    parts.push(`with the best cut the first error is found exactly in ${percent(wrongFound)} of the wrong solutions, and ${percent(rightKept)} of the right ones pass`);
+  }
+  const w = m("wasserstein");
+  if (w !== undefined) parts.push(`right and wrong steps lie ${fixed(w, 3)} apart in soft label (Wasserstein)`);
+  const unscored = m("unscoredSteps");
+  if (unscored) parts.push(`${unscored} ${unscored === 1 ? "step was" : "steps were"} not scored (past the model's context)`);
+  return parts.join("; ");
 }
 
 export function labelSummary(result: LabelDatasetResult, outputName: string): string {
@@ -56,6 +81,28 @@ export function labelSummary(result: LabelDatasetResult, outputName: string): st
   const notes: string[] = [];
   if (result.resumed > 0) notes.push(`resumed after ${result.resumed} records`);
   if (result.malformed > 0) notes.push(`${result.malformed} malformed input lines skipped (see the output)`);
-  const metrics = formatMetrics(result.metrics);
-  return [head, notes.length ? `${notes.join("; ")}.` : "", metrics ? `Metrics: ${metrics}.` : ""].filter(Boolean).join(" ");
+  const metrics = formatMetrics(result.metrics, result.threshold);
+  return [head, notes.length ? `${capitalize(notes.join("; "))}.` : "", metrics ? `Against the records' own labels: ${metrics}.` : "", calibrationSentence(result)]
+    .filter(Boolean)
+    .join(" ");
+}
+
+/** Which scale the soft labels are on, and for the neutral one what to do about it. */
+export function calibrationSentence(result: LabelDatasetResult): string {
+  const c = result.calibration;
+  if (!c) return "";
+  if (c.neutral) {
+    return "Soft labels use the neutral scale (no calibration is known for this model and these settings): run `steplens calibrate` once for this model, then label again with Start over.";
+  }
+  return `Soft labels use the model's fixed calibration ${c.id} (${c.description}), the scale of the editor's scores.`;
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** Whether two paths are one file (a link, another spelling); the server refuses it again whatever the client says. */
+export async function isSameFile(a: string, b: string): Promise<boolean> {
+  const [sa, sb] = await Promise.all([stat(a, { bigint: true }).catch(() => undefined), stat(b, { bigint: true }).catch(() => undefined)]);
+  return sa != null && sb != null && sa.dev === sb.dev && sa.ino === sb.ino;
 }

@@ -230,6 +230,16 @@ export interface LabelDatasetResult {
   /** When the input carries gold step labels: step ROC-AUC, ProcessBench F1 and the rest. */
   metrics?: Record<string, number>;
   messages: string[];
+  /** The soft labels' scale: its id (also in every record) and, for people, what it was measured on. */
+  calibration?: LabelCalibration;
+  /** Soft label under which a step counts as an error (first_error, metrics.f1AtThreshold). */
+  threshold?: number;
+}
+export interface LabelCalibration {
+  id: string;
+  description: string;
+  /** No calibration is known for this model and these settings: median 0, MAD 1. */
+  neutral: boolean;
 }
 
 /** The server's state now (also pushed as StatusNotification). */

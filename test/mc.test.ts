@@ -5,9 +5,8 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import type { LlamaCppBackend } from "../server/engine/backend/llamaCpp.js";
 import { answerLineDone, rolloutAnswer } from "../server/engine/backend/answerStop.js";
-import { CpmiScorer, DEFAULT_CPMI } from "../server/engine/cpmi/scorer.js";
-import { resolveTemplates } from "../server/engine/cpmi/templates.js";
-import { knownCalibration } from "../server/engine/cpmi/calibrations.js";
+import { CpmiScorer } from "../server/engine/cpmi/scorer.js";
+import { cpmiConfigFrom } from "../server/engine/engineOptions.js";
 import { MonteCarloScorer, DEFAULT_MC } from "../server/engine/mc/monteCarlo.js";
 import { cpmiMerge, randMerge, seededRandom } from "../server/engine/merge/merge.js";
 import { DATA, DEMO_MODEL, loadDemo, readJsonlFile, stripPrefix } from "./helpers.js";
@@ -79,8 +78,7 @@ describe("Monte Carlo estimation on the demo model", () => {
   test("CPMI-Merge takes step 1 from MC and the rest from CPMI soft labels; Rand_Merge keeps step 1", async () => {
     const r = rows.find((x) => x.label >= 1 && x.steps.length >= 3)!;
     const steps = r.steps.map(stripPrefix);
-    const calibration = knownCalibration(DEMO_MODEL)!;
-    const cpmi = new CpmiScorer(backend, { ...DEFAULT_CPMI, templates: resolveTemplates("default"), calibration });
+    const cpmi = new CpmiScorer(backend, cpmiConfigFrom({}, DEMO_MODEL));
     const soft = (await cpmi.score({ problem: r.problem, steps, gold: { value: r.gold_answer, source: "record" } })).steps.map((s) => s.softLabel);
     const first = await mc.score({ problem: r.problem, steps, gold: r.gold_answer, limit: 1 });
     const merged = cpmiMerge({ mcValues: first.steps.map((s) => s.value), cpmiSoftLabels: soft });

@@ -54,12 +54,13 @@ function httpBackend(url: string): Backend {
     counters,
     parallel: 2,
     tokenize: (text) => call("/tokenize", { text }),
-    openSession: async (): Promise<BackendSession> => ({
-      counters: { evaluated: 0, generated: 0 },
-      scoreContinuations: (prefix, continuations) => call("/score", { prefix, continuations }),
-      sample: (prefix, options) => call("/sample", { prefix, options }),
-      release: () => {},
-    }),
+    openSession: (): Promise<BackendSession> =>
+      Promise.resolve({
+        counters: { evaluated: 0, generated: 0 },
+        scoreContinuations: (prefix, continuations) => call("/score", { prefix, continuations }),
+        sample: (prefix, options) => call("/sample", { prefix, options }),
+        release: () => {},
+      }),
     dispose: async () => {},
   };
 }
@@ -84,7 +85,7 @@ describe("PoolBackend", () => {
     [a, b] = await Promise.all([loadLane(), loadLane()]);
     // The reference: the same records on one local backend, no pool.
     const out = path.join(tmp, "reference.jsonl");
-    await labelDataset(engineOn(a), input, out, { calibrationRecords: RECORDS });
+    await labelDataset(engineOn(a), input, out);
     reference = readJsonlFile(out);
     assert.equal(reference.length, RECORDS);
   });
@@ -121,7 +122,7 @@ describe("PoolBackend", () => {
     let peak = 0;
     const timer = setInterval(() => (peak = Math.max(peak, ...p.status().map((s) => s.inFlight))), 5);
     const out = path.join(tmp, "two.jsonl");
-    const run = await labelDataset(engineOn(p), input, out, { calibrationRecords: RECORDS });
+    const run = await labelDataset(engineOn(p), input, out);
     clearInterval(timer);
     assert.equal(run.stats.records, RECORDS);
     assertSameAsReference(out);
@@ -152,7 +153,7 @@ describe("PoolBackend", () => {
       },
     );
     const out = path.join(tmp, "with-503.jsonl");
-    const run = await labelDataset(engineOn(p), input, out, { calibrationRecords: RECORDS });
+    const run = await labelDataset(engineOn(p), input, out);
     await broken.close();
     assert.equal(run.stats.records, RECORDS);
     assertSameAsReference(out);
@@ -251,11 +252,11 @@ describe("PoolBackend", () => {
     ]);
     const out = path.join(tmp, "resumed.jsonl");
     const stop = new AbortController();
-    const first = await labelDataset(engineOn(p), input, out, { calibrationRecords: 2 }, { signal: stop.signal, onProgress: (x) => x.labeled >= 2 && stop.abort() });
+    const first = await labelDataset(engineOn(p), input, out, {}, { signal: stop.signal, onProgress: (x) => x.labeled >= 2 && stop.abort() });
     assert.equal(first.interrupted, true);
     const kept = readJsonlFile(out).length;
     assert.ok(kept >= 2 && kept < RECORDS, `stopped mid-way with ${kept} records written`);
-    const second = await labelDataset(engineOn(p), input, out, { calibrationRecords: 2 });
+    const second = await labelDataset(engineOn(p), input, out);
     assert.equal(second.stats.resumed, kept);
     assert.equal(second.stats.records, RECORDS - kept);
     const ids = readJsonlFile(out).map((r) => r.id);
@@ -303,7 +304,7 @@ describe("labeling across two real steplens serve processes, one killed mid-run"
   test("every record is labeled exactly once, with the local scores", async (t) => {
     const local = await createEngine({ modelPath: DEMO_MODEL, gpu: "off", threads: 1 });
     const localOut = path.join(tmp, "serve-local.jsonl");
-    await labelDataset(local, file, localOut, { calibrationRecords: N });
+    await labelDataset(local, file, localOut);
     await local.dispose();
 
     const events: PoolEvent[] = [];
@@ -322,7 +323,7 @@ describe("labeling across two real steplens serve processes, one killed mid-run"
     const victim = servers[1]!;
     let killedAt = -1;
     const out = path.join(tmp, "serve-pool.jsonl");
-    const run = await labelDataset(remote, file, out, { calibrationRecords: N }, {
+    const run = await labelDataset(remote, file, out, {}, {
       onProgress: (p) => {
         if (killedAt < 0 && p.labeled >= 2) {
           killedAt = p.labeled;

@@ -25,7 +25,7 @@ const choicesOf = (name: "negativesFrom" | "negativeWeights"): string[] => (OPTI
  */
 export type FlagPreset = "scoring" | "labeling";
 
-const PRESETS: Record<FlagPreset, { templates: string; negatives: number; negativesFrom: string }> = {
+export const PRESETS: Record<FlagPreset, { templates: string; negatives: number; negativesFrom: string }> = {
   scoring: { templates: "default", negatives: 4, negativesFrom: "samples" },
   labeling: { templates: "question-answer-is", negatives: 1, negativesFrom: "solution" },
 };

@@ -1,5 +1,6 @@
 // Terminal and JSON renderings of a scored document.
 
+import { softLabelScale } from "../engine/methods/softLabelScale.js";
 import type { Engine } from "../engine/engineOptions.js";
 import type { DocumentScore, ScoredSolution } from "../engine/scoreDocument.js";
 import { implicitSolutionJson, implicitStepJson } from "../engine/implicit/json.js";
@@ -41,6 +42,8 @@ export function formatDocumentScore(file: string, scored: DocumentScore, engine:
     lines.push(`  model ${engine.backend.info.model} · ${engine.backend.info.device} · templates ${engine.scorer.config.templates.map((t) => t.name).join(", ")}`);
     lines.push(`  gold answer ${gold}`);
     if (engine.method === "cpmi_implicit") lines.push(`  Implicit PRM policy ${engine.modelPath} · β ${engine.implicit?.config.beta}`);
+    const c = engine.scorer.config.calibration;
+    lines.push(paint(2, `  soft labels: ${c.origin === "neutral" ? `${c.source} (with --templates/--negatives as given here)` : `calibration ${c.id}, ${c.source}`}`));
   }
   if (engine.method !== "cpmi" && engine.method !== "implicit") lines.push(`  method ${engine.method}: ${METHOD_TEXT[engine.method] ?? ""} (reward: CPMI's, for reference)`);
   for (const w of scored.warnings) lines.push(paint(33, `  warning: ${w}`));
@@ -124,6 +127,8 @@ export function documentJson(file: string, scored: DocumentScore, engine: Engine
     ...(engine.referenceModelPath ? { reference_model: engine.referenceModelPath } : {}),
     device: engine.backend.info.device,
     templates: engine.scorer.config.templates.map((t) => t.name),
+    // The scale of every soft_label below: the same for this model and settings wherever it is seen.
+    calibration: calibrationJson(engine),
     warnings: scored.warnings,
     solutions: scored.solutions.map((s) => ({
       index: s.solution.index,
@@ -153,4 +158,17 @@ export function documentJson(file: string, scored: DocumentScore, engine: Engine
       ...implicitSolutionJson(s.result.implicit),
     })),
   };
+}
+
+/** The scale of the soft labels: CPMI's calibration, Implicit PRM's fixed σ(reward / 2β), or both (their mean). */
+function calibrationJson(engine: Engine): Record<string, unknown> {
+  const c = engine.scorer.config.calibration;
+  const cpmi = { id: c.id, origin: c.origin, median: c.median, mad: c.mad, n: c.n, source: c.source };
+  const imp = engine.implicit?.config.calibration;
+  if (!imp) return cpmi;
+  const implicit = { id: imp.id, origin: imp.origin, median: imp.median, mad: imp.mad, source: imp.source };
+  if (engine.method === "implicit") return implicit;
+  // The id `label` writes into records for the same method (methods/softLabelScale.ts), and both parts.
+  const both = softLabelScale(engine);
+  return { id: both.id, origin: both.origin, source: both.source, cpmi, implicit };
 }

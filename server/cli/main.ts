@@ -4,6 +4,7 @@
 import { Command, CommanderError } from "commander";
 import { registerScore } from "./commands/score.js";
 import { registerLabel } from "./commands/label.js";
+import { registerCalibrate } from "./commands/calibrate.js";
 import { registerEval } from "./commands/evaluate.js";
 import { registerTemplates } from "./commands/templates.js";
 import { registerLsp } from "./commands/lsp.js";
@@ -21,6 +22,7 @@ const program = new Command()
 
 registerScore(program);
 registerLabel(program);
+registerCalibrate(program);
 registerEval(program);
 registerTemplates(program);
 registerLsp(program);

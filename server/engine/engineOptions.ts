@@ -9,7 +9,8 @@ import type { Backend } from "./backend/types.js";
 import type { PoolEvent } from "./backend/pool.js";
 import { CpmiScorer, DEFAULT_CPMI, type CpmiConfig } from "./cpmi/scorer.js";
 import { NEUTRAL_CALIBRATION, type Calibration } from "./cpmi/softLabels.js";
-import { knownCalibration } from "./cpmi/calibrations.js";
+import { findCalibration } from "./cpmi/calibrations.js";
+import { calibrationConfigKey, modelIdentity } from "./cpmi/calibrationKey.js";
 import { checkOption, GPU_MODES, optionProblem, type OptionName, type OptionValue } from "./optionRules.js";
 import { resolveTemplates } from "./cpmi/templates.js";
 import { isPairMethod, type StepMethod } from "./methods/stepMethods.js";
@@ -91,7 +92,7 @@ export function cpmiConfigFrom(options: EngineOptions, modelPath: string): CpmiC
   const templates = resolveTemplates(options.templates ?? "default");
   const negativeWeights = valid("negativeWeights", options.negativeWeights ?? DEFAULT_CPMI.negativeWeights, "--negative-weights");
   const negativesFrom = valid("negativesFrom", options.negativesFrom ?? DEFAULT_CPMI.negativesFrom, "--negatives-from");
-  return {
+  const config: CpmiConfig = {
     ...DEFAULT_CPMI,
     templates,
     negativesFrom,
@@ -103,8 +104,11 @@ export function cpmiConfigFrom(options: EngineOptions, modelPath: string): CpmiC
     negativeWeights,
     threshold,
     aggregation,
-    calibration: options.calibration ?? knownCalibration(modelPath) ?? NEUTRAL_CALIBRATION,
+    calibration: NEUTRAL_CALIBRATION,
   };
+  // One scale per model file and reward settings, whoever asks (cpmi/calibrations.ts).
+  config.calibration = options.calibration ?? findCalibration(modelIdentity(modelPath), calibrationConfigKey(config));
+  return config;
 }
 
 /** The methods an engine scores with: `methods` when given, else `method` (default cpmi); checked by their rules. */
@@ -219,7 +223,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   });
   // A server names its model only once connected (the editor sends no model path): its soft labels
   // must use that model's calibration, as the same model run locally does.
-  if (kind !== "local" && !options.calibration) config.calibration = knownCalibration(backend.info.model) ?? NEUTRAL_CALIBRATION;
+  if (kind !== "local" && !options.calibration) config.calibration = findCalibration(modelIdentity(backend.info.model), calibrationConfigKey(config));
   const method = methods[0]!;
   const mc = rollouts ? new MonteCarloScorer(backend, DEFAULT_MC) : undefined;
   let implicit: ImplicitPrmScorer | undefined;

@@ -1,10 +1,13 @@
 // steplens/labelDataset: the CLI's `label` run inside the server, on the model already loaded,
 // with LSP work-done progress and the request's cancellation in place of the progress bar and Ctrl-C.
+// The soft labels use the engine's calibration, the same scale as the diagnostics and hovers of the
+// open files: a step the editor calls wrong is labeled wrong in a dataset too.
 
 import path from "node:path";
-import type { CancellationToken, WorkDoneProgressReporter } from "vscode-languageserver";
+import { ErrorCodes, ResponseError, type CancellationToken, type WorkDoneProgressReporter } from "vscode-languageserver";
 import type { LabelDatasetParams, LabelDatasetResult } from "../../protocol/index.js";
 import type { Engine } from "../engine/engineOptions.js";
+import { DatasetError } from "../engine/data/datasetError.js";
 import { evaluateLabeledFile, labelDataset } from "../engine/data/labelDataset.js";
 import type { EvalReport } from "../engine/eval/metrics.js";
 
@@ -47,13 +50,14 @@ export async function runLabelRequest(params: LabelDatasetParams, ctx: LabelRequ
   const sub = ctx.token.onCancellationRequested(abort);
   ctx.signal.addEventListener("abort", abort);
   const messages: string[] = [];
-  ctx.reporter.begin("StepLens: labeling", 0, path.basename(input), true);
+  // The title names the file once; the reports say only how far it is (the client shows both).
+  ctx.reporter.begin(`StepLens: labeling ${path.basename(input)}`, 0, undefined, true);
   try {
     const run = await labelDataset(
       ctx.engine,
       input,
       output,
-      { limit: params.limit, overwrite: params.overwrite },
+      { limit: params.limit, overwrite: params.overwrite, lockOwner: "the StepLens language server (Label Dataset)" },
       {
         signal: stop.signal,
         onMessage: (m) => {
@@ -62,11 +66,12 @@ export async function runLabelRequest(params: LabelDatasetParams, ctx: LabelRequ
         onProgress: (p) => {
           const limit = params.limit != null ? Math.min(p.total, params.limit) : p.total;
           const pct = limit > 0 ? Math.min(100, Math.round((100 * p.done) / limit)) : 0;
-          ctx.reporter.report(pct, `${path.basename(input)}: ${p.done} of ${limit} records · ${p.rate.toFixed(1)} records/s`);
+          ctx.reporter.report(pct, `${p.done} of ${limit} records · ${p.rate.toFixed(1)} records/s`);
         },
       },
     );
-    const report = await evaluateLabeledFile(output, ctx.engine.scorer.config.threshold);
+    const threshold = ctx.engine.scorer.config.threshold;
+    const report = await evaluateLabeledFile(output, threshold);
     const result: LabelDatasetResult = {
       records: run.stats.records,
       resumed: run.stats.resumed,
@@ -75,9 +80,16 @@ export async function runLabelRequest(params: LabelDatasetParams, ctx: LabelRequ
       seconds: run.stats.seconds,
       cancelled: run.interrupted,
       messages,
+      calibration: { id: run.calibration.id, description: run.calibration.source, neutral: run.calibration.origin === "neutral" },
+      threshold,
     };
     if (report) result.metrics = flatMetrics(report);
     return result;
+  } catch (err) {
+    // A problem with the user's files (output is the input, output locked by another run, records of
+    // another scale): its message says what to do, so it goes back as a request error, not a crash.
+    if (err instanceof DatasetError) throw new ResponseError(ErrorCodes.InvalidParams, err.message);
+    throw err;
   } finally {
     sub.dispose();
     ctx.signal.removeEventListener("abort", abort);

@@ -1,8 +1,8 @@
 // POST /v1/label: a batch of `steplens label` input records, labeled by the engine's own labelDataset
 // (so the records equal `steplens label`'s output), with progress streamed as NDJSON while it runs.
-// Soft labels are normalised against the batch's own rewards (as `steplens label` does against the
-// first --calibration-records records), so the labeled records can only be sent once those are in;
-// every finished record is announced by a progress line as soon as it is scored.
+// Soft labels use the served model's fixed calibration for the server's reward settings (named in
+// every record and in the summary), never the batch's own rewards: a step gets the same soft label
+// in a batch of one as in a batch of a thousand.
 
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -59,7 +59,6 @@ export async function handleLabel(ctx: ServeContext, req: IncomingMessage, res: 
   const { lines, options } = await readLabelBatch(req, ctx);
   const format: LabelFormat = options.format ?? "jsonl";
   const useNegatives = options.use_negatives;
-  const calibrationRecords = options.calibration_records;
   await ctx.queue.run(signal, async (s) => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "steplens-serve-label-"));
     try {
@@ -77,7 +76,7 @@ export async function handleLabel(ctx: ServeContext, req: IncomingMessage, res: 
           input,
           output,
           // One lane per job: the queue counts a batch as one job, so it must not take the other lanes too.
-          { format, useNegatives, calibrationRecords, overwrite: true, concurrency: 1 },
+          { format, useNegatives, overwrite: true, concurrency: 1, lockOwner: "steplens serve (/v1/label)" },
           {
             signal: s,
             onMessage: (message) => line({ event: "message", message: message.replace(input, "batch") }),

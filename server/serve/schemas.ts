@@ -78,16 +78,27 @@ export function sampleRequest(limits: ServeLimits) {
   });
 }
 
+// /v1/label reads its records from the body and streams the labels back: it opens no file a client
+// names, so no request can make it write over its own input (issue 10 item 1). A body that names
+// files expects them read or written; it is refused by name rather than labeled with the names dropped.
+const NO_FILES = "is not taken: /v1/label reads the records from the request body and streams the labeled records back, it reads and writes no file a client names (to label a file into another, run `steplens label IN -o OUT` where the files are)";
+const fileFields = { input: z.never(NO_FILES).optional(), output: z.never(NO_FILES).optional() };
+
 export const LabelOptions = z.object({
   format: optional(z.enum(["jsonl", "trl"])),
   use_negatives: optional(z.string()),
-  calibration_records: optional(z.int().min(1)),
+  // Gone, and refused by name rather than dropped in silence: a client that sets it expects soft labels calibrated on its batch.
+  calibration_records: z
+    .never("is no longer taken: soft labels use the model's fixed calibration (named in each record's `calibration`), not the batch's own rewards")
+    .optional(),
+  ...fileFields,
 });
 
 /** The JSON form of a /v1/label batch. The records themselves are checked line by line by the engine's dataset reader, as `steplens label` checks a file: a malformed one is reported and skipped. */
 export const LabelBatch = z.object({
   records: z.array(z.unknown(), 'must be an array of records in the format of `steplens label` input ({id, problem, steps, gold_answer})'),
   options: optional(LabelOptions),
+  ...fileFields,
 });
 
 /** `steps[2]`, `options.n`, `candidates[1].text`; "the body" for the whole. */

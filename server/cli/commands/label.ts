@@ -1,9 +1,16 @@
 import { writeFileSync } from "node:fs";
+import path from "node:path";
+import type { Calibration } from "../../engine/cpmi/softLabels.js";
 import { Option, type Command } from "commander";
 import { ALL_STEP_METHODS } from "../../engine/methods/stepMethods.js";
 import { SingleBar, Presets } from "cli-progress";
 import { createEngine, type Engine } from "../../engine/engineOptions.js";
 import { labelDataset, type LabelRunResult } from "../../engine/data/labelDataset.js";
+import { softLabelScale } from "../../engine/methods/softLabelScale.js";
+import { refuseSameFile } from "../../engine/data/sameFile.js";
+import { OutputLock } from "../../engine/data/outputLock.js";
+import { checkWritablePlace } from "../../engine/data/resumableWriter.js";
+import { OptionError } from "../../engine/engineOptions.js";
 import { describePoolEvent } from "../../engine/backend/pool.js";
 import { addEngineFlags, addImplicitFlags, engineOptionsFrom, parseIntStrict, type EngineFlagValues } from "../engineFlags.js";
 import { fail, report } from "../report.js";
@@ -16,7 +23,7 @@ interface LabelFlags extends EngineFlagValues {
   strict?: boolean;
   limit?: number;
   overwrite?: boolean;
-  calibrationRecords: number;
+  calibrationRecords?: string;
   method: string;
 }
 
@@ -33,11 +40,20 @@ export function registerLabel(program: Command): void {
       .option("--strict", "stop at the first malformed input line instead of skipping it")
       .option("--limit <n>", "label at most this many records", parseIntStrict)
       .option("--overwrite", "start the output afresh instead of resuming")
-      .option("--calibration-records <n>", "records whose rewards set the soft-label median/MAD", parseIntStrict, 64)
+      // Gone: soft labels no longer depend on the records labeled. Kept hidden to say so instead of "unknown option".
+      .addOption(new Option("--calibration-records <n>").hideHelp())
       .addOption(new Option("--method <method>", "how steps are labeled: cpmi, mc (Monte Carlo rollouts, Math-Shepherd: soft label = share reaching the gold answer), cpmi_merge, rand_merge; the CPMI rewards are written beside any of them; implicit (Implicit PRM: fields implicit, q, soft_label; --model is the policy, --reference-model the reference), cpmi_implicit (CPMI on the reference and Implicit PRM, soft label = their mean)").choices([...ALL_STEP_METHODS]).default("cpmi")),
     "labeling",
   )).action(async (input: string, flags: LabelFlags) => {
-    if (flags.format !== "jsonl" && flags.format !== "trl") fail(new Error(`unknown --format "${flags.format}": use jsonl or trl`));
+    if (flags.format !== "jsonl" && flags.format !== "trl") fail(new Error(`unknown --format "${String(flags.format)}": use jsonl or trl`));
+    if (flags.calibrationRecords !== undefined) {
+      fail(
+        new OptionError(
+          "--calibration-records is gone: soft labels now use one fixed calibration per model and reward settings (named in the output), " +
+            "not the first records of the input, so a step gets the same soft label in any dataset. Measure one with `steplens calibrate`",
+        ),
+      );
+    }
     await runLabel(input, flags);
   });
 }
@@ -49,9 +65,20 @@ async function runLabel(input: string, flags: LabelFlags): Promise<void> {
   const onSigint = (): void => stop.abort();
   process.on("SIGINT", onSigint);
   let run: LabelRunResult;
+  let lock: OutputLock | undefined;
   try {
+    // Refused before the model loads, in milliseconds (labelDataset checks again for every front end).
+    await refuseSameFile(input, flags.output);
+    await checkWritablePlace(flags.output);
+    lock = OutputLock.acquire(flags.output, ["steplens", ...process.argv.slice(2)].join(" "), report);
+    // The run statistics file must not be the input or the output either.
+    if (flags.statsJson) {
+      await refuseSameFile(input, flags.statsJson, "--stats-json");
+      await refuseSameFile(flags.output, flags.statsJson, "--stats-json");
+    }
     // With several --endpoint, retries and endpoints taken out are the user's to know.
     engine = await createEngine({ ...engineOptionsFrom(flags), method: flags.method, onPoolEvent: (e) => report(describePoolEvent(e)) });
+    report(calibrationNote(softLabelScale(engine, flags.useNegatives), flags, engine.backend.info.model));
     run = await labelDataset(
       engine,
       input,
@@ -62,7 +89,7 @@ async function runLabel(input: string, flags: LabelFlags): Promise<void> {
         strict: flags.strict,
         limit: flags.limit,
         overwrite: flags.overwrite,
-        calibrationRecords: flags.calibrationRecords,
+        lock,
       },
       {
         signal: stop.signal,
@@ -81,16 +108,18 @@ async function runLabel(input: string, flags: LabelFlags): Promise<void> {
     );
   } catch (err) {
     bar?.stop();
+    lock?.release();
     await engine?.dispose();
     fail(err);
   } finally {
     process.off("SIGINT", onSigint);
   }
+  lock.release();
   bar?.stop();
   await engine.dispose();
   const { stats, interrupted } = run;
   if (run.stoppedAtMalformed) process.exitCode = 1;
-  if (flags.statsJson) writeFileSync(flags.statsJson, JSON.stringify(stats, null, 2) + "\n");
+  if (flags.statsJson) writeFileSync(flags.statsJson, JSON.stringify({ ...stats, calibration_source: run.calibration.source }, null, 2) + "\n");
   // The naive count is CPMI's from-scratch cost; it says nothing about Monte Carlo rollouts.
   const ratio =
     stats.naive_tokens > 0 && flags.method === "cpmi"
@@ -103,7 +132,18 @@ async function runLabel(input: string, flags: LabelFlags): Promise<void> {
       (stats.resumed ? `, ${stats.resumed} already in ${flags.output}` : "") +
       (stats.malformed ? `, ${stats.malformed} malformed lines skipped` : "") +
       ` · tokens evaluated ${stats.tokens_evaluated}${ratio}, generated ${stats.tokens_generated}` +
+      ` · soft labels on calibration ${stats.calibration}` +
       (interrupted ? ` · run the same command again to resume` : ""),
   );
   if (interrupted) process.exitCode = 130;
+}
+
+/** Which scale the soft labels use, said before the run; for the neutral one, how to get a real one. */
+function calibrationNote(c: Calibration, flags: LabelFlags, model: string): string {
+  if (c.origin !== "neutral") return `soft labels use the calibration ${c.id}: ${c.source}`;
+  const custom = [flags.useNegatives ? `--use-negatives ${flags.useNegatives}` : "", "and this run's --templates/--negatives/--negatives-from"].filter(Boolean).join(" ");
+  return (
+    `${flags.method === "cpmi_implicit" ? "CPMI's half of the " : ""}soft labels use${flags.method === "cpmi_implicit" ? "s" : ""} the NEUTRAL scale (median 0, MAD 1): no calibration of ${path.basename(model)} for these reward settings is known, so first_error and soft_label are rough. ` +
+    `Measure one once: steplens calibrate --for labeling --model ${model} --data REFERENCE.jsonl ${custom}; then label again with --overwrite`
+  );
 }

@@ -89,6 +89,15 @@ export interface BackendSession {
   release(): void;
 }
 
+export interface SessionOptions {
+  /**
+   * Start from an empty cache: nothing the lane computed for earlier sessions is reused, so the
+   * results depend on this session's requests alone (a labeled record is the same bits whether its
+   * run was interrupted or not). Backends that keep no state of their own between sessions ignore it.
+   */
+  fresh?: boolean;
+}
+
 export interface Backend {
   readonly info: BackendInfo;
   readonly counters: TokenCounters;
@@ -104,7 +113,7 @@ export interface Backend {
    */
   tokenOffsets?(text: string, tokens: readonly number[]): Promise<number[]>;
   /** Waits for a free lane. */
-  openSession(): Promise<BackendSession>;
+  openSession(options?: SessionOptions): Promise<BackendSession>;
   dispose(): Promise<void>;
 }
 

@@ -4,13 +4,18 @@
 export interface Calibration {
   median: number;
   mad: number;
-  /** How many rewards it was computed from, and from what. */
+  /** How many rewards it was computed from. */
   n: number;
+  /** For people: which model and settings, measured on what. */
   source: string;
+  /** Short and stable: what labeled records carry, so a resumed run can check it uses the same scale. */
+  id: string;
+  /** shipped with StepLens, cached by `steplens calibrate`, computed just now, a fixed formula (Implicit PRM), or the neutral fallback. */
+  origin: "shipped" | "cached" | "computed" | "formula" | "neutral";
 }
 
 /** Used when nothing better is known: a reward of 0 (the step changed nothing) maps to 0.5. */
-export const NEUTRAL_CALIBRATION: Calibration = { median: 0, mad: 1, n: 0, source: "neutral (no calibration data)" };
+export const NEUTRAL_CALIBRATION: Calibration = { median: 0, mad: 1, n: 0, source: "neutral (no calibration data)", id: "neutral", origin: "neutral" };
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) return NaN;
@@ -25,7 +30,7 @@ export function calibrate(rewards: readonly number[], source: string): Calibrati
   const m = median(finite);
   const mad = median(finite.map((r) => Math.abs(r - m)));
   // A degenerate population (all rewards equal) would divide by zero; keep the neutral scale then.
-  return { median: m, mad: mad > 1e-9 ? mad : 1, n: finite.length, source };
+  return { median: m, mad: mad > 1e-9 ? mad : 1, n: finite.length, source, id: `computed:${source}`, origin: "computed" };
 }
 
 export function sigmoid(x: number): number {

@@ -1,22 +1,28 @@
-// The labeling loop of `steplens label` and the language server's steplens/labelDataset: stream a
-// ProcessBench-style JSONL, score each record's steps, and append labeled records to a resumable
-// output. Front ends differ only in how they show progress and messages and how they stop it, so
-// those come in as callbacks and an AbortSignal.
+// The labeling loop of `steplens label`, the language server's steplens/labelDataset and serve's
+// /v1/label: stream a ProcessBench-style JSONL, score each record's steps, and append labeled
+// records to a resumable output. Front ends differ only in how they show progress and messages and
+// how they stop it, so those come in as callbacks and an AbortSignal.
+//
+// A record's output depends on the record, the model and the settings alone: soft labels use the
+// fixed calibration of the model and reward settings (cpmi/calibrations.ts), never statistics of the
+// records labeled so far, and each record is scored from an empty cache (scoreRecord.ts). So an
+// interrupted run resumed later writes the same bytes as an uninterrupted one, and each record can
+// be written the moment it and the ones before it are done.
 
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { existsSync } from "node:fs";
 import type { Engine } from "../engineOptions.js";
-import { calibrate, softLabel, type Calibration } from "../cpmi/softLabels.js";
+import type { Calibration } from "../cpmi/softLabels.js";
+import { cpmiCalibration, softLabelScale } from "../methods/softLabelScale.js";
 import { predictFirstError } from "../cpmi/aggregate.js";
-import { withMethod } from "../methods/stepMethods.js";
-import { BestOfN } from "../bon/bestOfN.js";
-import type { GoldAnswer, SolutionScore } from "../cpmi/scorer.js";
+import type { SolutionScore } from "../cpmi/scorer.js";
 import { BackendError } from "../backend/types.js";
-import { cleanStepText, stripStepPrefix } from "../parse/index.js";
 import { evaluateLabeled, type EvalReport } from "../eval/metrics.js";
-import { implicitSolutionScore } from "../implicit/asSolutionScore.js";
-import { writtenFromRecord } from "../implicit/written.js";
-import { combineWithImplicit } from "../implicit/combined.js";
-import { countLines, readJsonl, ResumableJsonlWriter, validateProcessBenchRecord, type ProcessBenchRecord } from "./jsonl.js";
+import { countLines, DatasetError, readJsonl, ResumableJsonlWriter, validateProcessBenchRecord, type ProcessBenchRecord } from "./jsonl.js";
+import { checkWritablePlace } from "./resumableWriter.js";
+import { refuseSameFile } from "./sameFile.js";
+import { OutputLock } from "./outputLock.js";
+import { scoreRecord } from "./scoreRecord.js";
 
 export type LabelFormat = "jsonl" | "trl";
 
@@ -29,11 +35,14 @@ export interface LabelDatasetOptions {
   limit?: number;
   /** Start the output afresh instead of resuming after the records already in it. */
   overwrite?: boolean;
-  /** Records whose rewards set the soft-label median/MAD (default 64). */
-  calibrationRecords?: number;
   /** Records scored at the same time (default: the backend's parallel sessions, e.g. the sum over
    * several endpoints). Output order stays the input order. */
   concurrency?: number;
+  /** Who runs this, named in the lock file for a second run's message (default: this command line). */
+  lockOwner?: string;
+  /** The output's lock, already taken by the caller (the CLI takes it before loading the model, so a
+   * second run is refused in milliseconds); the caller releases it. */
+  lock?: OutputLock;
 }
 
 export interface LabelProgress {
@@ -48,7 +57,7 @@ export interface LabelProgress {
 }
 
 export interface LabelHooks {
-  /** Called once before the first record (labeled 0) and after every record scored. */
+  /** Called once before the first record (labeled 0) and after every record written. */
   onProgress?: (progress: LabelProgress) => void;
   /** Something the user should read: a malformed line, a record's warning. */
   onMessage?: (message: string) => void;
@@ -67,10 +76,14 @@ export interface LabelStats {
   malformed: number;
   resumed: number;
   truncated_records: number;
+  /** The id of the calibration the soft labels use (also in every record). */
+  calibration: string;
 }
 
 export interface LabelRunResult {
   stats: LabelStats;
+  /** The soft labels' scale: which model and settings it was measured for, and on what. */
+  calibration: Calibration;
   /** Stopped through the signal before the input (or the limit) was exhausted. */
   interrupted: boolean;
   /** Stopped at a malformed line because of `strict`. */
@@ -95,181 +108,180 @@ interface InFlight {
 export async function labelDataset(engine: Engine, input: string, output: string, options: LabelDatasetOptions = {}, hooks: LabelHooks = {}): Promise<LabelRunResult> {
   const started = Date.now();
   const format = options.format ?? "jsonl";
-  const calibrationRecords = options.calibrationRecords ?? 64;
   const say = hooks.onMessage ?? (() => {});
-  const calibrationFile = `${output}.calibration.json`;
-  const stats: LabelStats = { records: 0, steps: 0, tokens_evaluated: 0, tokens_generated: 0, naive_tokens: 0, seconds: 0, malformed: 0, resumed: 0, truncated_records: 0 };
+  // What the records name (for cpmi_implicit: both parts) and CPMI's part, which the scorer applies.
+  const calibration = softLabelScale(engine, options.useNegatives);
+  const cpmiScale = cpmiCalibration(engine, options.useNegatives);
+  const stats: LabelStats = {
+    records: 0,
+    steps: 0,
+    tokens_evaluated: 0,
+    tokens_generated: 0,
+    naive_tokens: 0,
+    seconds: 0,
+    malformed: 0,
+    resumed: 0,
+    truncated_records: 0,
+    calibration: calibration.id,
+  };
   let interrupted = false;
   let stoppedAtMalformed = false;
+  // Before anything is opened for writing: `-o` naming the input (or a link to it) would truncate it.
+  await refuseSameFile(input, output);
+  await checkWritablePlace(output);
   const total = await countLines(input);
-  // Monte Carlo rollouts run in sessions of their own: with another method than CPMI the run's token
-  // cost is read from the backend's counters instead of the CPMI results.
-  const countersBefore = { ...engine.backend.counters };
-  const writer = await ResumableJsonlWriter.open(output, { resume: !options.overwrite });
+  const lock = options.lock ?? OutputLock.acquire(output, options.lockOwner ?? commandLine(), say);
   try {
-    stats.resumed = writer.doneIds.size;
-    let calibration: Calibration | undefined =
-      !options.overwrite && existsSync(calibrationFile) ? (JSON.parse(readFileSync(calibrationFile, "utf8")) as Calibration) : undefined;
-    const threshold = engine.scorer.config.threshold;
-    hooks.onProgress?.({ done: writer.doneIds.size, total, labeled: 0, rate: 0 });
-    // Soft labels are normalised against the dataset's own rewards (paper, Eq. 8). The median/MAD
-    // come from the first records and are saved beside the output, so a resumed run uses the same.
-    const pending: Scored[] = [];
-    const emit = (s: Scored): void => {
-      writer.write(outputRecord(s, calibration!, threshold, format));
-      stats.records++;
-      stats.steps += s.result.steps.length;
-    };
-    const flushPending = (): void => {
-      if (!calibration) {
-        calibration = calibrate(
-          pending.flatMap((p) => p.result.steps.map((s) => s.reward)),
-          `first ${pending.length} records of ${input}`,
-        );
-        writeFileSync(calibrationFile, JSON.stringify(calibration, null, 2) + "\n");
-      }
-      for (const p of pending.splice(0)) emit(p);
-    };
-    let seen = 0;
-    const concurrency = Math.max(1, options.concurrency ?? engine.backend.parallel);
-    // Records are scored `concurrency` at a time (so several lanes or endpoints are busy) but written
-    // in input order; a finished record waits for the ones before it, up to a bounded backlog.
-    const window: InFlight[] = [];
-    let failure: { error: unknown } | undefined;
-    const accept = (slot: InFlight): void => {
-      const { record, result } = slot as Required<InFlight>;
-      for (const w of result.warnings) say(`${input}:${slot.lineNumber}: record ${record.id}: ${w}`);
-      if (result.steps.some((s) => s.truncated)) stats.truncated_records++;
-      stats.tokens_evaluated += result.tokens.evaluated;
-      stats.tokens_generated += result.tokens.generated;
-      stats.naive_tokens += result.tokens.naive;
-      if (calibration) emit({ record, result });
-      else {
-        pending.push({ record, result });
-        if (pending.length >= calibrationRecords) flushPending();
-      }
-      const labeled = stats.records + pending.length;
-      hooks.onProgress?.({ done: writer.doneIds.size + labeled, total, labeled, rate: labeled / ((Date.now() - started) / 1000) });
-    };
-    // Writes the finished records at the head of the window. After a failure every finished record
-    // is written, in order, skipping the failed ones: a rerun finds them by id and labels only the rest.
-    const drain = (all: boolean): void => {
-      while (window.length > 0 && window[0]!.done) {
-        const slot = window.shift()!;
-        if (slot.error === undefined) accept(slot);
-        else failure ??= { error: slot.error };
-        if (failure && !all) break;
-      }
-      if (all && failure) {
-        for (const slot of window.splice(0)) if (slot.done && slot.error === undefined) accept(slot);
-      }
-    };
-    const running = (): number => window.filter((w) => !w.done).length;
-    const waitForRoom = async (): Promise<void> => {
-      while (!failure && (running() >= concurrency || window.length >= 4 * concurrency)) {
-        await Promise.race(window.filter((w) => !w.done).map((w) => w.settled));
-        drain(false);
-      }
-    };
-    for await (const item of readJsonl(input)) {
-      if (failure) break;
-      if (hooks.signal?.aborted) {
-        interrupted = true;
-        break;
-      }
-      if (options.limit != null && seen >= options.limit) break;
-      const checked = item.error != null ? ({ ok: false, error: item.error } as const) : validateProcessBenchRecord(item.value);
-      if (!checked.ok) {
-        stats.malformed++;
-        say(`${input}:${item.lineNumber}: ${checked.error}${options.strict ? "" : " (skipped)"}`);
-        if (options.strict) {
-          stoppedAtMalformed = true;
+    // Monte Carlo rollouts run in sessions of their own: with another method than CPMI the run's token
+    // cost is read from the backend's counters instead of the CPMI results.
+    const countersBefore = { ...engine.backend.counters };
+    const writer = await ResumableJsonlWriter.open(output, { resume: !options.overwrite, tally: "calibration" });
+    try {
+      refuseMixedScales(output, writer.tally, calibration);
+      stats.resumed = writer.doneIds.size;
+      const threshold = engine.scorer.config.threshold;
+      hooks.onProgress?.({ done: writer.doneIds.size, total, labeled: 0, rate: 0 });
+      let seen = 0;
+      const concurrency = Math.max(1, options.concurrency ?? engine.backend.parallel);
+      // Records are scored `concurrency` at a time (so several lanes or endpoints are busy) but written
+      // in input order, each as soon as it and the ones before it are done.
+      const window: InFlight[] = [];
+      let failure: { error: unknown } | undefined;
+      const accept = (slot: InFlight): void => {
+        const { record, result } = slot as Required<InFlight>;
+        for (const w of result.warnings) say(`${input}:${slot.lineNumber}: record ${record.id}: ${w}`);
+        if (result.steps.some((s) => s.truncated)) stats.truncated_records++;
+        stats.tokens_evaluated += result.tokens.evaluated;
+        stats.tokens_generated += result.tokens.generated;
+        stats.naive_tokens += result.tokens.naive;
+        writer.write(outputRecord({ record, result }, calibration, threshold, format));
+        stats.records++;
+        stats.steps += result.steps.length;
+        hooks.onProgress?.({ done: writer.doneIds.size + stats.records, total, labeled: stats.records, rate: stats.records / ((Date.now() - started) / 1000) });
+      };
+      // Writes the finished records at the head of the window. After a failure every finished record
+      // is written, in order, skipping the failed ones: a rerun finds them by id and labels only the rest.
+      const drain = (all: boolean): void => {
+        while (window.length > 0 && window[0]!.done) {
+          const slot = window.shift()!;
+          if (slot.error === undefined) accept(slot);
+          else failure ??= { error: slot.error };
+          if (failure && !all) break;
+        }
+        if (all && failure) {
+          for (const slot of window.splice(0)) if (slot.done && slot.error === undefined) accept(slot);
+        }
+      };
+      const running = (): number => window.filter((w) => !w.done).length;
+      const waitForRoom = async (): Promise<void> => {
+        while (!failure && (running() >= concurrency || window.length >= 4 * concurrency)) {
+          await Promise.race(window.filter((w) => !w.done).map((w) => w.settled));
+          drain(false);
+        }
+      };
+      for await (const item of readJsonl(input)) {
+        if (failure) break;
+        if (hooks.signal?.aborted) {
+          interrupted = true;
           break;
         }
-        continue;
-      }
-      const record = checked.record;
-      seen++;
-      if (writer.doneIds.has(String(record.id))) continue;
-      let negatives: string[] | undefined;
-      if (options.useNegatives) {
-        const v = record[options.useNegatives];
-        if (!Array.isArray(v)) {
+        if (options.limit != null && seen >= options.limit) break;
+        const checked = item.error != null ? ({ ok: false, error: item.error } as const) : validateProcessBenchRecord(item.value);
+        if (!checked.ok) {
           stats.malformed++;
-          say(`${input}:${item.lineNumber}: record ${record.id} has no array field "${options.useNegatives}" for --use-negatives (skipped)`);
+          say(`${input}:${item.lineNumber}: ${checked.error}${options.strict ? "" : " (skipped)"}`);
+          if (options.strict) {
+            stoppedAtMalformed = true;
+            break;
+          }
           continue;
         }
-        negatives = v.map(String);
+        const record = checked.record;
+        seen++;
+        if (writer.doneIds.has(String(record.id))) continue;
+        let negatives: string[] | undefined;
+        if (options.useNegatives) {
+          const v = record[options.useNegatives];
+          if (!Array.isArray(v)) {
+            stats.malformed++;
+            say(`${input}:${item.lineNumber}: record ${record.id} has no array field "${options.useNegatives}" for --use-negatives (skipped)`);
+            continue;
+          }
+          negatives = v.map(String);
+        }
+        await waitForRoom();
+        if (failure) break;
+        const slot: InFlight = { record, lineNumber: item.lineNumber, done: false, settled: Promise.resolve() };
+        slot.settled = scoreRecord(engine, record, {
+          negatives,
+          calibration: cpmiScale,
+          signal: hooks.signal,
+          onFallbackGold: (gold) =>
+            say(
+              `${input}:${item.lineNumber}: record ${record.id} has no gold_answer: using the model's own answer ${gold.value} ` +
+                `(${Math.round((gold.agreement ?? 0) * 100)}% of the solutions it wrote to the problem); written as gold_answer_source "fallback"`,
+            ),
+        })
+          .then(
+            (result) => void (slot.result = result),
+            (error: unknown) => void (slot.error = error),
+          )
+          .finally(() => void (slot.done = true));
+        window.push(slot);
+        drain(false);
       }
-      await waitForRoom();
-      if (failure) break;
-      const slot: InFlight = { record, lineNumber: item.lineNumber, done: false, settled: Promise.resolve() };
-      const steps = record.steps.map((s) => cleanStepText(stripStepPrefix(s).text));
-      const implicit = engine.method === "implicit" ? engine.implicit : undefined;
-      // Implicit PRM reads the record as written (steps with their prefixes, the answer line) and
-      // needs no gold answer, so no pseudo-gold is drawn for it.
-      const scored: Promise<SolutionScore> = implicit
-        ? implicit.score(writtenFromRecord(record), hooks.signal).then((imp) => implicitSolutionScore(imp, record.gold_answer != null ? { value: record.gold_answer, source: "record" } : undefined))
-        : goldOf(engine, record, hooks.signal)
-            .then((gold) => {
-              if (gold?.source === "fallback") {
-                say(`${input}:${item.lineNumber}: record ${record.id} has no gold_answer: using the model's own answer ${gold.value} (${Math.round((gold.agreement ?? 0) * 100)}% of the solutions it wrote to the problem); written as gold_answer_source "fallback"`);
-              }
-              return engine.scorer.score({ problem: record.problem, steps, gold, negatives, signal: hooks.signal });
-            })
-            // With another method than CPMI (`label --method mc`, ...), its values become the soft labels.
-            .then(async (result) =>
-              engine.method === "cpmi_implicit" && engine.implicit
-                ? combineWithImplicit(result, await engine.implicit.score(writtenFromRecord(record), hooks.signal), threshold)
-                : await withMethod(engine.method, { cpmi: engine.scorer, mc: engine.mc }, record.problem, steps, result, hooks.signal),
-            );
-      slot.settled = scored
-        .then(
-          (result) => void (slot.result = result),
-          (error: unknown) => void (slot.error = error),
-        )
-        .finally(() => void (slot.done = true));
-      window.push(slot);
-      drain(false);
+      await Promise.all(window.map((w) => w.settled));
+      drain(true);
+      if (failure) {
+        // A record cut off mid-way is simply not written; the next run labels it again.
+        if (failure.error instanceof BackendError && failure.error.code === "cancelled") interrupted = true;
+        else throw failure.error;
+      }
+    } finally {
+      await writer.close();
     }
-    await Promise.all(window.map((w) => w.settled));
-    drain(true);
-    if (failure) {
-      // A record cut off mid-way is simply not written; the next run labels it again.
-      if (failure.error instanceof BackendError && failure.error.code === "cancelled") interrupted = true;
-      else throw failure.error;
+    stats.seconds = (Date.now() - started) / 1000;
+    // Implicit PRM's results count both models' passes; the policy backend's counters alone would miss the reference's.
+    if (engine.method !== "cpmi" && engine.method !== "implicit" && engine.method !== "cpmi_implicit") {
+      stats.tokens_evaluated = engine.backend.counters.evaluated - countersBefore.evaluated;
+      stats.tokens_generated = engine.backend.counters.generated - countersBefore.generated;
     }
-    if (pending.length > 0) flushPending();
   } finally {
-    await writer.close();
+    if (!options.lock) lock.release();
   }
-  stats.seconds = (Date.now() - started) / 1000;
-  // Implicit PRM's results count both models' passes; the policy backend's counters alone would miss the reference's.
-  if (engine.method !== "cpmi" && engine.method !== "implicit" && engine.method !== "cpmi_implicit") {
-    stats.tokens_evaluated = engine.backend.counters.evaluated - countersBefore.evaluated;
-    stats.tokens_generated = engine.backend.counters.generated - countersBefore.generated;
-  }
-  return { stats, interrupted, stoppedAtMalformed };
+  return { stats, calibration, interrupted, stoppedAtMalformed };
+}
+
+function commandLine(): string {
+  return ["steplens", ...process.argv.slice(2)].join(" ");
 }
 
 /**
- * A record's gold answer, or for a record without one the model's own: the majority answer of
- * solutions it writes to the problem, as files without a gold answer get (scoreDocument.ts). On the
- * Best-of-N dev set this named a wrong answer never, the scorer's own fallback (answers sampled right
- * after the answer cue) 7.5% of the time. When the model writes no readable answer, undefined lets
- * the scorer fall back.
+ * One output, one scale: records resumed from an earlier run must carry the calibration this run
+ * uses, or the file would hold soft labels that mean different things. Records without the field
+ * come from a StepLens that calibrated on the input itself (and saved OUT.calibration.json).
  */
-async function goldOf(engine: Engine, record: ProcessBenchRecord, signal?: AbortSignal): Promise<GoldAnswer | undefined> {
-  if (record.gold_answer != null) return { value: String(record.gold_answer), source: "record" };
-  const gold = await BestOfN.of(engine.scorer).pseudoGoldOf(record.problem, [], { signal });
-  return (gold.agreement ?? 0) > 0 ? gold : undefined;
+function refuseMixedScales(output: string, tally: ReadonlyMap<string | undefined, number>, calibration: Calibration): void {
+  const others = [...tally].filter(([id]) => id !== calibration.id);
+  if (others.length === 0) return;
+  const count = others.reduce((n, [, c]) => n + c, 0);
+  const old = others.some(([id]) => id === undefined);
+  const leftover = `${output}.calibration.json`;
+  const what = old
+    ? `${count} of its records were labeled by an earlier StepLens, whose soft labels were calibrated on the input itself` +
+      (existsSync(leftover) ? ` (${path.basename(leftover)}, no longer used)` : "")
+    : `${count} of its records were labeled on another soft-label scale (${others.map(([id]) => id).join(", ")}; this run uses ${calibration.id}: ${calibration.source})`;
+  throw new DatasetError(
+    `cannot resume ${output}: ${what}. One file must hold one scale: label into a new file, start afresh with --overwrite ` +
+      `(the editor: Start over), or resume with the model and settings that wrote them.`,
+  );
 }
-
 
 function outputRecord(s: Scored, calibration: Calibration, threshold: number, format: LabelFormat): Record<string, unknown> {
   const rewards = s.result.steps.map((x) => (Number.isFinite(x.reward) ? x.reward : null));
   const byMethod = s.result.method != null && s.result.method !== "cpmi";
-  const soft = s.result.steps.map((x) => (byMethod ? (Number.isFinite(x.softLabel) ? x.softLabel : null) : Number.isFinite(x.reward) ? softLabel(x.reward, calibration) : null));
+  // CPMI's soft labels were put on the run's scale by the scorer (scoreRecord), other methods' by their own rule.
+  const soft = s.result.steps.map((x) => (Number.isFinite(x.softLabel) ? x.softLabel : null));
   const firstError = predictFirstError(soft.map((x) => x ?? NaN), threshold);
   if (format === "trl") {
     // TRL's stepwise-supervision format: a step is labeled good until the predicted first error.
@@ -279,6 +291,7 @@ function outputRecord(s: Scored, calibration: Calibration, threshold: number, fo
       completions: s.record.steps,
       labels: s.record.steps.map((_, i) => firstError < 0 || i < firstError),
       soft_labels: soft,
+      calibration: calibration.id,
     };
   }
   const imp = s.result.implicit;
@@ -289,7 +302,7 @@ function outputRecord(s: Scored, calibration: Calibration, threshold: number, fo
     : {};
   if (s.result.method === "implicit") {
     // No CPMI ran: no CPMI rewards or negatives to write.
-    return { ...s.record, ...implicitFields, soft_label: soft, method: "implicit", first_error: firstError };
+    return { ...s.record, ...implicitFields, soft_label: soft, method: "implicit", first_error: firstError, calibration: calibration.id };
   }
   const out: Record<string, unknown> = {
     ...s.record,
@@ -299,6 +312,7 @@ function outputRecord(s: Scored, calibration: Calibration, threshold: number, fo
     ...implicitFields,
     negatives: s.result.negatives.map((n) => n.value),
     first_error: firstError,
+    calibration: calibration.id,
   };
   if (s.result.gold.source === "fallback") {
     out.gold_answer = s.result.gold.value;

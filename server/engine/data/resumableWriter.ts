@@ -12,6 +12,8 @@ export interface WriterOptions {
   resume: boolean;
   /** Start empty even when `resume` is set (the CLI's --overwrite). */
   overwrite?: boolean;
+  /** Count the values of this field over the lines kept (see ResumableJsonlWriter.tally). */
+  tally?: string;
 }
 
 /** What reopening found at the end of the file and cut off. */
@@ -24,6 +26,7 @@ export interface CutTail {
 
 interface Scan {
   doneIds: Set<string>;
+  tally: Map<string | undefined, number>;
   /** Lines that stay. */
   lines: number;
   keepBytes: number;
@@ -47,8 +50,9 @@ function idOf(value: unknown): string | undefined {
  * in bytes). Only the tail may be damaged: a killed write leaves at most one partial line, at the
  * end. A bad line with good lines after it came from somewhere else, and is left for a person.
  */
-async function scan(path: string): Promise<Scan> {
+async function scan(path: string, field?: string): Promise<Scan> {
   const doneIds = new Set<string>();
+  const tally = new Map<string | undefined, number>();
   let lines = 0;
   let keepBytes = 0;
   let lineNumber = 0;
@@ -74,6 +78,11 @@ async function scan(path: string): Promise<Scan> {
     if (broken) throw middleDamage(path, broken.lineNumber, broken.reason);
     const id = idOf(value);
     if (id !== undefined) doneIds.add(id);
+    if (field !== undefined) {
+      const v = typeof value === "object" && value !== null ? (value as Record<string, unknown>)[field] : undefined;
+      const key = typeof v === "string" ? v : undefined;
+      tally.set(key, (tally.get(key) ?? 0) + 1);
+    }
     lines++;
     keepBytes = start + bytes.length + 1;
   };
@@ -108,7 +117,7 @@ async function scan(path: string): Promise<Scan> {
     if (isBlank(tail)) keepBytes = size; // trailing spaces are harmless; nothing was cut off
     else cut = { lineNumber: lineNumber + 1, bytes: size - keepBytes, reason: "the last line has no line ending (a write cut off)" };
   }
-  return { doneIds, lines, keepBytes: cut ? size - cut.bytes : keepBytes, cut };
+  return { doneIds, tally, lines, keepBytes: cut ? size - cut.bytes : keepBytes, cut };
 }
 
 function middleDamage(path: string, lineNumber: number, reason: string): DatasetError {
@@ -118,7 +127,8 @@ function middleDamage(path: string, lineNumber: number, reason: string): Dataset
   );
 }
 
-async function checkWritablePlace(path: string): Promise<void> {
+/** A missing folder or a folder in place of the file, said plainly before anything is written. */
+export async function checkWritablePlace(path: string): Promise<void> {
   const dir = dirname(resolve(path));
   const dirStat = await stat(dir).catch(() => undefined);
   if (!dirStat) throw new DatasetError(`cannot write ${path}: the folder ${dir} does not exist; create it first`);
@@ -139,6 +149,8 @@ export class ResumableJsonlWriter {
     readonly resumedLines: number,
     /** What was cut off the end of the file at open, if anything. */
     readonly cut: CutTail | undefined,
+    /** With the `tally` option: how many kept lines carry each string value of the field (undefined: none). */
+    readonly tally: ReadonlyMap<string | undefined, number>,
   ) {
     this.fd = fd;
   }
@@ -151,9 +163,9 @@ export class ResumableJsonlWriter {
   static async open(path: string, options: WriterOptions): Promise<ResumableJsonlWriter> {
     await checkWritablePlace(path);
     const resume = options.resume && !options.overwrite;
-    let found: Scan = { doneIds: new Set(), lines: 0, keepBytes: 0 };
+    let found: Scan = { doneIds: new Set(), tally: new Map(), lines: 0, keepBytes: 0 };
     if (resume && (await stat(path).catch(() => undefined))) {
-      found = await scan(path);
+      found = await scan(path, options.tally);
       if (found.cut) {
         try {
           await truncate(path, found.keepBytes);
@@ -169,7 +181,7 @@ export class ResumableJsonlWriter {
     } catch (err) {
       throw new DatasetError(`cannot write ${path}: ${describeFsError(err)}`);
     }
-    return new ResumableJsonlWriter(fd, path, found.doneIds, found.lines, found.cut);
+    return new ResumableJsonlWriter(fd, path, found.doneIds, found.lines, found.cut, found.tally);
   }
 
   /**
@@ -190,9 +202,9 @@ export class ResumableJsonlWriter {
     }
   }
 
-  /** Flushes to disk and closes; a second call does nothing. */
-  async close(): Promise<void> {
-    if (this.fd === undefined) return;
+  /** Flushes to disk and closes; a second call does nothing. Synchronous inside: a promise for the callers that await it. */
+  close(): Promise<void> {
+    if (this.fd === undefined) return Promise.resolve();
     const fd = this.fd;
     this.fd = undefined;
     try {
@@ -201,6 +213,7 @@ export class ResumableJsonlWriter {
       // Some targets (pipes, /dev/stdout) cannot be synced; the data is already written.
     }
     closeSync(fd);
+    return Promise.resolve();
   }
 }
 

@@ -25,7 +25,8 @@ export const TOP_TOKENS = 5;
  * arith-processbench-dev that cut lies beside the best-F1 one (bench/results-implicit/).
  */
 export function implicitCalibration(beta: number): Calibration {
-  return { median: 0, mad: 2 * beta, n: 0, source: `Implicit PRM: σ(reward / 2β), β = ${beta}` };
+  // A formula, not a measurement: the id names β alone (labeled records carry it, soft-label scales are compared by it).
+  return { median: 0, mad: 2 * beta, n: 0, source: `Implicit PRM: σ(reward / 2β), β = ${beta}`, id: `implicit-prm(beta=${beta})`, origin: "formula" };
 }
 
 export interface ImplicitConfig {
@@ -174,7 +175,7 @@ export class ImplicitPrmScorer {
       const topTokens = [...members[i]!]
         .sort((a, b) => Math.abs(ratio[b]!) - Math.abs(ratio[a]!))
         .slice(0, TOP_TOKENS)
-        .map((k) => ({ text: text.slice(offsets[k]!, offsets[k + 1]!), start: offsets[k]! - promptEnd, end: offsets[k + 1]! - promptEnd, logRatio: ratio[k]! }));
+        .map((k) => ({ text: text.slice(offsets[k], offsets[k + 1]), start: offsets[k]! - promptEnd, end: offsets[k + 1]! - promptEnd, logRatio: ratio[k]! }));
       return { index: i, beta, logRatio, reward, q, softLabel: softLabel(reward, this.config.calibration), tokens: members[i]!.length, topTokens, truncated: false };
     });
     const soft = steps.map((s) => s.softLabel);
