@@ -400,7 +400,7 @@ describe("Label Dataset paths and summary", () => {
   test("the summary names records, resume, malformed lines and metrics", () => {
     const s = labelSummary({ records: 40, resumed: 10, malformed: 2, steps: 180, seconds: 12.34, cancelled: false, metrics: { auc: 0.8123, f1Best: 0.5, records: 40 }, messages: [] }, "out.jsonl");
     assert.match(s, /labeled 40 records \(180 steps\) into out\.jsonl in 12\.3 s/);
-    assert.match(s, /resumed after 10 records/);
+    assert.match(s, /Resumed after 10 records/);
     assert.match(s, /2 malformed input lines/);
     assert.match(s, /step ROC-AUC 0\.812/);
     assert.match(labelSummary({ records: 5, resumed: 0, malformed: 0, steps: 9, seconds: 1, cancelled: true, messages: [] }, "o"), /stopped .* resume/);
