@@ -2,6 +2,7 @@
 // DocumentScores: which bucket (colour, gutter icon) and which after-line text.
 
 import type { WireRange, WireSolutionScore, WireStepScore, WireVerdict } from "../protocol/index.js";
+import { otherMethodsText } from "./methodsText.js";
 
 export type Bucket = "good" | "weak" | "wrong" | "notScored" | "stale";
 
@@ -52,12 +53,13 @@ export function formatScore(value: number): string {
  * `▲ 0.82` for a good step, `▼ 0.12` for a weak or wrong one; the number is the soft label (0..1).
  * `firstError`: the solution's first error, which says so (`▼ 0.02 first error`).
  */
-export function stepScoreText(step: Pick<WireStepScore, "verdict" | "softLabel" | "reward" | "ignored" | "stale">, firstError = false): string {
+export function stepScoreText(step: Pick<WireStepScore, "verdict" | "softLabel" | "reward" | "ignored" | "stale" | "methods">, firstError = false): string {
   const bucket = bucketOf(step.verdict);
   if (bucket === "notScored") return "· not scored";
   const value = step.softLabel ?? step.reward;
   const arrow = bucket === "good" ? "▲" : "▼";
-  const text = value === null ? arrow : `${arrow} ${formatScore(value)}`;
+  // With steplens.methods the other methods' labels follow the first one's (methodsText.ts).
+  const text = (value === null ? arrow : `${arrow} ${formatScore(value)}`) + otherMethodsText(step);
   if (step.stale) return `${text} ${STALE_TEXT}`;
   if (step.ignored) return `${text} (ignored)`;
   return firstError ? `${text} ${FIRST_ERROR_TEXT}` : text;

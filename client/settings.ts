@@ -15,15 +15,17 @@ export const EDITOR_SETTINGS = { wordWrap: "wordWrap", inlayHints: "inlayHints.e
 export const LIBRARY_SETTINGS = ["trace.server"] as const;
 
 export const MODEL_PATH = "modelPath";
+export const REFERENCE_MODEL_PATH = "referenceModelPath";
 export const REMOTE_URL = "remote.url";
 export const BACKEND = "backend";
 
 /**
- * Settings a workspace could use against its user: `modelPath` could point the server at any file,
+ * Settings a workspace could use against its user: `modelPath` (and Implicit PRM's
+ * `referenceModelPath`) could point the server at any file,
  * `remote.url` could send the user's token (and their documents) to a server of the workspace's
  * choosing. In an untrusted workspace only the user's own (global) values count.
  */
-export const TRUST_RESTRICTED = [MODEL_PATH, REMOTE_URL] as const;
+export const TRUST_RESTRICTED = [MODEL_PATH, REFERENCE_MODEL_PATH, REMOTE_URL] as const;
 export type RestrictedKey = (typeof TRUST_RESTRICTED)[number];
 /** The user's global values of the restricted settings (undefined: not set). */
 export type GlobalValues = Partial<Record<RestrictedKey, string>>;

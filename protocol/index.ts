@@ -49,6 +49,42 @@ export interface WireStepScore {
    * numbers are the older text's until the next check. An edited step is left out of the scores.
    */
   stale?: boolean;
+  /** Implicit PRM's terms, when a pair method scored the step (steplens.method or steplens.methods). */
+  implicit?: WireImplicitTerms;
+  /**
+   * With several methods (steplens.methods): every method's view of this step, the first being the
+   * one the fields above come from. Where they disagree (one calls the step ok, another weak or
+   * wrong) the server adds an Information diagnostic with code "disagreement".
+   */
+  methods?: WireMethodScore[];
+}
+
+/** A token of the step with its log π_θ − log π_ref (nats, not scaled by β). */
+export interface WireTokenTerm {
+  text: string;
+  logRatio: number;
+}
+
+/** Implicit PRM (docs/implicit-prm.md): reward = β × Σ log-ratio over the step's tokens; q the running sum. */
+export interface WireImplicitTerms {
+  beta: number;
+  /** Σ over the step's tokens of log π_θ − log π_ref. */
+  logRatio: number | null;
+  reward: number | null;
+  q: number | null;
+  softLabel: number | null;
+  /** How many tokens fell in the step. */
+  tokens: number;
+  /** The five tokens with the largest |log-ratio|, largest first. */
+  topTokens: WireTokenTerm[];
+}
+
+export interface WireMethodScore {
+  /** cpmi, mc, cpmi_merge, rand_merge, implicit or cpmi_implicit. */
+  method: string;
+  softLabel: number | null;
+  reward: number | null;
+  verdict: WireVerdict;
 }
 
 export interface WireSolutionScore {
@@ -65,6 +101,10 @@ export interface WireSolutionScore {
   steps: WireStepScore[];
   /** Some steps were edited since the check (left out of `steps`) or are `stale`. */
   stale?: boolean;
+  /** The method the soft labels, verdicts and score come from (absent: cpmi). */
+  method?: string;
+  /** Implicit PRM's outcome reward r = β × Σ log-ratio over the whole response, when it scored. */
+  outcome?: number | null;
 }
 
 export interface WireGold {
@@ -97,6 +137,8 @@ export interface DocumentScores {
   threshold: number;
   /** Tokens the model evaluated for this check; 0 when every step came from the content cache. */
   tokens?: { evaluated: number; generated: number };
+  /** With several methods (steplens.methods): all of them, the one that decides the verdicts first. */
+  methods?: string[];
 }
 
 // ---- server → client notifications ----
@@ -255,6 +297,8 @@ export type CheckFrequency = "edit" | "save" | "manual";
 /** local: llama.cpp here; remote: `steplens serve`; openai: an OpenAI-compatible server (vLLM…); llama-server: llama.cpp's server. */
 export type BackendSetting = "local" | "remote" | "openai" | "llama-server";
 
+export type StepMethodSetting = "cpmi" | "mc" | "cpmi_merge" | "rand_merge" | "implicit" | "cpmi_implicit";
+
 export interface StepLensSettings {
   modelPath: string;
   backend: BackendSetting;
@@ -266,7 +310,17 @@ export interface StepLensSettings {
   threshold: number;
   aggregation: "min" | "mean" | "last" | "product";
   /** How steps are scored: CPMI, Monte Carlo rollouts, the paper's merges, or Implicit PRM (a model pair) (server/engine/methods). */
-  method: "cpmi" | "mc" | "cpmi_merge" | "rand_merge" | "implicit" | "cpmi_implicit";
+  method: StepMethodSetting;
+  /**
+   * Several methods scored side by side, e.g. ["cpmi", "implicit"]: the first decides verdicts and
+   * diagnostics, the others are shown beside it and steps where they disagree are flagged. Empty:
+   * `method` alone. With a pair method, `modelPath` is the policy and CPMI runs on the reference.
+   */
+  methods: StepMethodSetting[];
+  /** Implicit PRM: the reference model π_ref the policy (`modelPath`) was trained from; loaded on first use. */
+  referenceModelPath: string;
+  /** Implicit PRM: β of the pair (reward = β × Σ log π_θ/π_ref); 0.05 for the demo pair. */
+  beta: number;
   /** lines: one step per line or list item; entropy: one-paragraph solutions are cut by the model (EDU-PRM). */
   segmentation: "lines" | "entropy";
   check: { frequency: CheckFrequency; debounceMs: number };
@@ -285,6 +339,9 @@ export const DEFAULT_SETTINGS: StepLensSettings = {
   threshold: 0.25,
   aggregation: "min",
   method: "cpmi",
+  methods: [],
+  referenceModelPath: "",
+  beta: 0.05,
   segmentation: "lines",
   check: { frequency: "edit", debounceMs: 600 },
   goldAnswer: "",

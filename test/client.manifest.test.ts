@@ -120,7 +120,7 @@ describe("manifest: settings", () => {
       const s = settings[`${SECTION}.${key}`];
       assert.ok(s, `steplens.${key} is contributed`);
       assert.deepEqual(s.default, value, `steplens.${key} default`);
-      assert.equal(s.type, typeof value === "number" ? (Number.isInteger(value) && key !== "threshold" ? "integer" : "number") : typeof value, `steplens.${key} type`);
+      assert.equal(s.type, Array.isArray(value) ? "array" : typeof value === "number" ? (Number.isInteger(value) && key !== "threshold" ? "integer" : "number") : typeof value, `steplens.${key} type`);
     }
   });
 
@@ -400,7 +400,7 @@ describe("Label Dataset paths and summary", () => {
   test("the summary names records, resume, malformed lines and metrics", () => {
     const s = labelSummary({ records: 40, resumed: 10, malformed: 2, steps: 180, seconds: 12.34, cancelled: false, metrics: { auc: 0.8123, f1Best: 0.5, records: 40 }, messages: [] }, "out.jsonl");
     assert.match(s, /labeled 40 records \(180 steps\) into out\.jsonl in 12\.3 s/);
-    assert.match(s, /resumed after 10 records/);
+    assert.match(s, /Resumed after 10 records/);
     assert.match(s, /2 malformed input lines/);
     assert.match(s, /step ROC-AUC 0\.812/);
     assert.match(labelSummary({ records: 5, resumed: 0, malformed: 0, steps: 9, seconds: 1, cancelled: true, messages: [] }, "o"), /stopped .* resume/);
@@ -410,17 +410,20 @@ describe("Label Dataset paths and summary", () => {
 
 describe("workspace trust filter", () => {
   const remote = { url: "http://evil.example:8734", timeoutMs: 5000 };
-  const section = { modelPath: "/workspace/evil.gguf", gpu: "auto", check: { frequency: "edit", debounceMs: 600 }, backend: "remote", remote };
+  const section = { modelPath: "/workspace/evil.gguf", referenceModelPath: "/workspace/evil-ref.gguf", gpu: "auto", check: { frequency: "edit", debounceMs: 600 }, backend: "remote", remote };
   test("untrusted: the whole section, one key or the root get the user's model path and server URL", () => {
     const mine = { modelPath: "/home/me/m.gguf", "remote.url": "http://127.0.0.1:8734" };
-    assert.deepEqual(restrictForTrust("steplens", section, false, mine), { ...section, modelPath: "/home/me/m.gguf", remote: { ...remote, url: "http://127.0.0.1:8734" } });
+    assert.deepEqual(restrictForTrust("steplens", section, false, mine), { ...section, modelPath: "/home/me/m.gguf", referenceModelPath: "", remote: { ...remote, url: "http://127.0.0.1:8734" } });
+    // Implicit PRM's reference is a model file too: the workspace's never loads, the user's does.
+    assert.equal(restrictForTrust("steplens.referenceModelPath", "/workspace/evil-ref.gguf", false, {}), "");
+    assert.equal(restrictForTrust("steplens.referenceModelPath", "/workspace/evil-ref.gguf", false, { referenceModelPath: "/home/me/ref.gguf" }), "/home/me/ref.gguf");
     assert.equal(restrictForTrust("steplens.modelPath", "/workspace/evil.gguf", false, {}), "");
     assert.equal(restrictForTrust("steplens.remote.url", remote.url, false, {}), "");
     assert.equal(restrictForTrust("steplens.remote.url", remote.url, false, mine), "http://127.0.0.1:8734");
     assert.deepEqual(restrictForTrust("steplens.remote", remote, false, {}), { ...remote, url: "" });
-    assert.deepEqual(restrictForTrust(undefined, { steplens: section, editor: {} }, false, {}), { steplens: { ...section, modelPath: "", remote: { ...remote, url: "" } }, editor: {} });
+    assert.deepEqual(restrictForTrust(undefined, { steplens: section, editor: {} }, false, {}), { steplens: { ...section, modelPath: "", referenceModelPath: "", remote: { ...remote, url: "" } }, editor: {} });
     // Clients that send dotted keys get the same treatment.
-    assert.deepEqual(restrictForTrust("steplens", { "remote.url": remote.url, gpu: "off" }, false, {}), { "remote.url": "", gpu: "off", modelPath: "" });
+    assert.deepEqual(restrictForTrust("steplens", { "remote.url": remote.url, gpu: "off" }, false, {}), { "remote.url": "", gpu: "off", modelPath: "", referenceModelPath: "" });
     assert.equal(restrictForTrust("steplens.gpu", "cuda", false, {}), "cuda");
     assert.equal(restrictForTrust("steplens.remote.timeoutMs", 5000, false, {}), 5000);
     // The backend itself is not restricted: without the user's URL a workspace's "remote" goes nowhere.

@@ -61,7 +61,9 @@ export function addEngineFlags(cmd: Command, preset: FlagPreset = "scoring"): Co
 export function addImplicitFlags(cmd: Command): Command {
   return cmd
     .option("--reference-model <path>", "Implicit PRM (--method implicit): the reference model π_ref the policy --model was trained from (same tokenizer)")
-    .option("--beta <b>", "Implicit PRM: β of the pair, reward = β × Σ log π_θ/π_ref (default 0.05)", parseFloatStrict);
+    // Parsed as a number only: the engine checks β > 0 (implicitOptionsFrom) with the other Implicit PRM
+    // options, so a bad β is a usage error (exit 2, "--beta must be …") before anything is written.
+    .option("--beta <b>", "Implicit PRM: β of the pair, reward = β × Σ log π_θ/π_ref (default 0.05; with --backend remote, the server's)", parseFloatStrict);
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -3,7 +3,7 @@
 import { softLabelScale } from "../engine/methods/softLabelScale.js";
 import type { Engine } from "../engine/engineOptions.js";
 import type { DocumentScore, ScoredSolution } from "../engine/scoreDocument.js";
-import type { ImplicitStepScore } from "../engine/implicit/implicitPrm.js";
+import { implicitSolutionJson, implicitStepJson } from "../engine/implicit/json.js";
 
 const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (code: number, s: string): string => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -155,19 +155,8 @@ export function documentJson(file: string, scored: DocumentScore, engine: Engine
         truncated: st.score.truncated,
         ...(s.result.implicit ? { implicit: implicitStepJson(s.result.implicit.steps[st.step.index]) } : {}),
       })),
-      ...(s.result.implicit ? { outcome: finiteOrNull(s.result.implicit.outcome), beta: s.result.implicit.beta } : {}),
+      ...implicitSolutionJson(s.result.implicit),
     })),
-  };
-}
-
-function implicitStepJson(t: ImplicitStepScore | undefined): Record<string, unknown> | null {
-  if (!t) return null;
-  return {
-    beta: t.beta,
-    log_ratio: finiteOrNull(t.logRatio),
-    q: finiteOrNull(t.q),
-    tokens: t.tokens,
-    top_tokens: t.topTokens.map((k) => ({ text: k.text, log_ratio: k.logRatio })),
   };
 }
 

@@ -3,6 +3,7 @@
 
 import type { GpuSetting } from "./backend/llamaCpp.js";
 import { openBackend } from "./backend/create.js";
+import { servedPair, type RemoteModelRole } from "./backend/remote.js";
 import { defaultModelPath } from "./backend/modelPath.js";
 import type { Backend } from "./backend/types.js";
 import type { PoolEvent } from "./backend/pool.js";
@@ -39,6 +40,11 @@ export interface EngineOptions {
   naive?: boolean;
   /** How steps are scored: cpmi (default), mc, cpmi_merge, rand_merge, implicit or cpmi_implicit (see methods/stepMethods.ts). */
   method?: string;
+  /**
+   * Several methods scored side by side (the editor's steplens.methods); replaces `method`, whose
+   * place the first one takes: it decides verdicts, the others are shown beside it and compared.
+   */
+  methods?: string[];
   /** Implicit PRM: the reference model π_ref (the policy π_θ is modelPath). Loaded on first use. */
   referenceModelPath?: string;
   /** Implicit PRM: β of the pair (default 0.05). */
@@ -105,33 +111,57 @@ export function cpmiConfigFrom(options: EngineOptions, modelPath: string): CpmiC
   return config;
 }
 
+/** The methods an engine scores with: `methods` when given, else `method` (default cpmi); checked by their rules. */
+export function methodsOf(options: Pick<EngineOptions, "method" | "methods">): StepMethod[] {
+  if (options.methods != null) return valid("methods", options.methods, "methods");
+  return [valid("method", options.method ?? "cpmi", "--method")];
+}
+
 /**
  * Implicit PRM's options, checked before any model loads: a pair method needs a reference, a
  * reference needs a pair method (silently ignoring it would let a user think they got Implicit PRM),
- * and β must be positive (β ≤ 0 flips or erases every reward).
+ * and β must be positive (β ≤ 0 flips or erases every reward). With --backend remote both models
+ * are the server's (`steplens serve --reference-model`): no local reference, and β defaults to the
+ * server's (`given` false: no --beta).
  */
-export function implicitOptionsFrom(options: Pick<EngineOptions, "method" | "referenceModelPath" | "beta" | "backend">): { beta: number } {
-  const beta = options.beta ?? DEFAULT_BETA;
-  if (!(Number.isFinite(beta) && beta > 0)) throw new OptionError(`--beta must be a number above 0 (the pair's training β, 0.05 for the demo pair), got ${options.beta}`);
-  const pair = isPairMethod(options.method);
-  if (pair && !options.referenceModelPath) {
-    throw new OptionError(`method ${options.method} needs the reference model π_ref: pass --reference-model PATH (the model the policy --model was trained from)`);
+export function implicitOptionsFrom(options: Pick<EngineOptions, "method" | "methods" | "referenceModelPath" | "beta" | "backend" | "endpoints">): { beta: number; given: boolean } {
+  const given = options.beta != null;
+  const beta = given ? valid("beta", options.beta, "--beta") : DEFAULT_BETA;
+  const methods = methodsOf(options);
+  const pairMethod = methods.find((m) => isPairMethod(m));
+  const backend = options.backend ?? "local";
+  if (pairMethod && backend === "remote") {
+    if (options.referenceModelPath) {
+      throw new OptionError(`with --backend remote both models of method ${pairMethod} are the server's: drop --reference-model (start the server with \`steplens serve --model POLICY --reference-model REF\`)`);
+    }
+    // A pool (pool.ts) carries one model per endpoint and no per-token log-probabilities.
+    if ((options.endpoints?.length ?? 0) > 1) throw new OptionError(`method ${pairMethod} over --backend remote takes one --endpoint (a steplens serve holding both models), not ${options.endpoints!.length}`);
+    return { beta, given };
   }
-  if (!pair && options.referenceModelPath) {
+  if (pairMethod && backend !== "local") {
+    // Each such endpoint serves one model, and nothing names which one would be the reference or
+    // takes the token ids both models must score; steplens serve holds the pair and does.
+    throw new OptionError(
+      `method ${pairMethod} needs both models of the pair behind one server: --backend ${backend} serves one model per endpoint and StepLens cannot pair two of them; run \`steplens serve --model POLICY --reference-model REF\` and use --backend remote`,
+    );
+  }
+  if (pairMethod && !options.referenceModelPath) {
+    throw new OptionError(`method ${pairMethod} needs the reference model π_ref: pass --reference-model PATH (the model the policy --model was trained from)`);
+  }
+  if (!pairMethod && options.referenceModelPath) {
     throw new OptionError(`--reference-model is used only by --method implicit (or cpmi_implicit); add --method implicit (--model is then the policy) or drop --reference-model`);
   }
-  if (pair && (options.backend ?? "local") !== "local") {
-    throw new OptionError(`method ${options.method} runs both models with --backend local for now; a server backend carries one model`);
-  }
-  return { beta };
+  return { beta, given };
 }
 
 export interface Engine {
   backend: Backend;
   scorer: CpmiScorer;
   modelPath: string;
-  /** How steps are scored (EngineOptions.method); CPMI terms are computed for every method. */
+  /** How steps are scored (EngineOptions.method, or the first of `methods`); CPMI terms are computed for every method. */
   method: StepMethod;
+  /** Every method this engine scores with, `method` first (EngineOptions.methods); absent: `method` alone. */
+  methods?: StepMethod[];
   /** The Monte Carlo scorer, for the methods that roll out (mc, cpmi_merge, rand_merge). */
   mc?: MonteCarloScorer;
   /**
@@ -139,7 +169,7 @@ export interface Engine {
    * cpmi_implicit: `backend` is the reference (CPMI's model) and the policy has its own backend.
    */
   implicit?: ImplicitPrmScorer;
-  /** Implicit PRM's reference model file (pair methods). */
+  /** Implicit PRM's reference model file (pair methods); with --backend remote, the server's reference's name. */
   referenceModelPath?: string;
   dispose(): Promise<void>;
 }
@@ -148,32 +178,35 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const modelPath = options.modelPath ?? defaultModelPath();
   if (options.gpu != null) valid("gpu", options.gpu, "--gpu");
   if (options.gpuLayers != null) valid("gpuLayers", options.gpuLayers, "--gpu-layers");
-  if (options.method != null) valid("method", options.method, "--method");
-  const { beta } = implicitOptionsFrom(options);
-  const pair = isPairMethod(options.method);
-  // cpmi_implicit: CPMI runs on the reference, the base model the policy was tuned from (a reward-
-  // tuned policy is not the language model CPMI reads beliefs from); that one model then serves
-  // both CPMI and the pair, one context.
-  const combined = options.method === "cpmi_implicit";
-  const cpmiModel = combined ? options.referenceModelPath! : modelPath;
-  const config = cpmiConfigFrom(options, cpmiModel);
-  // Both files' vocabularies are compared from their headers before either model loads.
-  if (pair) await checkPair(modelPath, options.referenceModelPath!);
+  const methods = methodsOf(options);
+  const implicitOptions = implicitOptionsFrom(options);
   const kind = valid("backend", options.backend ?? "local", "--backend");
+  const remote = kind === "remote";
+  const pair = methods.some((m) => isPairMethod(m));
+  // With a pair, CPMI and every method built on it run on the reference, the base model the policy
+  // was tuned from (a reward-tuned policy is not the language model CPMI reads beliefs from); that
+  // one model then serves CPMI and the pair, one context. Implicit PRM alone keeps the policy as the
+  // engine's model and loads the reference on first use.
+  const combined = pair && methods.some((m) => m !== "implicit");
+  const cpmiModel = combined && !remote ? options.referenceModelPath! : modelPath;
+  const config = cpmiConfigFrom(options, cpmiModel);
+  // Both files' vocabularies are compared from their headers before either model loads (a server
+  // compared its own pair when it started).
+  if (pair && !remote) await checkPair(modelPath, options.referenceModelPath!);
   if (kind !== "local" && !(options.endpoints && options.endpoints.length > 0)) {
     throw new OptionError(`backend "${kind}" needs the server's address: pass --endpoint URL (or set steplens.remote.url)`);
   }
   if (options.maxInFlight != null) valid("maxInFlight", options.maxInFlight, "--max-in-flight");
   if (options.timeoutMs != null) valid("timeoutMs", options.timeoutMs, "--timeout");
   const onePass = pair && !combined;
+  const rollouts = methods.some((m) => m === "mc" || m === "cpmi_merge" || m === "rand_merge");
+  const server = { endpoints: options.endpoints, token: options.token, timeoutMs: options.timeoutMs };
   const backend = await openBackend({
     kind,
     modelPath: cpmiModel,
     maxInFlight: options.maxInFlight,
     onPoolEvent: options.onPoolEvent,
-    endpoints: options.endpoints,
-    token: options.token,
-    timeoutMs: options.timeoutMs,
+    ...server,
     gpu: options.gpu ?? "auto",
     gpuLayers: options.gpuLayers,
     threads: options.threads,
@@ -181,45 +214,53 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     reusePrefix: !options.naive,
     // Monte Carlo methods fork their rollouts into the same branches. Implicit PRM needs one
     // sequence per lane (its single pass), so its policy context stays as small as the reference's.
-    branches: onePass ? 1 : Math.max(config.samplesPerPrefix, config.negatives + 1, options.method && options.method !== "cpmi" && !pair ? DEFAULT_MC.rollouts : 1),
+    branches: onePass ? 1 : Math.max(config.samplesPerPrefix, config.negatives + 1, rollouts ? DEFAULT_MC.rollouts : 1),
     walkers: onePass ? 1 : config.templates.length,
     // A server takes as many requests at once as --max-in-flight allows, also with one endpoint.
     parallel: options.parallel ?? (kind !== "local" ? options.maxInFlight : undefined),
     signal: options.signal,
+    role: pair && remote ? (combined ? "reference" : "policy") : undefined,
   });
   // A server names its model only once connected (the editor sends no model path): its soft labels
   // must use that model's calibration, as the same model run locally does.
   if (kind !== "local" && !options.calibration) config.calibration = findCalibration(modelIdentity(backend.info.model), calibrationConfigKey(config));
-  const method = (options.method ?? "cpmi") as StepMethod;
-  const mc = method === "cpmi" || pair ? undefined : new MonteCarloScorer(backend, DEFAULT_MC);
+  const method = methods[0]!;
+  const mc = rollouts ? new MonteCarloScorer(backend, DEFAULT_MC) : undefined;
   let implicit: ImplicitPrmScorer | undefined;
   let reference: ReturnType<typeof lazyReference> | undefined;
   let policy: Backend | undefined;
+  let referenceName = options.referenceModelPath;
   if (pair) {
+    const served = servedPair(backend);
     // Each model has its own context (nothing is shared but the tokenizer), on the same device
-    // settings, so --gpu and --gpu-layers apply to both.
-    const small = (path: string): Promise<Backend> =>
-      openBackend({
-        kind: "local",
-        modelPath: path,
-        gpu: options.gpu ?? "auto",
-        gpuLayers: options.gpuLayers,
-        threads: options.threads,
-        contextSize: options.contextSize,
-        branches: 1,
-        walkers: 1,
-        parallel: backend.parallel,
-      });
+    // settings, so --gpu and --gpu-layers apply to both. Remotely, each is a view of the server's pair.
+    const open = (path: string, role: RemoteModelRole): Promise<Backend> =>
+      remote
+        ? openBackend({ kind, modelPath: "", ...server, role })
+        : openBackend({
+            kind: "local",
+            modelPath: path,
+            gpu: options.gpu ?? "auto",
+            gpuLayers: options.gpuLayers,
+            threads: options.threads,
+            contextSize: options.contextSize,
+            branches: 1,
+            walkers: 1,
+            parallel: backend.parallel,
+          });
+    if (served) referenceName = served.reference;
+    // β is the pair's: a server's own unless the user gave one.
+    const beta = implicitOptions.given || !served ? implicitOptions.beta : served.beta;
     const implicitConfig = { beta, calibration: implicitCalibration(beta), threshold: config.threshold, aggregation: config.aggregation };
     if (combined) {
-      policy = await small(modelPath).catch(async (err: unknown) => {
+      policy = await open(modelPath, "policy").catch(async (err: unknown) => {
         await backend.dispose();
         throw err;
       });
       implicit = new ImplicitPrmScorer(policy, () => Promise.resolve(backend), implicitConfig);
     } else {
       // The reference is loaded on first use: an engine that never scores costs one model.
-      reference = lazyReference(() => small(options.referenceModelPath!));
+      reference = lazyReference(() => open(options.referenceModelPath ?? "", "reference"));
       implicit = new ImplicitPrmScorer(backend, reference, implicitConfig);
     }
   }
@@ -228,5 +269,5 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     await policy?.dispose();
     await backend.dispose();
   };
-  return { backend, scorer: new CpmiScorer(backend, config), modelPath, method, mc, implicit, referenceModelPath: pair ? options.referenceModelPath : undefined, dispose };
+  return { backend, scorer: new CpmiScorer(backend, config), modelPath, method, methods, mc, implicit, referenceModelPath: pair ? referenceName : undefined, dispose };
 }

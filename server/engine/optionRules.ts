@@ -29,6 +29,17 @@ export const OPTION_RULES = {
   threshold: { schema: z.number().min(0).max(1), expected: "a soft-label cut between 0 and 1", numeric: true } as Rule<number>,
   aggregation: oneOf(AGGREGATIONS),
   method: oneOf(ALL_STEP_METHODS),
+  /** Several methods scored side by side (the editor's steplens.methods): the first decides the verdicts, the others are compared with it. */
+  methods: {
+    schema: z
+      .array(z.enum(ALL_STEP_METHODS))
+      .min(1)
+      .max(ALL_STEP_METHODS.length)
+      .refine((list) => new Set(list).size === list.length),
+    expected: `a list of different methods from ${ALL_STEP_METHODS.join(", ")}, the one that decides the verdicts first (e.g. ["cpmi", "implicit"])`,
+  } as Rule<(typeof ALL_STEP_METHODS)[number][]>,
+  /** Implicit PRM's β: a reward is β × Σ log-ratio, so β ≤ 0 would flip or erase every reward. */
+  beta: { schema: z.number().positive().finite(), expected: "a number above 0 (the β the pair was trained with; 0.05 for the demo pair)", numeric: true } as Rule<number>,
   backend: oneOf(BACKEND_KINDS),
   gpu: oneOf(GPU_MODES),
   gpuLayers: { schema: z.union([z.literal("auto"), z.number().int().min(0)]), expected: '"auto" or a whole number of layers (0 = CPU only)', numeric: true } as Rule<"auto" | number>,

@@ -3,13 +3,14 @@
 
 import type { DocumentScores } from "../../protocol/index.js";
 import { parseDocumentSegmented } from "../engine/segment/entropySegment.js";
-import { scoreDocument } from "../engine/scoreDocument.js";
+import { scoreDocumentMethods } from "../engine/methods/scoreMethods.js";
 import { CheckQueue } from "./checkQueue.js";
 import type { ServerContext } from "./context.js";
 import { buildDiagnostics, type ExtraNote } from "./diagnostics.js";
 import { capSteps, displayName, fileNameOf, formatOf } from "./documents.js";
 import { EngineUnavailableError } from "./engineHost.js";
 import { documentScores, wireRange } from "./wire.js";
+import { addMethodTerms } from "./methodTerms.js";
 
 export async function runCheck(ctx: ServerContext, uri: string, signal: AbortSignal, forced: boolean): Promise<DocumentScores | undefined> {
   await ctx.started;
@@ -21,6 +22,8 @@ export async function runCheck(ctx: ServerContext, uri: string, signal: AbortSig
   const key = `${doc.version}:${ctx.config.generation}:${goldSetting}`;
   if (!forced && state.scoredFor === key && state.scores) return state.scores;
   const version = doc.version;
+  // The text the parse below is of: Implicit PRM reads it through the parse's ranges, after any wait for the model.
+  const sourceText = doc.getText();
   const parsed = ctx.parsedNow(uri)!;
   const { doc: capped, note } = capSteps(parsed);
   const useSetting = !parsed.goldAnswer && goldSetting !== "";
@@ -31,16 +34,16 @@ export async function runCheck(ctx: ServerContext, uri: string, signal: AbortSig
     const progress = await ctx.connection.window.createWorkDoneProgress();
     const name = displayName(uri);
     progress.begin("StepLens", 0, `Scoring ${name}`, false);
-    let scored;
+    let results;
     try {
       // Entropy segmentation needs the model, so it happens here rather than in the cached parse.
       const target =
         settings.segmentation === "entropy"
           ? capSteps(await parseDocumentSegmented(doc.getText(), { fileName: fileNameOf(uri), format: formatOf(doc.languageId), segmentation: "entropy", backend: engine.backend, entropy: { signal } })).doc
           : capped;
-      scored = await scoreDocument(engine.scorer, target, {
-        method: engine.method,
-        mc: engine.mc,
+      // Every method of steplens.methods (or steplens.method alone); Implicit PRM reads the text as written.
+      results = await scoreDocumentMethods(engine, target, {
+        sourceText,
         gold: useSetting ? goldSetting : undefined,
         signal,
         onProgress: (done, total) => {
@@ -51,11 +54,14 @@ export async function runCheck(ctx: ServerContext, uri: string, signal: AbortSig
       progress.done();
     }
     if (signal.aborted) return undefined;
-    const tokens = scored.solutions.reduce((t, s) => ({ evaluated: t.evaluated + s.result.tokens.evaluated, generated: t.generated + s.result.tokens.generated }), { evaluated: 0, generated: 0 });
-    const scores = documentScores(scored, { uri, version, engine, goldFromSetting: useSetting, ignored: state.ignored, tokens });
+    const scored = results[0]!.scored;
+    const tokens = results
+      .flatMap((r) => r.scored.solutions)
+      .reduce((t, s) => ({ evaluated: t.evaluated + s.result.tokens.evaluated, generated: t.generated + s.result.tokens.generated }), { evaluated: 0, generated: 0 });
+    const scores = addMethodTerms(documentScores(scored, { uri, version, engine, goldFromSetting: useSetting, ignored: state.ignored, tokens }), results, useSetting);
     const notes: ExtraNote[] = parsed.warnings.map((w) => ({ message: w.message, range: w.range ? wireRange(w.range) : undefined }));
     const parseMessages = new Set(parsed.warnings.map((w) => w.message));
-    for (const w of scored.warnings) if (!parseMessages.has(w)) notes.push({ message: w });
+    for (const w of scores.warnings) if (!parseMessages.has(w)) notes.push({ message: w });
     if (note) notes.push(note);
     state.scores = scores;
     state.notes = notes;

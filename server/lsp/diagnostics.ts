@@ -5,6 +5,8 @@
 import { DiagnosticSeverity, type Diagnostic } from "vscode-languageserver";
 import type { DiagnosticData, DocumentScores, WireRange, WireSolutionScore, WireStepScore } from "../../protocol/index.js";
 import { sameAnswer } from "../engine/cpmi/negatives.js";
+import { implicitStepMessage } from "./implicitHover.js";
+import { disagreementDiagnostics } from "./disagreement.js";
 
 export const SOURCE = "StepLens";
 
@@ -56,6 +58,8 @@ export function reasonOf(step: WireStepScore, solution: WireSolutionScore, gold:
 }
 
 export function stepMessage(step: WireStepScore, solution: WireSolutionScore, scores: DocumentScores): string {
+  // Implicit PRM reads no answer: its reason is in the step's own tokens.
+  if (solution.method === "implicit") return implicitStepMessage(step, solution, scores) ?? `Step ${step.index + 1} has a low Implicit PRM reward`;
   const where = scores.solutions.length > 1 ? ` of ${solution.title ?? `solution ${solution.index + 1}`}` : "";
   const reward = step.reward == null ? "—" : signed(step.reward);
   const soft = step.softLabel == null ? "—" : step.softLabel.toFixed(2);
@@ -89,5 +93,6 @@ export function buildDiagnostics(scores: DocumentScores | undefined, notes: read
       });
     }
   }
+  out.push(...disagreementDiagnostics(scores));
   return out;
 }

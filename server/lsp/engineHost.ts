@@ -11,10 +11,11 @@
 
 import os from "node:os";
 import path from "node:path";
-import type { RemoteStatus, ServerState, ServerStatus, StatusProblem, StepLensSettings } from "../../protocol/index.js";
+import { DEFAULT_SETTINGS, type RemoteStatus, type ServerState, type ServerStatus, type StatusProblem, type StepLensSettings } from "../../protocol/index.js";
 import { createEngine, type Engine, type EngineOptions } from "../engine/engineOptions.js";
 import { BackendError } from "../engine/backend/types.js";
 import { defaultModelPath } from "../engine/backend/modelPath.js";
+import { methodsOf, pairLoadProblem } from "./pairSettings.js";
 import { classifyRemoteFailure, isServerBackend, missingUrlMessage, retryDelayMs, unauthorizedMessage, unreachableMessage, type RemoteFailure } from "./remoteState.js";
 
 /** Thrown to callers while the model is unavailable; the message is the one shown to the user. */
@@ -70,7 +71,17 @@ export function engineOptionsOf(settings: StepLensSettings, token?: string): Eng
     threshold: settings.threshold,
     aggregation: settings.aggregation,
     method: settings.method,
+    ...implicitOptionsOf(settings),
   };
+}
+
+/** steplens.methods, referenceModelPath and beta; a server's pair keeps its own β unless one is set. */
+function implicitOptionsOf(settings: StepLensSettings): Pick<EngineOptions, "methods" | "referenceModelPath" | "beta"> {
+  const out: Pick<EngineOptions, "methods" | "referenceModelPath" | "beta"> = {};
+  if (settings.methods.length > 0) out.methods = methodsOf(settings);
+  if (settings.referenceModelPath) out.referenceModelPath = path.resolve(settings.referenceModelPath);
+  if (!(isServerBackend(settings.backend) && settings.beta === DEFAULT_SETTINGS.beta)) out.beta = settings.beta;
+  return out;
 }
 
 /**
@@ -204,6 +215,14 @@ export class EngineHost {
     if (server && !url) {
       this.message = missingUrlMessage(options.backend!);
       this.problem = { setting: "steplens.remote.url", summary: "no model server URL set" };
+      this.setState("error");
+      return;
+    }
+    const pairProblem = await pairLoadProblem(options);
+    if (pairProblem) {
+      this.message = pairProblem;
+      // The editor's status offers to open the setting the message names (issue 12 item 2).
+      this.problem = { setting: "steplens.referenceModelPath", summary: "reference model cannot be used" };
       this.setState("error");
       return;
     }

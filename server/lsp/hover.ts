@@ -3,6 +3,8 @@
 
 import { GOLD_SOURCE_WORDS, type DocumentScores, type WireGold, type WireSolutionScore, type WireStepScore } from "../../protocol/index.js";
 import { signed } from "./diagnostics.js";
+import { implicitHoverLines } from "./implicitHover.js";
+import { methodsHoverLines } from "./disagreement.js";
 
 export function ordinal(n: number): string {
   const tens = n % 100;
@@ -41,6 +43,7 @@ export function stepHover(step: WireStepScore, solution: WireSolutionScore, scor
     }
     lines.push("");
   }
+  lines.push(...implicitHoverLines(step), ...methodsHoverLines(step));
   const scored = solution.steps.filter((s) => s.reward != null).length;
   const soft = step.softLabel == null ? "—" : step.softLabel.toFixed(2);
   const rank = step.rank > 0 ? `${ordinal(step.rank)} of ${scored}` : "—";

@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import { DEFAULT_SETTINGS, remoteUrlProblem, type CheckFrequency, type StepLensSettings } from "../../protocol/index.js";
 import { checkOption, optionProblem, type OptionName, type OptionValue } from "../engine/optionRules.js";
+import { pairSettingsProblem } from "./pairSettings.js";
 
 export interface ResolvedSettings {
   settings: StepLensSettings;
@@ -76,9 +77,13 @@ export function resolveSettings(layers: readonly unknown[]): ResolvedSettings {
     threshold: ruled("threshold", "threshold", d.threshold),
     aggregation: ruled("aggregation", "aggregation", d.aggregation),
     method: ruled("method", "method", d.method),
+    // [] is the default as VS Code writes it: `method` alone.
+    methods: ((v) => (Array.isArray(v) && v.length === 0 ? d.methods : ruled("methods", "methods", d.methods)))(pick(objects, "methods")),
+    referenceModelPath: str("referenceModelPath", d.referenceModelPath),
+    beta: ruled("beta", "beta", d.beta),
     segmentation: ((): StepLensSettings["segmentation"] => {
       const v = pick(objects, "segmentation");
-      if (v === undefined || v === "" || v === "lines" || v === "entropy") return (v || d.segmentation) as StepLensSettings["segmentation"];
+      if (v === undefined || v === "" || v === "lines" || v === "entropy") return v || d.segmentation;
       reject("segmentation", v, "one of lines, entropy", d.segmentation);
       return d.segmentation;
     })(),
@@ -99,6 +104,12 @@ export function resolveSettings(layers: readonly unknown[]): ResolvedSettings {
       timeoutMs: ruled("remote.timeoutMs", "timeoutMs", d.remote.timeoutMs),
     },
   };
+  // A reference no method reads is set aside with a word, not refused: settings outlive the method.
+  const pairProblem = pairSettingsProblem(settings);
+  if (pairProblem) {
+    problems.push(pairProblem);
+    settings.referenceModelPath = "";
+  }
   // A bad URL is kept out of the engine; the host then says the address is missing (engineHost.ts).
   const urlProblem = settings.remote.url ? remoteUrlProblem(settings.remote.url) : undefined;
   if (urlProblem) {
@@ -113,7 +124,7 @@ export function resolveSettings(layers: readonly unknown[]): ResolvedSettings {
  * backend also restarts on a new URL, timeout or token (`token` enters only as a hash).
  */
 export function engineKey(s: StepLensSettings, token = ""): string {
-  const shaping = [s.modelPath, s.gpu, s.gpuLayers, s.templates, s.negatives, s.threshold, s.aggregation, s.backend, s.method];
+  const shaping = [s.modelPath, s.gpu, s.gpuLayers, s.templates, s.negatives, s.threshold, s.aggregation, s.backend, s.method, s.methods, s.referenceModelPath, s.beta];
   if (s.backend === "local") return JSON.stringify(shaping);
   const tokenHash = token ? createHash("sha256").update(token).digest("hex").slice(0, 16) : "";
   return JSON.stringify([...shaping, s.remote.url, s.remote.timeoutMs, tokenHash]);

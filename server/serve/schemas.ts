@@ -4,6 +4,7 @@
 // stay in the handlers; what is here is only the shape.
 
 import { z } from "zod";
+import { ALL_STEP_METHODS } from "../engine/methods/stepMethods.js";
 import { HttpError } from "./http.js";
 import type { ServeLimits } from "./limits.js";
 
@@ -23,6 +24,8 @@ export const ScoreRequest = z
     gold_answer: optional(answer),
     format: optional(z.enum(["markdown", "latex", "plain"])),
     file_name: optional(z.string()),
+    /** How steps are scored (default cpmi); implicit and cpmi_implicit need a server started with --reference-model. */
+    method: optional(z.enum(ALL_STEP_METHODS)),
   })
   .refine((b) => (b.text === undefined) !== (b.steps === undefined), {
     message: 'send either "text" (a Markdown/LaTeX/plain solution) or "steps" (an array of step texts), not both or neither',
@@ -35,14 +38,31 @@ export const BonRequest = z.object({
   method: optional(z.string()),
 });
 
-export const TokenizeRequest = z.object({ text: z.string() });
+/** Which model of Implicit PRM's pair a backend request is for; absent: the server's main model. */
+const model = optional(z.enum(["policy", "reference"]));
+
+/** Token ids as a client sends them; the handler checks them against the model's vocabulary. */
+const tokenIds = z.array(z.int("must be an array of whole-number token ids").min(0, "must be an array of token ids from 0 up"));
+
+export const TokenizeRequest = z.object({ text: z.string(), model });
+
+export const DetokenizeRequest = z.object({ tokens: tokenIds, model });
+
+export const TokenOffsetsRequest = z.object({ text: z.string(), tokens: tokenIds, model });
+
+export const TokenLogprobsRequest = z.object({
+  tokens: tokenIds.min(1, "must be a non-empty array of token ids"),
+  from: z.int("must be a whole number").min(0, "must be a whole number from 0 up"),
+  model,
+});
 
 export const ContinuationsRequest = z.object({
   prefix: z.string(),
   continuations: z.array(z.string()).min(1, "must be a non-empty array of strings"),
+  model,
 });
 
-export const EntropiesRequest = z.object({ prefix: z.string(), text: z.string() });
+export const EntropiesRequest = z.object({ prefix: z.string(), text: z.string(), model });
 
 export function sampleRequest(limits: ServeLimits) {
   return z.object({
@@ -54,6 +74,7 @@ export function sampleRequest(limits: ServeLimits) {
       seed: wholeNumber(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
       stopAt: optional(z.enum(["number", "line", "answer"])),
     }),
+    model,
   });
 }
 

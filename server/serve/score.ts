@@ -4,10 +4,12 @@
 import { parseDocument, cleanStepText, stripStepPrefix } from "../engine/parse/index.js";
 import { scoreDocument, verdictOf, type ScoredSolution } from "../engine/scoreDocument.js";
 import type { GoldAnswer, SolutionScore } from "../engine/cpmi/scorer.js";
-import { bonVariant, DEFAULT_BON_VARIANT, type BonInputRecord } from "../engine/bon/bestOfN.js";
+import { bonVariant, DEFAULT_BON_VARIANT, isImplicitVariant, needsPair, type BonInputRecord } from "../engine/bon/bestOfN.js";
+import { implicitSolutionJson, implicitStepJson, type ImplicitStepJson } from "../engine/implicit/json.js";
 import { HttpError } from "./http.js";
 import { BonRequest, parseBody, ScoreRequest } from "./schemas.js";
 import type { ServeContext } from "./context.js";
+import { mcOf, methodFor, scoreSteps } from "./methods.js";
 
 const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
@@ -23,10 +25,14 @@ export interface StepJson {
   verdict: string;
   truncated: boolean;
   terms: SolutionScore["steps"][number]["terms"];
+  /** Implicit PRM's terms (methods implicit and cpmi_implicit). */
+  implicit?: ImplicitStepJson | null;
 }
 
 export interface SolutionJson {
   steps: StepJson[];
+  /** The method that gave the soft labels, verdicts and score. */
+  method: string;
   score: number | null;
   aggregation: string;
   first_error: number;
@@ -50,7 +56,9 @@ function solutionJson(result: SolutionScore, texts: readonly string[], threshold
       verdict: verdictOf(s, threshold),
       truncated: s.truncated,
       terms: s.terms,
+      ...(result.implicit ? { implicit: implicitStepJson(result.implicit.steps[i]) } : {}),
     })),
+    method: result.method ?? "cpmi",
     score: finiteOrNull(result.score),
     aggregation: result.aggregation,
     first_error: result.firstError,
@@ -58,6 +66,7 @@ function solutionJson(result: SolutionScore, texts: readonly string[], threshold
     negatives: result.negatives,
     tokens: result.tokens,
     warnings,
+    ...implicitSolutionJson(result.implicit),
   };
 }
 
@@ -67,8 +76,9 @@ function checkLength(what: string, chars: number, steps: number, ctx: ServeConte
 }
 
 export async function handleScore(ctx: ServeContext, body: unknown, signal: AbortSignal): Promise<unknown> {
-  const { problem, text, steps, gold_answer: gold, format, file_name: fileName } = parseBody(ScoreRequest, body);
+  const { problem, text, steps, gold_answer: gold, format, file_name: fileName, method: asked } = parseBody(ScoreRequest, body);
   const threshold = ctx.engine.scorer.config.threshold;
+  const method = methodFor(ctx, asked);
   if (text != null) {
     checkLength("the solution text", text.length, 0, ctx);
     const parsed = parseDocument(text, { fileName, format });
@@ -78,7 +88,9 @@ export async function handleScore(ctx: ServeContext, body: unknown, signal: Abor
     if (stepCount === 0) {
       throw new HttpError(400, "no-steps", 'no steps found: write one step per line after the problem (e.g. "Step 1: ..."), then an answer line such as "The answer is 42."');
     }
-    const scored = await ctx.queue.run(signal, (s) => scoreDocument(ctx.engine.scorer, doc, { gold, signal: s }));
+    const scored = await ctx.queue.run(signal, (s) =>
+      scoreDocument(ctx.engine.scorer, doc, { gold, signal: s, method, mc: method === "mc" || method.endsWith("_merge") ? mcOf(ctx.engine) : undefined, implicit: ctx.engine.implicit, sourceText: text }),
+    );
     const solutions = scored.solutions.map((s: ScoredSolution) => ({
       index: s.solution.index,
       title: s.solution.title ?? null,
@@ -94,13 +106,11 @@ export async function handleScore(ctx: ServeContext, body: unknown, signal: Abor
   if (list.length === 0) throw new HttpError(400, "no-steps", '"steps" is empty: send at least one step');
   // As `steplens label` does with a record's steps: written prefixes ("Step 1:", "- ") are not the model's business.
   const clean = list.map((s) => cleanStepText(stripStepPrefix(s).text));
-  const result = await ctx.queue.run(signal, async (s) => {
-    // As scoreDocument does for a file without a gold answer: the model's own answer to the question.
-    const target: GoldAnswer = gold ? { value: gold, source: "record" } : await ctx.bon.pseudoGoldOf(problem, [], { signal: s });
-    return ctx.engine.scorer.score({ problem, steps: clean, gold: target, signal: s });
-  });
+  // As scoreDocument does for a file without a gold answer: the model's own answer to the question
+  // (Implicit PRM reads none).
+  const result = await ctx.queue.run(signal, (s) => scoreSteps(ctx, method, { problem, written: list, clean, gold }, s));
   const warnings = [...result.warnings];
-  if (!gold) warnings.unshift(`no gold answer given: using the model's majority answer ${result.gold.value}`);
+  if (!gold && method !== "implicit") warnings.unshift(`no gold answer given: using the model's majority answer ${result.gold.value}`);
   return { ...solutionJson(result, list, threshold, warnings), problem };
 }
 
@@ -117,15 +127,19 @@ export async function handleBon(ctx: ServeContext, body: unknown, signal: AbortS
   } catch (err) {
     throw new HttpError(400, "invalid-request", (err as Error).message);
   }
+  if (needsPair(variant) && !ctx.engine.implicit) {
+    throw new HttpError(400, "no-pair", `method ${variant.name} needs Implicit PRM's model pair, and this server holds one model: start it with \`steplens serve --model POLICY --reference-model REF\``);
+  }
   const record: BonInputRecord = { problem, candidates, gold_answer: gold };
   // As `steplens bon --use-gold`: a given gold answer is the target, else the model's pseudo-gold.
   const chosen = { ...variant, target: gold != null ? ("gold" as const) : ("pseudo-gold" as const) };
-  const res = await ctx.queue.run(signal, (s) => ctx.bon.pick(record, chosen, { signal: s }));
+  const res = await ctx.queue.run(signal, (s) => ctx.bon.pick(record, chosen, { signal: s, implicit: ctx.engine.implicit }));
   return {
     scores: res.scores.map(finiteOrNull),
     pick: res.pick,
     method: variant.name,
-    target: { value: res.target.value, source: res.target.source === "record" ? "gold" : "pseudo-gold", agreement: res.target.agreement ?? null },
+    // Implicit PRM's variants read no target answer, as `steplens bon` says (target null).
+    target: isImplicitVariant(variant) ? null : { value: res.target.value, source: res.target.source === "record" ? "gold" : "pseudo-gold", agreement: res.target.agreement ?? null },
     answers: res.answers.map((a) => a ?? null),
   };
 }

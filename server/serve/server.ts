@@ -5,7 +5,7 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { BestOfN } from "../engine/bon/bestOfN.js";
-import { BackendError } from "../engine/backend/types.js";
+import { BackendError, type Backend } from "../engine/backend/types.js";
 import { OptionError, type Engine } from "../engine/engineOptions.js";
 import { REMOTE_API_VERSION, type RemoteModelInfo } from "../engine/backend/remote.js";
 import { VERSION } from "../version.js";
@@ -17,7 +17,8 @@ import { DEFAULT_LIMITS, type ServeLimits } from "./limits.js";
 import type { ServeContext } from "./context.js";
 import { handleBon, handleScore } from "./score.js";
 import { handleLabel } from "./label.js";
-import { handleContinuations, handleEntropies, handleSample, handleTokenize } from "./backendRoutes.js";
+import { handleContinuations, handleDetokenize, handleEntropies, handleSample, handleTokenize, handleTokenLogprobs, handleTokenOffsets } from "./backendRoutes.js";
+import { pairInfo, servedMethods } from "./methods.js";
 
 export interface ServeOptions {
   host: string;
@@ -56,10 +57,14 @@ const JSON_ROUTES: Record<string, JsonRoute> = {
   "/v1/backend/continuations": handleContinuations,
   "/v1/backend/sample": handleSample,
   "/v1/backend/entropies": handleEntropies,
+  "/v1/backend/detokenize": (ctx, body) => handleDetokenize(ctx, body),
+  "/v1/backend/token-offsets": (ctx, body) => handleTokenOffsets(ctx, body),
+  "/v1/backend/token-logprobs": handleTokenLogprobs,
 };
 const GET_ROUTES = new Set(["/health", "/v1/model", "/v1/metrics"]);
 
-export function modelInfo(engine: Engine, limits: ServeLimits, maxQueue: number): RemoteModelInfo {
+/** `reference`: Implicit PRM's reference model, loaded, on a server with a pair. */
+export function modelInfo(engine: Engine, limits: ServeLimits, maxQueue: number, reference?: Backend): RemoteModelInfo {
   const { info } = engine.backend;
   const c = engine.scorer.config;
   return {
@@ -87,6 +92,8 @@ export function modelInfo(engine: Engine, limits: ServeLimits, maxQueue: number)
       max_queue: maxQueue,
       max_label_records: limits.maxLabelRecords,
     },
+    methods: servedMethods(engine),
+    ...pairInfo(engine, reference),
   };
 }
 
@@ -94,6 +101,9 @@ export async function startServer(engine: Engine, options: ServeOptions): Promis
   const limits: ServeLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const queue = new JobQueue(Math.max(1, options.concurrency ?? engine.backend.parallel), limits.maxQueue);
   const ctx: ServeContext = { engine, bon: BestOfN.of(engine.scorer), queue, limits };
+  // A pair's reference is loaded before the server answers: /v1/model describes both models, and
+  // the first request must not pay for a model load.
+  const reference = engine.implicit ? await engine.implicit.reference() : undefined;
   const log = options.log ?? (() => {});
   const stopping = new AbortController();
   const started = Date.now();
@@ -134,7 +144,7 @@ export async function startServer(engine: Engine, options: ServeOptions): Promis
     }
     const expected = isGet ? "GET" : "POST";
     if (req.method !== expected) throw new HttpError(405, "method-not-allowed", `use ${expected} ${route}`, { allow: expected });
-    if (route === "/v1/model") return sendJson(res, 200, modelInfo(engine, limits, limits.maxQueue));
+    if (route === "/v1/model") return sendJson(res, 200, modelInfo(engine, limits, limits.maxQueue, reference));
     if (route === "/v1/metrics") {
       return sendJson(res, 200, {
         queue: queue.stats(),

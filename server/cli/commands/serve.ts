@@ -7,7 +7,7 @@ import { chooseToken, isLoopback } from "../../serve/auth.js";
 import { startServer, type RunningServer } from "../../serve/server.js";
 import { normalizeOrigin } from "../../serve/requestGuard.js";
 import { DEFAULT_LIMITS } from "../../serve/limits.js";
-import { addEngineFlags, engineOptionsFrom, parseIntStrict, type EngineFlagValues } from "../engineFlags.js";
+import { addEngineFlags, addImplicitFlags, engineOptionsFrom, parseIntStrict, type EngineFlagValues } from "../engineFlags.js";
 import { fail, report } from "../report.js";
 
 interface ServeFlags extends EngineFlagValues {
@@ -30,7 +30,7 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 export const DEFAULT_PORT = 8734;
 
 export function registerServe(program: Command): void {
-  addEngineFlags(
+  addImplicitFlags(addEngineFlags(
     program
       .command("serve")
       .description("serve the model over HTTP (JSON API: score, label, Best-of-N, and the remote backend of --backend remote); see docs/serve.md")
@@ -46,7 +46,7 @@ export function registerServe(program: Command): void {
       .option("--allow-origin <origin>", "let a browser-based client on this origin (scheme://host[:port]) call the server; repeatable. Every other web page gets 403", collect, [])
       .option("--allow-host <name>", "on a loopback address, also answer requests addressed to this host name (a proxy or /etc/hosts name); repeatable", collect, [])
       .option("--quiet", "do not log each request"),
-  ).action(async (flags: ServeFlags) => {
+  )).action(async (flags: ServeFlags) => {
     for (const [name, v, min] of [["--parallel", flags.parallel, 1], ["--max-queue", flags.maxQueue, 0], ["--max-body", flags.maxBody, 1024], ["--max-steps", flags.maxSteps, 1], ["--max-chars", flags.maxChars, 1], ["--max-label-records", flags.maxLabelRecords, 1], ["--grace", flags.grace, 0]] as const) {
       if (v < min) fail(new Error(`${name} must be at least ${min}, got ${v}`));
     }
@@ -58,7 +58,10 @@ export function registerServe(program: Command): void {
     let server: RunningServer | undefined;
     try {
       const choice = chooseToken(flags.host, flags.token);
-      engine = await createEngine({ ...engineOptionsFrom(flags), token: undefined, parallel: flags.parallel });
+      // With --reference-model the server holds Implicit PRM's pair (--model is the policy) and runs
+      // CPMI and the other methods on the reference: requests pick the method (/v1/score `method`).
+      const pair = flags.referenceModel ? { methods: ["cpmi", "implicit"] } : {};
+      engine = await createEngine({ ...engineOptionsFrom(flags), token: undefined, parallel: flags.parallel, ...pair });
       server = await startServer(engine, {
         host: flags.host,
         port: flags.port,
@@ -71,6 +74,9 @@ export function registerServe(program: Command): void {
       });
       const info = engine.backend.info;
       report(`serving ${info.model} (${info.device}, ${engine.backend.parallel} lane${engine.backend.parallel > 1 ? "s" : ""}) on ${server.url}`);
+      if (engine.implicit) {
+        report(`Implicit PRM pair: policy ${engine.implicit.policy.info.model}, reference ${info.model}, β ${engine.implicit.config.beta}; CPMI and Monte Carlo run on the reference`);
+      }
       switch (choice.source) {
         case "generated":
           report(`generated a bearer token (stored in ${choice.file}, mode 0600; restarts reuse it):`);
@@ -105,8 +111,8 @@ export function registerServe(program: Command): void {
       }
       fail(err);
     }
-    const running = server!;
-    const eng = engine!;
+    const running = server;
+    const eng = engine;
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) {

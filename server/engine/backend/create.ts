@@ -4,7 +4,7 @@
 // EngineOptions.endpoints (several endpoints: the records are spread over them, see pool.ts).
 
 import { LlamaCppBackend, type GpuSetting } from "./llamaCpp.js";
-import { connectRemote } from "./remote.js";
+import { connectRemote, type RemoteModelRole } from "./remote.js";
 import { OpenAiBackend } from "./openai.js";
 import { LlamaServerBackend } from "./llamaServer.js";
 import { defaultModelPath } from "./modelPath.js";
@@ -44,6 +44,8 @@ export interface BackendSpec {
   onPoolEvent?: (event: PoolEvent) => void;
   /** local: aborts the model load. */
   signal?: AbortSignal;
+  /** remote: one model of the server's Implicit PRM pair instead of its main model. */
+  role?: RemoteModelRole;
 }
 
 export async function openBackend(spec: BackendSpec): Promise<Backend> {
@@ -65,7 +67,7 @@ export async function openBackend(spec: BackendSpec): Promise<Backend> {
       });
     case "remote":
       if (!spec.endpoints?.[0]) throw new Error('backend "remote" needs the address of a steplens serve: pass --endpoint URL');
-      return await connectRemote(spec.endpoints[0], { token: spec.token, timeoutMs: spec.timeoutMs });
+      return await connectRemote(spec.endpoints[0], { token: spec.token, timeoutMs: spec.timeoutMs, model: spec.role });
     case "openai":
       if (!spec.endpoints?.[0]) throw new Error('backend "openai" needs the server\'s API address: pass --endpoint http://host:port/v1');
       // The CLI fills modelPath with the demo GGUF when --model is absent: then ask the server.
@@ -80,7 +82,7 @@ export async function openBackend(spec: BackendSpec): Promise<Backend> {
       if (!spec.endpoints?.[0]) throw new Error('backend "llama-server" needs the server\'s address: pass --endpoint http://127.0.0.1:8080');
       return await LlamaServerBackend.connect({ endpoint: spec.endpoints[0], token: spec.token, timeoutMs: spec.timeoutMs, parallel: spec.parallel });
     default:
-      throw new Error(`backend "${spec.kind}" is not built yet`);
+      throw new Error(`backend "${String(spec.kind)}" is not built yet`);
   }
 }
 

@@ -181,6 +181,7 @@ export class LlamaCppBackend implements Backend {
       device: llama.gpu === false ? "cpu" : llama.gpu,
       deviceNote: await deviceNote(llama, gpu, model.gpuLayers),
       contextSize: context.contextSize,
+      vocabulary: vocabularySize(model),
       threads,
     };
     const backend: LlamaCppBackend = new LlamaCppBackend(info, model, context, laneCount);
@@ -205,6 +206,12 @@ export class LlamaCppBackend implements Backend {
   }
 
   detokenize(tokens: readonly number[]): Promise<string> {
+    // An id outside the vocabulary aborts llama.cpp, so it is refused first (as a rejection, like every backend error).
+    try {
+      checkTokenIds(this.model, tokens);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
     return Promise.resolve(this.model.detokenize(tokens as Token[]));
   }
 
@@ -508,6 +515,7 @@ class Lane {
    */
   async tokenLogprobs(tokens: readonly number[], from: number, signal?: AbortSignal): Promise<number[]> {
     throwIfAborted(signal);
+    checkTokenIds(this.model, tokens);
     const withBos: Token[] = this.bos != null ? [this.bos, ...(tokens as Token[])] : [...(tokens as Token[])];
     const offset = withBos.length - tokens.length;
     if (withBos.length > this.context.contextSize) {
@@ -676,6 +684,20 @@ class AsyncLock {
     this.tail = result.catch(() => undefined);
     return result;
   }
+}
+
+/**
+ * Token ids can come from a client over HTTP (steplens serve's /v1/backend/*), and llama.cpp looks
+ * an id up unchecked: one outside the vocabulary aborts the whole process (a C++ out_of_range).
+ */
+function checkTokenIds(model: LlamaModel, tokens: readonly number[]): void {
+  const vocabulary = vocabularySize(model);
+  const bad = tokens.find((t) => !Number.isInteger(t) || t < 0 || (vocabulary != null && t >= vocabulary));
+  if (bad !== undefined) throw new BackendError(`token id ${bad} is not in the model's vocabulary (ids 0 to ${vocabulary == null ? "?" : vocabulary - 1})`, "backend");
+}
+
+function vocabularySize(model: LlamaModel): number | undefined {
+  return (model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: readonly unknown[] } } }).tokenizer?.ggml?.tokens?.length;
 }
 
 function throwIfLoadAborted(signal: AbortSignal | undefined): void {

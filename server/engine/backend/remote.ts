@@ -8,6 +8,9 @@
 //     Checks the server (GET /v1/model: reachable, token accepted, same API version) and returns a
 //     Backend. Throws BackendError with a message naming the URL and what to do.
 //   Several servers: create.ts wraps one connectRemote per --endpoint in pool.ts.
+//   connectRemote(url, { model: "policy" | "reference" }): one model of Implicit PRM's pair on a
+//     server started with --reference-model; every request names it (`model`), and the backend adds
+//     detokenize, tokenOffsets and sessions' tokenLogprobs (one forward pass over a token sequence).
 //   probeRemote(url, token?, { timeoutMs? }): Promise<RemoteProbe>
 //     Never throws: { state: "reachable", model } | { state: "unauthorized" | "unreachable" |
 //     "incompatible", message } — what a status bar shows.
@@ -60,6 +63,23 @@ export interface RemoteModelInfo {
     negative_weights: string;
   };
   limits: RemoteLimits;
+  /** Only on a server started with --reference-model: Implicit PRM's pair (names are file names). */
+  pair?: RemotePairInfo;
+  /** The step methods /v1/score takes on this server (absent: a server older than `method`). */
+  methods?: string[];
+}
+
+/** Which model of the pair a request is for; absent: the server's main model (the reference, on a pair server). */
+export type RemoteModelRole = "policy" | "reference";
+
+export interface RemotePairInfo {
+  policy: string;
+  reference: string;
+  /** β the server scores with (its --beta). */
+  beta: number;
+  policy_context_size: number;
+  reference_context_size: number;
+  policy_vocabulary?: number;
 }
 
 export interface RemoteLimits {
@@ -82,13 +102,42 @@ export interface ErrorBody {
 
 export interface TokenizeRequest {
   text: string;
+  model?: RemoteModelRole;
 }
 export interface TokenizeResponse {
   tokens: number[];
 }
+export interface DetokenizeRequest {
+  tokens: number[];
+  model?: RemoteModelRole;
+}
+export interface DetokenizeResponse {
+  text: string;
+}
+/** Where each token of `text` starts (implicit/tokenOffsets.ts, run on the server: one request, not one per token). */
+export interface TokenOffsetsRequest {
+  text: string;
+  tokens: number[];
+  model?: RemoteModelRole;
+}
+export interface TokenOffsetsResponse {
+  offsets: number[];
+}
+/** log p of each token at index >= `from` after BOS and the tokens before it, one forward pass. */
+export interface TokenLogprobsRequest {
+  tokens: number[];
+  from: number;
+  model?: RemoteModelRole;
+}
+export interface TokenLogprobsResponse {
+  /** null where not asked for (index < from): JSON has no NaN. */
+  logprobs: (number | null)[];
+  tokens: RemoteTokens;
+}
 export interface ContinuationsRequest {
   prefix: string;
   continuations: string[];
+  model?: RemoteModelRole;
 }
 export interface ContinuationsResponse {
   scores: ContinuationScore[];
@@ -97,6 +146,7 @@ export interface ContinuationsResponse {
 export interface SampleRequest {
   prefix: string;
   options: SampleOptions;
+  model?: RemoteModelRole;
 }
 export interface SampleResponse {
   texts: string[];
@@ -105,6 +155,7 @@ export interface SampleResponse {
 export interface EntropiesRequest {
   prefix: string;
   text: string;
+  model?: RemoteModelRole;
 }
 export interface EntropiesResponse {
   entropies: TokenEntropies;
@@ -121,6 +172,8 @@ export interface RemoteOptions {
   retryBaseMs?: number;
   /** Aborts connecting. */
   signal?: AbortSignal;
+  /** One model of the server's Implicit PRM pair instead of its main model. */
+  model?: RemoteModelRole;
 }
 
 export type RemoteProbe =
@@ -266,7 +319,7 @@ class RemoteSession implements BackendSession {
   ) {}
 
   async scoreContinuations(prefix: string, continuations: readonly string[], signal?: AbortSignal): Promise<ContinuationScore[]> {
-    const body: ContinuationsRequest = { prefix, continuations: [...continuations] };
+    const body: ContinuationsRequest = { prefix, continuations: [...continuations], ...this.owner.which };
     const res = await this.server.post<ContinuationsResponse>("/v1/backend/continuations", body, signal);
     if (!Array.isArray(res.scores) || res.scores.length !== continuations.length) {
       throw new BackendError(`steplens serve at ${this.server.url} sent ${Array.isArray(res.scores) ? res.scores.length : "no"} scores for ${continuations.length} continuations`, "backend");
@@ -276,7 +329,7 @@ class RemoteSession implements BackendSession {
   }
 
   async sample(prefix: string, options: SampleOptions, signal?: AbortSignal): Promise<string[]> {
-    const body: SampleRequest = { prefix, options };
+    const body: SampleRequest = { prefix, options, ...this.owner.which };
     const res = await this.server.post<SampleResponse>("/v1/backend/sample", body, signal);
     if (!Array.isArray(res.texts)) throw new BackendError(`steplens serve at ${this.server.url} sent no samples`, "backend");
     this.count(res.tokens);
@@ -284,11 +337,21 @@ class RemoteSession implements BackendSession {
   }
 
   async tokenEntropies(prefix: string, text: string, signal?: AbortSignal): Promise<TokenEntropies> {
-    const body: EntropiesRequest = { prefix, text };
+    const body: EntropiesRequest = { prefix, text, ...this.owner.which };
     const res = await this.server.post<EntropiesResponse>("/v1/backend/entropies", body, signal);
     if (!res.entropies || !Array.isArray(res.entropies.entropies)) throw new BackendError(`steplens serve at ${this.server.url} sent no entropies`, "backend");
     this.count(res.tokens);
     return res.entropies;
+  }
+
+  async tokenLogprobs(tokens: readonly number[], from: number, signal?: AbortSignal): Promise<number[]> {
+    const body: TokenLogprobsRequest = { tokens: [...tokens], from, ...this.owner.which };
+    const res = await this.server.post<TokenLogprobsResponse>("/v1/backend/token-logprobs", body, signal);
+    if (!Array.isArray(res.logprobs) || res.logprobs.length !== tokens.length) {
+      throw new BackendError(`steplens serve at ${this.server.url} sent ${Array.isArray(res.logprobs) ? res.logprobs.length : "no"} log-probabilities for ${tokens.length} tokens`, "backend");
+    }
+    this.count(res.tokens);
+    return res.logprobs.map((x) => (typeof x === "number" ? x : NaN));
   }
 
   /** Nothing to give back: the session holds no server state between requests. */
@@ -311,23 +374,51 @@ class RemoteBackend implements Backend {
   /** The scorer tokenizes the same prefixes many times (context checks, cost accounting). */
   private readonly tokenCache = new Map<string, number[]>();
 
+  /** Spread into every request body: which model of the pair, if any. */
+  readonly which: { model?: RemoteModelRole };
+
   constructor(
     private readonly client: RemoteClient,
     model: RemoteModelInfo,
+    role?: RemoteModelRole,
   ) {
-    this.info = { kind: "remote", model: model.name, device: "remote", contextSize: model.context_size, threads: model.threads };
+    const pair = model.pair;
+    const name = role && pair ? pair[role] : model.name;
+    const contextSize = role && pair ? pair[role === "policy" ? "policy_context_size" : "reference_context_size"] : model.context_size;
+    this.info = { kind: "remote", model: name, device: "remote", contextSize, threads: model.threads };
     this.parallel = Math.max(1, model.parallel);
+    this.which = role ? { model: role } : {};
+    this.pair = pair;
   }
+
+  /** The server's pair, when it has one (servedPair). */
+  readonly pair: RemotePairInfo | undefined;
 
   async tokenize(text: string): Promise<number[]> {
     const hit = this.tokenCache.get(text);
     if (hit) return hit;
-    const body: TokenizeRequest = { text };
+    const body: TokenizeRequest = { text, ...this.which };
     const res = await this.client.post<TokenizeResponse>("/v1/backend/tokenize", body);
     if (!Array.isArray(res.tokens)) throw new BackendError(`steplens serve at ${this.client.url} sent no tokens`, "backend");
     if (this.tokenCache.size >= 20_000) this.tokenCache.delete(this.tokenCache.keys().next().value as string);
     this.tokenCache.set(text, res.tokens);
     return res.tokens;
+  }
+
+  async detokenize(tokens: readonly number[]): Promise<string> {
+    const body: DetokenizeRequest = { tokens: [...tokens], ...this.which };
+    const res = await this.client.post<DetokenizeResponse>("/v1/backend/detokenize", body);
+    if (typeof res.text !== "string") throw new BackendError(`steplens serve at ${this.client.url} sent no text`, "backend");
+    return res.text;
+  }
+
+  async tokenOffsets(text: string, tokens: readonly number[]): Promise<number[]> {
+    const body: TokenOffsetsRequest = { text, tokens: [...tokens], ...this.which };
+    const res = await this.client.post<TokenOffsetsResponse>("/v1/backend/token-offsets", body);
+    if (!Array.isArray(res.offsets) || res.offsets.length !== tokens.length + 1) {
+      throw new BackendError(`steplens serve at ${this.client.url} sent ${Array.isArray(res.offsets) ? res.offsets.length : "no"} token offsets for ${tokens.length} tokens`, "backend");
+    }
+    return res.offsets;
   }
 
   openSession(): Promise<BackendSession> {
@@ -343,7 +434,19 @@ class RemoteBackend implements Backend {
 
 export async function connectRemote(url: string, options: RemoteOptions = {}): Promise<Backend> {
   const client = new RemoteClient(url, options);
-  return new RemoteBackend(client, await fetchModelInfo(client, options.signal));
+  const info = await fetchModelInfo(client, options.signal);
+  if (options.model && !info.pair) {
+    throw new BackendError(
+      `steplens serve at ${client.url} holds one model (${info.name}), not Implicit PRM's pair: start it with \`steplens serve --model POLICY --reference-model REF\``,
+      "backend",
+    );
+  }
+  return new RemoteBackend(client, info, options.model);
+}
+
+/** The Implicit PRM pair a remote backend's server holds (its names and β), if it is one. */
+export function servedPair(backend: Backend): RemotePairInfo | undefined {
+  return backend instanceof RemoteBackend ? backend.pair : undefined;
 }
 
 /** For a status bar: never throws. */

@@ -13,6 +13,8 @@ export interface BackendInfo {
   deviceNote?: string;
   /** Tokens of context one sequence can hold. */
   contextSize: number;
+  /** Token ids the model knows: 0 to vocabulary − 1 (known for local models; a server checks client ids against it). */
+  vocabulary?: number;
   threads?: number;
 }
 
@@ -105,6 +107,11 @@ export interface Backend {
   tokenize(text: string): Promise<number[]>;
   /** The text of `tokens` (no BOS); optional, see implicit/tokenOffsets.ts for what needs it. */
   detokenize?(tokens: readonly number[]): Promise<string>;
+  /**
+   * Where each token of `text` starts (implicit/tokenOffsets.ts). Optional: a server backend computes
+   * them where the model is, in one request instead of one detokenize call per token.
+   */
+  tokenOffsets?(text: string, tokens: readonly number[]): Promise<number[]>;
   /** Waits for a free lane. */
   openSession(options?: SessionOptions): Promise<BackendSession>;
   dispose(): Promise<void>;

@@ -13,6 +13,7 @@ import { BackendError, type Backend } from "../backend/types.js";
  * that normalises the text would make step boundaries meaningless).
  */
 export async function tokenOffsets(backend: Backend, text: string, tokens: readonly number[]): Promise<number[]> {
+  if (backend.tokenOffsets) return await backend.tokenOffsets(text, tokens);
   if (!backend.detokenize) throw new BackendError(`backend ${backend.info.kind} cannot detokenize, which Implicit PRM needs to map tokens to steps`, "backend");
   const whole = await backend.detokenize(tokens);
   // A tokenizer may add or drop one leading space (SentencePiece's dummy prefix): measure it once.
