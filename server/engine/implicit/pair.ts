@@ -29,7 +29,7 @@ async function readTokenizer(file: string, role: string): Promise<TokenizerSumma
   const ggml = (metadata as { tokenizer?: { ggml?: Record<string, unknown> } }).tokenizer?.ggml;
   if (!ggml || !Array.isArray(ggml.tokens)) throw new BackendError(`${role} model ${file} carries no tokenizer vocabulary in its GGUF header`, "model-invalid");
   return {
-    model: String(ggml.model ?? "?"),
+    model: typeof ggml.model === "string" ? ggml.model : "?",
     tokens: ggml.tokens as string[],
     bos: typeof ggml.bos_token_id === "number" ? ggml.bos_token_id : undefined,
     eos: typeof ggml.eos_token_id === "number" ? ggml.eos_token_id : undefined,
