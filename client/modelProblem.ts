@@ -30,7 +30,7 @@ export function settingsQuery(setting: string): string {
 }
 
 /** Settings contributed with scope "machine-overridable" (the manifest test keeps this list honest). */
-export const MACHINE_SETTINGS = ["steplens.modelPath", "steplens.remote.url"] as const;
+export const MACHINE_SETTINGS = ["steplens.modelPath", "steplens.referenceModelPath", "steplens.remote.url"] as const;
 
 /**
  * The commands that show `setting` in the settings editor, in order. In a remote window (code-server,

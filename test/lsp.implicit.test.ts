@@ -79,7 +79,8 @@ describe("steplens.method implicit", () => {
     assert.equal(Math.min(...solution.steps.map((s) => s.softLabel!)), step2.softLabel);
     // The after-line text is Implicit PRM's soft label.
     const marks = lineMarks(scores);
-    assert.equal(marks.find((m) => m.line === STEP2_LINE)?.text, `▼ ${step2.softLabel!.toFixed(2)}`);
+    // It is the solution's first error, which says so (issue 12 item 5).
+    assert.equal(marks.find((m) => m.line === STEP2_LINE)?.text, `▼ ${step2.softLabel!.toFixed(2)} first error`);
 
     const hover = await hoverAt(client, STEP2_LINE);
     const t = cli[1]!.implicit!;
@@ -95,7 +96,7 @@ describe("steplens.method implicit", () => {
     const steps = published.diagnostics.filter((d) => d.code === "weak" || d.code === "wrong");
     assert.deepEqual(steps.map((d) => d.range.start.line), [STEP2_LINE]);
     const d = steps[0]!;
-    assert.equal(d.severity, DiagnosticSeverity.Warning);
+    assert.equal(d.severity, DiagnosticSeverity.Error, "the first error is an Error, as with CPMI");
     assert.equal(typeof d.message, "string");
     const message = d.message as string;
     assert.match(message, /^Step 2 is \d+(\.\d)?× less likely under the Implicit PRM policy than under its reference, most of all "8" −1\.94/);
@@ -157,7 +158,7 @@ describe("steplens.methods [cpmi, implicit]", () => {
     assert.match(hover, /⚠ CPMI and Implicit PRM disagree on step 2/);
 
     const mark = lineMarks(scores).find((m) => m.line === STEP2_LINE)!;
-    assert.equal(mark.text, `▼ ${cpmi[1]!.soft_label!.toFixed(2)} · IPRM ▲ ${implicit[1]!.soft_label!.toFixed(2)} ≠`);
+    assert.equal(mark.text, `▼ ${cpmi[1]!.soft_label!.toFixed(2)} · IPRM ▲ ${implicit[1]!.soft_label!.toFixed(2)} ≠ first error`);
   });
 });
 
