@@ -23,8 +23,9 @@ export function addEngineFlags(cmd: Command, preset: FlagPreset = "scoring"): Co
     .option("-m, --model <path>", "GGUF model file (default: ../shared/models/arith-demo-15m-f16.gguf, or $STEPLENS_MODEL)")
     .addOption(new Option("--gpu <mode>", "GPU use").choices(["auto", "off", "cuda", "vulkan", "metal"]).default("auto"))
     .option("--threads <n>", "CPU threads (default: all cores)", parseIntStrict)
-    .option("--context <n>", "context size in tokens (default: the model's, at most 4096)", parseIntStrict)
-    .option("-t, --templates <names>", "answer-cue templates: default, reference, or comma-separated names (see `steplens templates`)", d.templates)
+    .option("--context <n>", "most context tokens per sequence (default: the model's training context; memory is taken as the texts need it)", parseIntStrict)
+    .option("-t, --templates <names>", "answer-cue templates: default, reference, chat, or comma-separated names (see `steplens templates`)", d.templates)
+    .addOption(new Option("--prompt-format <format>", "prompts in the model's own chat template (chat), as raw completion text (raw), or chat when the GGUF has a chat template (auto)").choices(["auto", "chat", "raw"]).default("auto"))
     .option("--negatives <m>", "number of hard negatives M", parseIntStrict, d.negatives)
     .addOption(new Option("--negatives-from <where>", "hard negatives: sampled from the model after every prefix (samples), or the results the solution's own steps compute (solution: no token generated)").choices(["samples", "solution"]).default(d.negativesFrom))
     .option("--samples <n>", "samples per prefix used to find hard negatives (--negatives-from samples)", parseIntStrict, 8)
@@ -58,6 +59,7 @@ export interface EngineFlagValues {
   threads?: number;
   context?: number;
   templates: string;
+  promptFormat?: string;
   negatives: number;
   samples: number;
   seed: number;
@@ -81,6 +83,7 @@ export function engineOptionsFrom(flags: EngineFlagValues): EngineOptions {
     threads: flags.threads,
     contextSize: flags.context,
     templates: flags.templates,
+    promptFormat: flags.promptFormat,
     negatives: flags.negatives,
     samples: flags.samples,
     seed: flags.seed,

@@ -27,7 +27,8 @@ export function formatDocumentScore(file: string, scored: DocumentScore, engine:
   const lines: string[] = [];
   const gold = scored.gold ? `${scored.gold.value} (${goldSourceText(scored.gold.source)})` : "none";
   lines.push(paint(1, file));
-  lines.push(`  model ${engine.backend.info.model} · ${engine.backend.info.device} · templates ${engine.scorer.config.templates.map((t) => t.name).join(", ")}`);
+  const templates = (scored.solutions[0]?.result.templates ?? engine.scorer.config.templates.map((t) => t.name)).join(", ");
+  lines.push(`  model ${engine.backend.info.model} · ${engine.backend.info.device} · ${engine.promptFormat ?? "raw"} prompts · templates ${templates}`);
   lines.push(`  gold answer ${gold}`);
   if (engine.method !== "cpmi") lines.push(`  method ${engine.method}: ${METHOD_TEXT[engine.method] ?? ""} (reward: CPMI's, for reference)`);
   for (const w of scored.warnings) lines.push(paint(33, `  warning: ${w}`));
@@ -88,7 +89,8 @@ export function documentJson(file: string, scored: DocumentScore, engine: Engine
     gold_source: scored.gold?.source ?? null,
     model: engine.backend.info.model,
     device: engine.backend.info.device,
-    templates: engine.scorer.config.templates.map((t) => t.name),
+    templates: scored.solutions[0]?.result.templates ?? engine.scorer.config.templates.map((t) => t.name),
+    prompt_format: engine.promptFormat ?? "raw",
     warnings: scored.warnings,
     solutions: scored.solutions.map((s) => ({
       index: s.solution.index,

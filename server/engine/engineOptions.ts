@@ -10,7 +10,7 @@ import { isAggregation, type Aggregation } from "./cpmi/aggregate.js";
 import { CpmiScorer, DEFAULT_CPMI, type CpmiConfig } from "./cpmi/scorer.js";
 import { NEUTRAL_CALIBRATION, type Calibration } from "./cpmi/softLabels.js";
 import { knownCalibration } from "./cpmi/calibrations.js";
-import { resolveTemplates } from "./cpmi/templates.js";
+import { PROMPT_FORMATS, PromptFormatError, resolvePromptFormat, resolveTemplates, UnknownTemplateError, type PromptFormat } from "./cpmi/templates.js";
 import { isStepMethod, STEP_METHODS, type StepMethod } from "./methods/stepMethods.js";
 import { DEFAULT_MC, MonteCarloScorer } from "./mc/monteCarlo.js";
 
@@ -19,8 +19,10 @@ export interface EngineOptions {
   gpu?: GpuSetting;
   threads?: number;
   contextSize?: number;
-  /** "default", "reference", or comma-separated template names. */
+  /** "default", "reference", "chat", or comma-separated template names. */
   templates?: string;
+  /** auto (default): the model's chat template when it has one, else raw completion prompts; chat; raw. */
+  promptFormat?: string;
   negatives?: number;
   samples?: number;
   seed?: number;
@@ -71,7 +73,12 @@ export function cpmiConfigFrom(options: EngineOptions, modelPath: string): CpmiC
   if (!Number.isInteger(samples) || samples < 0 || samples > 64) throw new OptionError(`--samples must be a whole number from 0 to 64, got ${samples}`);
   const threshold = options.threshold ?? DEFAULT_CPMI.threshold;
   if (!(threshold >= 0 && threshold <= 1)) throw new OptionError(`--threshold is a soft-label cut between 0 and 1, got ${threshold}`);
-  const templates = resolveTemplates(options.templates ?? "default");
+  if (options.promptFormat != null && !(PROMPT_FORMATS as readonly string[]).includes(options.promptFormat)) {
+    throw new OptionError(`unknown prompt format "${options.promptFormat}": use ${PROMPT_FORMATS.join(", ")}`);
+  }
+  // The names are checked here, before a model loads; chat templates are bound to the model's chat
+  // template once it is loaded (createEngine).
+  const templates = resolveTemplates(options.templates ?? "default", { format: options.promptFormat === "chat" ? "chat" : "raw" });
   const negativeWeights = options.negativeWeights ?? DEFAULT_CPMI.negativeWeights;
   if (negativeWeights !== "frequency" && negativeWeights !== "uniform") throw new OptionError(`unknown --negative-weights "${negativeWeights}": use frequency or uniform`);
   const negativesFrom = options.negativesFrom ?? DEFAULT_CPMI.negativesFrom;
@@ -100,6 +107,8 @@ export interface Engine {
   method: StepMethod;
   /** The Monte Carlo scorer, for the methods that roll out (mc, cpmi_merge, rand_merge). */
   mc?: MonteCarloScorer;
+  /** The prompts the templates write: the model's chat template or raw completion text. */
+  promptFormat?: PromptFormat;
   dispose(): Promise<void>;
 }
 
@@ -133,14 +142,43 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     reusePrefix: !options.naive,
     // Monte Carlo methods fork their rollouts into the same branches.
     branches: Math.max(config.samplesPerPrefix, config.negatives + 1, options.method && options.method !== "cpmi" ? DEFAULT_MC.rollouts : 1),
-    walkers: config.templates.length,
+    // `default` is three templates in either prompt format; `all` is more of the raw ones.
+    walkers: Math.max(config.templates.length, resolveTemplates(options.templates ?? "default", { format: "chat" }).length),
     // A server takes as many requests at once as --max-in-flight allows, also with one endpoint.
     parallel: options.parallel ?? (kind !== "local" ? options.maxInFlight : undefined),
   });
   // A server names its model only once connected (the editor sends no model path): its soft labels
   // must use that model's calibration, as the same model run locally does.
   if (kind !== "local" && !options.calibration) config.calibration = knownCalibration(backend.info.model) ?? NEUTRAL_CALIBRATION;
+  let promptFormat: PromptFormat;
+  try {
+    promptFormat = bindTemplates(config, options, backend);
+  } catch (err) {
+    await backend.dispose();
+    throw err instanceof PromptFormatError || err instanceof UnknownTemplateError ? new OptionError(err.message) : err;
+  }
   const method = (options.method ?? "cpmi") as StepMethod;
   const mc = method === "cpmi" ? undefined : new MonteCarloScorer(backend, DEFAULT_MC);
-  return { backend, scorer: new CpmiScorer(backend, config), modelPath, method, mc, dispose: () => backend.dispose() };
+  return { backend, scorer: new CpmiScorer(backend, config), modelPath, method, mc, promptFormat, dispose: () => backend.dispose() };
+}
+
+/**
+ * Resolves the template spec once the model is known: `default` (and `all`) become the chat set when
+ * the prompt format is chat. A template named explicitly keeps its own format; one that contradicts
+ * an explicit --prompt-format is an error rather than a silent switch.
+ */
+function bindTemplates(config: CpmiConfig, options: EngineOptions, backend: Backend): PromptFormat {
+  const spec = options.templates ?? "default";
+  const explicitReference = spec.split(",").some((n) => n.trim() === "reference");
+  const format = explicitReference && options.promptFormat !== "chat" ? "raw" : resolvePromptFormat(options.promptFormat, backend.chat);
+  config.templates = resolveTemplates(spec, { format, chat: backend.chat });
+  for (const t of config.templates) {
+    if (t.format === "chat" && !backend.chat) {
+      throw new PromptFormatError(`template ${t.name} uses the model's chat template, and this model has none; use a raw template (steplens templates lists them)`);
+    }
+    if (options.promptFormat != null && options.promptFormat !== "auto" && t.format !== options.promptFormat) {
+      throw new PromptFormatError(`template ${t.name} is a ${t.format} template but --prompt-format is ${options.promptFormat}; name templates of that format or use --prompt-format auto`);
+    }
+  }
+  return config.templates.every((t) => t.format === "chat") ? "chat" : config.templates.every((t) => t.format === "raw") ? "raw" : format;
 }

@@ -139,16 +139,33 @@ export interface TokenCost {
 
 const ANSWER_PROBE = " 1234567.";
 
+/**
+ * Log-probabilities and samples by content. Scorers of one model may share it (the editor's fast and
+ * full quality): a key names the template, prefix and answer, so what one computed the other reuses.
+ */
+export interface ScoreMemo {
+  lp: Map<string, number>;
+  samples: Map<string, string[]>;
+}
+
+export function newScoreMemo(): ScoreMemo {
+  return { lp: new Map(), samples: new Map() };
+}
+
 export class CpmiScorer {
-  private readonly lpCache = new Map<string, number>();
-  private readonly sampleCache = new Map<string, string[]>();
+  private readonly lpCache: Map<string, number>;
+  private readonly sampleCache: Map<string, string[]>;
   /** Bounds the memo so a long editing session or a large dataset cannot grow memory without end. */
   private static readonly CACHE_LIMIT = 200_000;
 
   constructor(
     readonly backend: Backend,
     readonly config: CpmiConfig,
-  ) {}
+    readonly memo: ScoreMemo = newScoreMemo(),
+  ) {
+    this.lpCache = memo.lp;
+    this.sampleCache = memo.samples;
+  }
 
   async score(request: ScoreRequest): Promise<SolutionScore> {
     const session = await this.backend.openSession();
