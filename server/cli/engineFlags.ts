@@ -20,7 +20,7 @@ const PRESETS: Record<FlagPreset, { templates: string; negatives: number; negati
 export function addEngineFlags(cmd: Command, preset: FlagPreset = "scoring"): Command {
   const d = PRESETS[preset];
   return cmd
-    .option("-m, --model <path>", "GGUF model file (default: ../shared/models/arith-demo-15m-f16.gguf, or $STEPLENS_MODEL)")
+    .option("-m, --model <path>", "GGUF model file, or a model pulled with `steplens pull` (hf:USER/REPO:QUANT) (default: ../shared/models/arith-demo-15m-f16.gguf, or $STEPLENS_MODEL)")
     .addOption(new Option("--gpu <mode>", "GPU use").choices(["auto", "off", "cuda", "vulkan", "metal"]).default("auto"))
     .option("--threads <n>", "CPU threads (default: all cores)", parseIntStrict)
     .option("--context <n>", "most context tokens per sequence (default: the model's training context; memory is taken as the texts need it)", parseIntStrict)

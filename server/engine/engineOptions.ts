@@ -4,6 +4,7 @@
 import type { GpuSetting } from "./backend/llamaCpp.js";
 import { BACKEND_KINDS, isBackendKind, openBackend } from "./backend/create.js";
 import { defaultModelPath } from "./backend/modelPath.js";
+import { defaultModelsDir, findCachedModel, isModelSource } from "./models/modelCache.js";
 import type { Backend } from "./backend/types.js";
 import type { PoolEvent } from "./backend/pool.js";
 import { isAggregation, type Aggregation } from "./cpmi/aggregate.js";
@@ -113,7 +114,7 @@ export interface Engine {
 }
 
 export async function createEngine(options: EngineOptions): Promise<Engine> {
-  const modelPath = options.modelPath ?? defaultModelPath();
+  const modelPath = await localModelPath(options);
   if (options.gpu && !GPU_SETTINGS.includes(options.gpu)) throw new OptionError(`unknown --gpu "${options.gpu}": use ${GPU_SETTINGS.join(", ")}`);
   const config = cpmiConfigFrom(options, modelPath);
   if (options.method != null && !isStepMethod(options.method)) {
@@ -160,6 +161,20 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   const method = (options.method ?? "cpmi") as StepMethod;
   const mc = method === "cpmi" ? undefined : new MonteCarloScorer(backend, DEFAULT_MC);
   return { backend, scorer: new CpmiScorer(backend, config), modelPath, method, mc, promptFormat, dispose: () => backend.dispose() };
+}
+
+/**
+ * `--model hf:USER/REPO:QUANT` (or a URL) names a model in the cache that `steplens pull` filled.
+ * Nothing is downloaded here: a model that was not pulled is an error that says how to pull it.
+ */
+async function localModelPath(options: EngineOptions): Promise<string> {
+  const given = options.modelPath ?? defaultModelPath();
+  if ((options.backend ?? "local") !== "local" || !isModelSource(given)) return given;
+  const found = await findCachedModel(given);
+  if (!found) {
+    throw new OptionError(`model ${given} is not in the model cache (${defaultModelsDir()}); download it first with: steplens pull ${given}`);
+  }
+  return found;
 }
 
 /**
