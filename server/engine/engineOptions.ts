@@ -79,7 +79,12 @@ export function cpmiConfigFrom(options: EngineOptions, modelPath: string): CpmiC
   }
   // The names are checked here, before a model loads; chat templates are bound to the model's chat
   // template once it is loaded (createEngine).
-  const templates = resolveTemplates(options.templates ?? "default", { format: options.promptFormat === "chat" ? "chat" : "raw" });
+  let templates: ReturnType<typeof resolveTemplates>;
+  try {
+    templates = resolveTemplates(options.templates ?? "default", { format: options.promptFormat === "chat" ? "chat" : "raw" });
+  } catch (err) {
+    throw err instanceof PromptFormatError ? new OptionError(err.message) : err;
+  }
   const negativeWeights = options.negativeWeights ?? DEFAULT_CPMI.negativeWeights;
   if (negativeWeights !== "frequency" && negativeWeights !== "uniform") throw new OptionError(`unknown --negative-weights "${negativeWeights}": use frequency or uniform`);
   const negativesFrom = options.negativesFrom ?? DEFAULT_CPMI.negativesFrom;
