@@ -25,6 +25,8 @@ export interface ClientOptions {
   /** Answered to workspace/configuration; when absent the client does not support it. */
   configuration?: Record<string, unknown>;
   initializationOptions?: InitializationOptions;
+  /** How long a wait may take before it fails (default 90 s; benchmarks of large models need more). */
+  waitLimitMs?: number;
 }
 
 const WAIT_LIMIT_MS = 90_000;
@@ -34,6 +36,7 @@ export const fileUri = (file: string): string => pathToFileURL(file).href;
 export class TestClient {
   readonly log: LogEntry[] = [];
   private waiters: { method: string; pred: (p: never) => boolean; resolve: (p: unknown) => void }[] = [];
+  private waitLimitMs = WAIT_LIMIT_MS;
 
   private constructor(
     readonly rpc: MessageConnection,
@@ -62,6 +65,7 @@ export class TestClient {
 
   private async initialize(options: ClientOptions): Promise<void> {
     const { rpc } = this;
+    this.waitLimitMs = options.waitLimitMs ?? WAIT_LIMIT_MS;
     rpc.onNotification((method: string, params: unknown) => this.record(method, params));
     rpc.onRequest("workspace/configuration", (p: { items: { section?: string }[] }) => p.items.map(() => options.configuration ?? null));
     rpc.onRequest("window/workDoneProgress/create", (p: { token: string | number }) => {
@@ -115,8 +119,8 @@ export class TestClient {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
         const got = this.log.map((e) => e.method).join(", ");
-        reject(new Error(`no matching ${method} within ${WAIT_LIMIT_MS / 1000} s; received: ${got}`));
-      }, WAIT_LIMIT_MS);
+        reject(new Error(`no matching ${method} within ${this.waitLimitMs / 1000} s; received: ${got}`));
+      }, this.waitLimitMs);
       timer.unref();
       this.waiters.push(waiter);
     });
