@@ -168,6 +168,18 @@ export class CpmiScorer {
   }
 
   async score(request: ScoreRequest): Promise<SolutionScore> {
+    const capacity = this.backend.info.contextSize;
+    try {
+      return await this.scoreOnce(request);
+    } catch (err) {
+      // A local backend that found no memory for a larger context lowers contextSize: the solution
+      // is then scored up to what fits, with the rest reported as not scored.
+      if (err instanceof BackendError && err.code === "context-overflow" && this.backend.info.contextSize < capacity) return await this.scoreOnce(request);
+      throw err;
+    }
+  }
+
+  private async scoreOnce(request: ScoreRequest): Promise<SolutionScore> {
     const session = await this.backend.openSession();
     try {
       return await this.scoreIn(session, request);
