@@ -80,6 +80,14 @@ describe("steplens pull against a loopback hub", () => {
     assert.equal(again.sha256, SHA);
   });
 
+  test("a plain URL downloads under its file name, checked against the checksum its server names", async () => {
+    hub.faults = {};
+    const result = await pullModel({ source: `${hub.url}/${REPO_ID}/resolve/main/${FILE}`, dir: dir() });
+    assert.equal(path.basename(result.path), FILE);
+    assert.equal(result.sha256, SHA);
+    assert.equal(result.checksum, "hub");
+  });
+
   test("a connection cut mid-transfer is resumed with a byte range, not started over", async () => {
     const cutAfter = 7 * MB;
     hub.faults = { cutAfter };
