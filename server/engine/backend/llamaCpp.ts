@@ -17,6 +17,7 @@ import { GPU_NAMES, gpuUnavailableMessage, surveyGpus, whyNoGpu, type GpuType } 
 import { commonPrefixLength, LanePool } from "./shared.js";
 import { chatPromptOf, type ChatPrompt } from "./chatPrompt.js";
 import { TokensStartingWith } from "./boundaryTokens.js";
+import { SamplerMemory } from "./samplerMemory.js";
 
 export type GpuSetting = "auto" | "off" | "cuda" | "vulkan" | "metal";
 
@@ -118,6 +119,7 @@ export class LlamaCppBackend implements Backend {
   private lanes!: LanePool<Lane>;
   private allLanes: Lane[] = [];
   readonly gate = new ResizeGate();
+  readonly samplerMemory: SamplerMemory;
   private readonly bos: Token | undefined;
 
   private constructor(
@@ -131,6 +133,8 @@ export class LlamaCppBackend implements Backend {
     // The model's metadata decides (`tokenizer.ggml.add_bos_token`): Llama-style models read a BOS
     // first, Qwen2.5 has a BOS token but was trained without it in front of every text.
     this.bos = model.tokens.shouldPrependBosToken ? (model.tokens.bos ?? undefined) : undefined;
+    const vocabulary = (model.fileInfo.metadata?.tokenizer as { ggml?: { tokens?: readonly unknown[] } } | undefined)?.ggml?.tokens?.length ?? 0;
+    this.samplerMemory = new SamplerMemory(vocabulary);
   }
 
   static async load(options: LlamaCppOptions): Promise<LlamaCppBackend> {
@@ -326,6 +330,7 @@ function sequencesOf(context: LlamaContext, shape: ContextShape): { walkers: Lla
 /** What a lane needs from its backend. */
 interface LaneOwner {
   readonly counters: TokenCounters;
+  readonly samplerMemory: SamplerMemory;
   readonly info: BackendInfo;
   readonly gate: ResizeGate;
   promptTokens(text: string): Token[];
@@ -366,6 +371,15 @@ class Lane {
 
   /** This lane's tokens since its current session opened. */
   sessionCounters: TokenCounters = { evaluated: 0, generated: 0 };
+
+  /** Every evaluation goes through here, so that node-llama-cpp's per-call sampler memory is accounted for. */
+  private async evaluate(seq: LlamaContextSequence, items: Parameters<LlamaContextSequence["controlledEvaluate"]>[0]): ReturnType<LlamaContextSequence["controlledEvaluate"]> {
+    try {
+      return await seq.controlledEvaluate(items);
+    } finally {
+      this.owner.samplerMemory.note();
+    }
+  }
 
   private count(evaluated: number, generated = 0): void {
     this.owner.counters.evaluated += evaluated;
@@ -460,14 +474,14 @@ class Lane {
           const seq = this.branches[g]!;
           if (!copied[g]) {
             await seq.clearHistory();
-            await seq.controlledEvaluate(lead);
+            await this.evaluate(seq, lead);
             this.count(lead.length);
           }
           // Evaluate full[common .. length-2]; each predicts the next answer token.
           const inputs = job.full.slice(common, -1);
           const items = inputs.map((token, i) => [token, logitsRequest(targetsAt(job, common + i + 1))] as const);
           this.count(items.length);
-          const out = await seq.controlledEvaluate(items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
+          const out = await this.evaluate(seq, items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
           inputs.forEach((_, i) => {
             const k = common + i + 1;
             if (k >= job.split) tokenLogprobs[n]!.push(answerLogprob(out[i]?.next, job, k));
@@ -494,7 +508,7 @@ class Lane {
           const inputs = [stems[k]!, ...answer.slice(0, -1)];
           const items = inputs.map((token, j) => [token, logitsRequest(targetsAt(job, job.split + j))] as const);
           this.count(items.length);
-          const out = await seq.controlledEvaluate(items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
+          const out = await this.evaluate(seq, items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
           results[start + k] = scoreOf(answer.map((_, j) => answerLogprob(out[j]?.next, job, job.split + j)));
         }),
       );
@@ -526,7 +540,7 @@ class Lane {
           seqs.map(async (seq, k) => {
             const token = next[k];
             if (token == null) return;
-            const res = await seq.controlledEvaluate([
+            const res = await this.evaluate(seq, [
               [
                 token,
                 {
@@ -586,7 +600,7 @@ class Lane {
     // a 150k one costs a copy per token, which is why only segmentation asks for it.
     const items = inputs.map((token) => [token, { generateNext: { probabilities: true } }] as const);
     this.count(items.length);
-    const out = await seq.controlledEvaluate(items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
+    const out = await this.evaluate(seq, items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
     const entropies: number[] = [];
     const logprobs: number[] = [];
     const lineBreakProbs: number[] = [];
@@ -633,7 +647,7 @@ class Lane {
     if (!this.reuse) {
       // Naive baseline: every request evaluates its whole prefix from scratch.
       await seq.clearHistory();
-      await seq.controlledEvaluate(stem);
+      await this.evaluate(seq, stem);
       this.count(stem.length);
       return last;
     }
@@ -644,7 +658,7 @@ class Lane {
     });
     if (!copied) {
       await seq.clearHistory();
-      await seq.controlledEvaluate(stem);
+      await this.evaluate(seq, stem);
       this.count(stem.length);
     }
     return last;
@@ -679,7 +693,7 @@ class Lane {
         const targets = requests?.get(keep + i);
         return targets ? ([token, logitsRequest(targets)] as const) : token;
       });
-      const out = await seq.controlledEvaluate(items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
+      const out = await this.evaluate(seq, items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
       this.count(rest.length);
       rest.forEach((_, i) => {
         const next = out[i]?.next as WalkerOutput | undefined;
