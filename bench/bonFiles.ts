@@ -16,13 +16,13 @@ import { fileUri, TestClient } from "../test/lsp-client.js";
 
 const { values } = parseArgs({ options: { records: { type: "string", default: "3" }, out: { type: "string", default: "test-output/bon-files" } } });
 const items = bonItems(Number(values.records));
-mkdirSync(values.out!, { recursive: true });
+mkdirSync(values.out, { recursive: true });
 
 const client = await TestClient.inProcess({ configuration: { modelPath: DEMO_MODEL, gpu: "off", check: { frequency: "edit", debounceMs: 50 } } });
 let allOk = true;
 for (const item of items) {
   for (const [ext, lang, body] of [["md", "markdown", bonMarkdown(item)], ["tex", "latex", bonLatex(item)]] as const) {
-    const file = path.resolve(values.out!, `${item.id}.${ext}`);
+    const file = path.resolve(values.out, `${item.id}.${ext}`);
     writeFileSync(file, body);
     const uri = fileUri(file);
     client.open(uri, body, lang);
@@ -38,7 +38,7 @@ for (const item of items) {
       }
       const step = sol.steps[c.label]!;
       const diag = diags.diagnostics.find((d) => d.range.start.line === step.textRange.start.line && (d.severity ?? 3) <= 2);
-      lines.push(`  candidate ${i + 1} (first error at step ${c.label + 1}): ${diag ? `${diag.severity === 1 ? "Error" : "Warning"} "${diag.message}"` : "NO DIAGNOSTIC"}`);
+      lines.push(`  candidate ${i + 1} (first error at step ${c.label + 1}): ${diag ? `${diag.severity === 1 ? "Error" : "Warning"} "${typeof diag.message === "string" ? diag.message : diag.message.value}"` : "NO DIAGNOSTIC"}`);
       if (!diag) allOk = false;
     });
     // Hover on the first wrong candidate's first wrong step.

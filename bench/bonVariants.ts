@@ -26,7 +26,7 @@ interface Item extends BonInputRecord {
   gold_answer: string;
   candidates: { text: string; answer: string; is_correct: boolean }[];
 }
-const items = readFileSync(values.data!, "utf8").split("\n").filter((l) => l.trim()).slice(0, Number(values.records)).map((l) => JSON.parse(l) as Item);
+const items = readFileSync(values.data, "utf8").split("\n").filter((l) => l.trim()).slice(0, Number(values.records)).map((l) => JSON.parse(l) as Item);
 const variants = values.variants ? values.variants.split(",").map(bonVariant) : BON_VARIANTS;
 const modelPath = defaultModelPath();
 const config = cpmiConfigFrom({ samples: values.samples ? Number(values.samples) : undefined }, modelPath);

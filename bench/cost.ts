@@ -25,7 +25,7 @@ interface Row {
   gold_answer: string;
 }
 
-const records = readFileSync(values.data!, "utf8")
+const records = readFileSync(values.data, "utf8")
   .split("\n")
   .filter((l) => l.trim())
   .slice(0, Number(values.records))

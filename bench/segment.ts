@@ -30,7 +30,7 @@ const { values } = parseArgs({
   },
 });
 interface Row { id: string; problem: string; steps: string[]; gold_answer: string; label: number }
-const rows = readFileSync(values.data!, "utf8").split("\n").filter((l) => l.trim()).slice(0, Number(values.records)).map((l) => JSON.parse(l) as Row);
+const rows = readFileSync(values.data, "utf8").split("\n").filter((l) => l.trim()).slice(0, Number(values.records)).map((l) => JSON.parse(l) as Row);
 const modelPath = defaultModelPath();
 const config = cpmiConfigFrom({}, modelPath);
 const backend = await LlamaCppBackend.load({ modelPath, gpu: "off", threads: Number(values.threads), walkers: config.templates.length });
@@ -66,7 +66,7 @@ function measure(threshold: number, signal: SegmentSignal): { precision: number;
   return { precision: cuts ? hit / cuts : NaN, recall: boundaries ? found / boundaries : NaN, cuts, boundaries, stepsPerSolution: steps / joined.length };
 }
 const sweep = Object.fromEntries(
-  values.sweep!.split(",").map((spec) => {
+  values.sweep.split(",").map((spec) => {
     const [sig, t] = spec.split(":");
     return [spec, measure(Number(t), sig as SegmentSignal)];
   }),

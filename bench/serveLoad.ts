@@ -134,9 +134,9 @@ async function oneRun(name: string, maxQueue: number): Promise<RunResult> {
     const got = await Promise.all(Array.from({ length: n }, () => make().then((r) => r.status, () => 0)));
     return `${got.filter((s) => s === want).length}/${n} got ${want}`;
   };
-  const unauthenticatedRefused = await refusals(() => fetch(`${server.url}/v1/score`, { method: "POST", body: JSON.stringify({ problem: "1+1?", steps: ["1 + 1 = 2."] }) }), 20, 401);
+  const unauthenticatedRefused = await refusals(() => fetch(`${server.url}/v1/score`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ problem: "1+1?", steps: ["1 + 1 = 2."] }) }), 20, 401);
   const oversizedRefused = await refusals(
-    () => fetch(`${server.url}/v1/score`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ problem: "x", text: "Step 1: 1 + 1 = 2.\n".repeat(120_000) }) }),
+    () => fetch(`${server.url}/v1/score`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ problem: "x", text: "Step 1: 1 + 1 = 2.\n".repeat(120_000) }) }),
     5,
     413,
   );

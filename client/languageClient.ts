@@ -1,14 +1,18 @@
-// The language server's lifecycle: start from the extension's own dist/cli.mjs, restart within a
-// limit after crashes, and turn every failure into a message with Restart / Show Output so the
-// extension is never left dead.
+// The language server's lifecycle: start from the extension's own dist/cli.mjs, let
+// vscode-languageclient restart it after crashes (its own policy: up to 4 restarts within 3 minutes),
+// and turn a start failure or a final stop into a message and a status with Restart, so the extension
+// is never left dead.
+//
+// Settings travel one way, as rust-analyzer does it: the server pulls them (workspace/configuration,
+// through the trust filter below); a change only tells it to pull again (didChangeConfiguration with
+// `settings: null`). Nothing is sent at start or pushed, so a value the user clears is never
+// shadowed by an older copy of it.
 
 import { existsSync } from "node:fs";
 import path from "node:path";
 import * as vscode from "vscode";
 import {
-  CloseAction,
   DidChangeConfigurationNotification,
-  ErrorAction,
   LanguageClient,
   ResponseError,
   RevealOutputChannelOn,
@@ -18,7 +22,10 @@ import {
   type ServerOptions,
 } from "vscode-languageclient/node";
 import {
+  PickBestOfNCommand,
+  ScoreFileCommand,
   ScoresNotification,
+  ShowStepReportCommand,
   SetTokenNotification,
   StatusNotification,
   StatusRequest,
@@ -26,14 +33,12 @@ import {
   type InitializationOptions,
   type ServerStatus,
   type SetTokenParams,
-  type StepLensSettings,
 } from "../protocol/index.js";
 import { documentSelector } from "./languages.js";
 import { SECTION, TOKEN_SECRET_KEY, TRUST_RESTRICTED, restrictForTrust, type GlobalValues } from "./settings.js";
 
-/** More crashes than this within RESTART_WINDOW_MS and the client stops retrying. */
-const MAX_RESTARTS = 4;
-const RESTART_WINDOW_MS = 3 * 60_000;
+/** The lens and code-action commands this extension implements with its own UI (commands.ts). */
+const CLIENT_COMMANDS = [ScoreFileCommand, PickBestOfNCommand, ShowStepReportCommand];
 
 export interface ServerEvents {
   onScores(scores: DocumentScores): void;
@@ -46,7 +51,6 @@ export class ServerNotRunningError extends Error {}
 
 export class StepLensServer implements vscode.Disposable {
   private client: LanguageClient | undefined;
-  private crashes: number[] = [];
   private starting: Promise<void> | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   /** The model server's token as last read from SecretStorage; held in memory only. */
@@ -57,8 +61,8 @@ export class StepLensServer implements vscode.Disposable {
     private readonly output: vscode.LogOutputChannel,
     private readonly events: ServerEvents,
   ) {
-    // A workspace granted trust may now use its own model path: push the settings again.
-    this.disposables.push(vscode.workspace.onDidGrantWorkspaceTrust(() => void this.pushSettings()));
+    // A workspace granted trust may now use its own model path: the server reads the settings again.
+    this.disposables.push(vscode.workspace.onDidGrantWorkspaceTrust(() => void this.settingsChanged()));
     // Set or cleared by our commands, or in another window: the server gets it by notification.
     this.disposables.push(
       context.secrets.onDidChange((e) => {
@@ -96,7 +100,6 @@ export class StepLensServer implements vscode.Disposable {
   }
 
   async restart(): Promise<void> {
-    this.crashes = [];
     await this.stop();
     await this.start();
   }
@@ -120,11 +123,11 @@ export class StepLensServer implements vscode.Disposable {
     throw new ServerNotRunningError("The StepLens language server is not running.");
   }
 
-  /** Sends the (trust-filtered) settings as a didChangeConfiguration push. */
-  async pushSettings(): Promise<void> {
+  /** Tells the server to pull its settings again (they pass the trust filter on the way). */
+  async settingsChanged(): Promise<void> {
     const client = this.client;
     if (client?.state !== State.Running) return;
-    await client.sendNotification(DidChangeConfigurationNotification.type, { settings: { [SECTION]: currentSettings() } });
+    await client.sendNotification(DidChangeConfigurationNotification.type, { settings: null });
   }
 
   dispose(): void {
@@ -153,6 +156,8 @@ export class StepLensServer implements vscode.Disposable {
     });
     client.onDidChangeState(({ newState }) => {
       if (newState === State.Starting) this.events.onStatus({ state: "starting", busy: 0 });
+      // Stopped without our stop(): vscode-languageclient gave up restarting and has said why.
+      if (newState === State.Stopped && this.client === client) this.events.onStopped("The StepLens language server stopped and was not restarted.");
     });
     try {
       await client.start();
@@ -172,12 +177,11 @@ export class StepLensServer implements vscode.Disposable {
   private clientOptions(): LanguageClientOptions {
     return {
       documentSelector: [...documentSelector],
-      // For servers that read settings before their first workspace/configuration pull.
-      // The token travels over the IPC pipe only; it is never written to settings or disk.
-      initializationOptions: (): InitializationOptions => ({ settings: currentSettings(), ...(this.token ? { token: this.token } : {}) }),
+      // No settings here: the server pulls them. The token travels over the IPC pipe only; it is
+      // never written to settings or disk.
+      initializationOptions: (): InitializationOptions => ({ clientCommands: CLIENT_COMMANDS, ...(this.token ? { token: this.token } : {}) }),
       outputChannel: this.output,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
-      synchronize: { configurationSection: SECTION },
       middleware: {
         workspace: {
           // The server pulls `steplens` settings; an untrusted workspace's model path never reaches it.
@@ -187,24 +191,9 @@ export class StepLensServer implements vscode.Disposable {
             const globals = globalValues();
             return result.map((value, i) => restrictForTrust(params.items[i]?.section, value, false, globals));
           },
-          // The push goes through the same filter: the library's own push would read workspace values.
-          didChangeConfiguration: async (sections, next) => {
-            if (vscode.workspace.isTrusted) return next(sections);
-            await this.pushSettings();
-          },
-        },
-      },
-      errorHandler: {
-        error: (_error, _message, count) => ({ action: (count ?? 1) <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown, handled: true }),
-        closed: () => {
-          const now = Date.now();
-          this.crashes = [...this.crashes.filter((t) => now - t < RESTART_WINDOW_MS), now];
-          if (this.crashes.length <= MAX_RESTARTS) {
-            this.output.warn(`the language server stopped; restarting (${this.crashes.length} of ${MAX_RESTARTS})`);
-            return { action: CloseAction.Restart, handled: true };
-          }
-          this.fail(`The StepLens language server stopped ${this.crashes.length} times in a few minutes and was not restarted.`);
-          return { action: CloseAction.DoNotRestart, handled: true };
+          // A change (the server registers for `steplens`) only says "pull again": the library's own
+          // notification would carry the values, read past the trust filter.
+          didChangeConfiguration: (_sections, next) => next(undefined),
         },
       },
       initializationFailedHandler: (err) => {
@@ -222,13 +211,6 @@ export class StepLensServer implements vscode.Disposable {
       else if (choice === "Show Output") this.output.show(true);
     });
   }
-}
-
-/** The `steplens` settings as plain JSON, with the model path an untrusted workspace may use. */
-export function currentSettings(): Partial<StepLensSettings> {
-  const plain: unknown = JSON.parse(JSON.stringify(vscode.workspace.getConfiguration(SECTION)));
-  // VS Code checks the values against the schema contributed in package.json.
-  return restrictForTrust(SECTION, plain, vscode.workspace.isTrusted, globalValues()) as Partial<StepLensSettings>;
 }
 
 /** The user's own values of the settings an untrusted workspace may not set. */

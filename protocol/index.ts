@@ -229,8 +229,8 @@ export interface StepLensSettings {
   negatives: number;
   threshold: number;
   aggregation: "min" | "mean" | "last" | "product";
-  /** How steps are scored: CPMI, Monte Carlo rollouts, or the paper's merges (server/engine/methods). */
-  method: "cpmi" | "mc" | "cpmi_merge" | "rand_merge";
+  /** How steps are scored: CPMI, Monte Carlo rollouts, the paper's merges, or Implicit PRM (a model pair) (server/engine/methods). */
+  method: "cpmi" | "mc" | "cpmi_merge" | "rand_merge" | "implicit" | "cpmi_implicit";
   /** lines: one step per line or list item; entropy: one-paragraph solutions are cut by the model (EDU-PRM). */
   segmentation: "lines" | "entropy";
   check: { frequency: CheckFrequency; debounceMs: number };
@@ -288,15 +288,22 @@ export interface InitializationOptions {
   modelPath?: string;
   /** Server backends' token (kept out of settings; see SetTokenNotification). */
   token?: string;
+  /**
+   * Commands the client implements itself (the VS Code extension: ScoreFileCommand,
+   * PickBestOfNCommand, ShowStepReportCommand). The server executes every command its lenses and
+   * code actions name unless the client lists it here, so editors without the extension (Neovim,
+   * Helix, Emacs) get working lenses.
+   */
+  clientCommands?: string[];
 }
 
 // ---- commands named by code lenses and code actions ----
 
-/** Client command; arguments: [uri: string]. */
+/** Arguments: [uri: string]. Scores the file; executed by the server unless the client lists it in clientCommands. */
 export const ScoreFileCommand = "steplens.scoreFile";
-/** Client command; arguments: [uri: string] (the file whose candidates to rank). */
+/** Arguments: [uri: string] (the file whose candidates to rank). The server's own answers the BestOfNResult and shows the ranking as a message. */
 export const PickBestOfNCommand = "steplens.pickBestOfN";
-/** Client command; arguments: [StepReportArgs]. Without `stepIndex`: the whole solution. */
+/** Arguments: [StepReportArgs]. Without `stepIndex`: the whole solution. The server's own shows the step's explanation as a message. */
 export const ShowStepReportCommand = "steplens.showStepReport";
 export interface StepReportArgs {
   uri: string;

@@ -155,7 +155,9 @@ function binaryPackageDir(name, version, cacheDir) {
     let reason = String(err.stderr || err.message).trim().split("\n")[0];
     try {
       reason = JSON.parse(err.stdout).error.summary; // npm pack --json reports E404 / ETARGET there
-    } catch {}
+    } catch {
+      // not JSON: keep the first line of stderr as the reason
+    }
     return { missing: `npm pack ${name}@${version}: ${reason}` };
   }
   execFileSync("tar", ["xzf", tarball, "-C", unpacked]);
@@ -165,7 +167,7 @@ function binaryPackageDir(name, version, cacheDir) {
 
 /** The manifest as shipped: no scripts or dev tooling; node-llama-cpp is the only unbundled dependency. */
 function shippedManifest(pkg, llamaVersion) {
-  const { scripts, devDependencies, dependencies, bin, ...rest } = pkg;
+  const { scripts: _scripts, devDependencies: _devDependencies, dependencies: _dependencies, bin: _bin, ...rest } = pkg;
   return { ...rest, dependencies: { "node-llama-cpp": llamaVersion } };
 }
 

@@ -113,11 +113,11 @@ describe("steplens score", () => {
     writeFileSync(big, "Step 1: 1 + 1 = 2.\n".repeat(5 * 1024 * 1024 / 19));
     const r = steplens(["score", empty, noSteps, binary, big, path.join(tmp, "missing.md"), "examples/shopping.md", "--templates", "reference"]);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /empty\.md: no steps found/);
+    assert.match(r.stderr, /empty\.md is empty/);
     assert.match(r.stderr, /prose\.md: no steps found/);
     assert.match(r.stderr, /image\.md looks binary/);
     assert.match(r.stderr, /big\.md is 5\.0 MB/);
-    assert.match(r.stderr, /missing\.md: no such file|cannot read .*missing\.md/);
+    assert.match(r.stderr, /missing\.md does not exist/);
     assert.match(r.stdout, /examples\/shopping\.md/, "the good file is scored despite the bad ones");
   });
 
@@ -129,7 +129,7 @@ describe("steplens score", () => {
     writeFileSync(corrupt, Buffer.concat([Buffer.from("GGUF"), Buffer.alloc(64, 7)]));
     const bad = steplens(["score", "examples/shopping.md", "--model", corrupt, "--gpu", "off"]);
     assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /could not load model .*corrupt\.gguf/);
+    assert.match(bad.stderr, /corrupt\.gguf is not a usable GGUF model: its header names GGUF version \d+, which does not exist/);
     const tpl = steplens(["score", "examples/shopping.md", "--templates", "nonsense"]);
     assert.equal(tpl.status, 2);
     assert.match(tpl.stderr, /unknown template "nonsense"/);
@@ -198,14 +198,16 @@ describe("steplens label and eval", () => {
     });
     const mean = diffs.reduce((a, b) => a + b, 0) / diffs.length;
     assert.ok(mean <= 0.01 && Math.max(...diffs) <= 0.05, `mean ${mean}, max ${Math.max(...diffs)}`);
-    const s = JSON.parse(readFileSync(stats, "utf8"));
+    const s = JSON.parse(readFileSync(stats, "utf8")) as { records: number; tokens_evaluated: number; naive_tokens: number };
     assert.equal(s.records, 20);
     assert.ok(s.tokens_evaluated > 0 && s.tokens_evaluated < 0.25 * s.naive_tokens, JSON.stringify(s));
 
     const ev = steplens(["eval", out, "--json"]);
     assert.equal(ev.status, 0, ev.stderr);
-    const report = JSON.parse(ev.stdout);
-    assert.ok(report.auc > 0.7 && report.auc <= 1, ev.stdout);
+    const report = JSON.parse(ev.stdout) as { auc: number };
+    // Measured 0.846 on these 20 records and settings (bench/results/reference-parity-auc), the same in
+    // every run (no sampling); README's 0.96 is another setting (cost-lean CPMI, 40 records).
+    assert.ok(report.auc >= 0.84, ev.stdout);
   });
 
   test("malformed lines are reported with their line number and skipped; --strict stops", () => {

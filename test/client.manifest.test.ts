@@ -7,6 +7,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { inflateSync } from "node:zlib";
 import {
@@ -91,12 +92,8 @@ describe("manifest: commands", () => {
     }
   });
 
-  test("the client registers commands only from the COMMANDS table, each id once", () => {
-    const calls = [...allClientSource.matchAll(/registerCommand\(\s*([^,]+),/g)].map((m) => m[1]!.trim());
-    assert.deepEqual(calls, ["id"], "one registration loop over the handler table");
-    const table = clientSource["extension.ts"]!;
-    for (const key of Object.keys(COMMANDS)) assert.match(table, new RegExp(`\\[COMMANDS\\.${key}\\]:`), `handler for ${key}`);
-  });
+  // That the activated extension registers each of them is checked where the code runs: in VS Code
+  // (test/vscode/suite, every contributed command registered) and in code-server (test/e2e, the palette).
 
   test("the commands the server's lenses and code actions name are the client's; the server's own is not", () => {
     for (const id of [ScoreFileCommand, PickBestOfNCommand, ShowStepReportCommand]) assert.ok(registered.includes(id as never), id);
@@ -136,10 +133,8 @@ describe("manifest: settings", () => {
     for (const key of Object.keys(settings)) assert.ok(known.has(key.replace(/^steplens\./, "")), `${key} has a reader`);
   });
 
-  test("settings the client code reads by name are contributed", () => {
-    const reads = [...allClientSource.matchAll(/\.(?:get|inspect|update)(?:<[^>]*>)?\(\s*"([\w.]+)"/g)].map((m) => m[1]!);
-    for (const key of [...reads, ...Object.values(CLIENT_SETTINGS), MODEL_PATH]) assert.ok(settings[`${SECTION}.${key}`], `steplens.${key}`);
-    assert.ok(/getConfiguration\(SECTION/.test(allClientSource), "the client reads the steplens section");
+  test("settings the client reads by name are contributed", () => {
+    for (const key of [...Object.values(CLIENT_SETTINGS), MODEL_PATH]) assert.ok(settings[`${SECTION}.${key}`], `steplens.${key}`);
   });
 
   test("descriptions, enums with enumDescriptions, ranges and scopes", () => {
@@ -222,21 +217,14 @@ describe("manifest: colours, media, languages, grammars, entry point", () => {
     }
   });
 
-  test("main is the CommonJS bundle build.mjs writes from client/extension.ts", () => {
+  test("main is a CommonJS bundle that leaves vscode to the editor: Node's CommonJS loader runs it up to require('vscode')", () => {
     assert.equal(pkg.main, "./dist/extension.cjs");
-    const build = readFileSync(path.join(REPO, "build.mjs"), "utf8");
-    assert.match(build, /extension: "client\/extension\.ts"[^\n]*format: "cjs"[^\n]*external: \["vscode"\]/);
+    const main = path.join(REPO, pkg.main);
+    assert.ok(existsSync(main), "run npm run build first");
+    // An ES module bundle fails to parse here; a bundle with vscode inside it does not ask for it.
+    assert.throws(() => createRequire(main)(main), (err: NodeJS.ErrnoException) => err.code === "MODULE_NOT_FOUND" && /Cannot find module 'vscode'/.test(err.message));
   });
-
-  test("the client imports only itself, protocol, node, vscode and vscode-languageclient (never the engine)", () => {
-    for (const [file, src] of Object.entries(clientSource)) {
-      for (const m of src.matchAll(/(?:from|import)\s*\(?"([^"]+)"/g)) {
-        const spec = m[1]!;
-        const ok = spec.startsWith("./") || spec === "../protocol/index.js" || spec.startsWith("node:") || spec === "vscode" || spec.startsWith("vscode-languageclient");
-        assert.ok(ok, `${file} imports ${spec}`);
-      }
-    }
-  });
+  // What the client may import (never the engine) is an ESLint rule (eslint.config.js, no-restricted-imports), part of npm test.
 });
 
 // ---- real inputs for the vscode-free modules ----
@@ -483,10 +471,7 @@ describe("model server: settings, token and status", () => {
     for (const id of [COMMANDS.setRemoteToken, COMMANDS.clearRemoteToken, COMMANDS.retryRemote]) assert.ok(contributed.includes(id), id);
     assert.ok(!Object.keys(settings).some((k) => /token|secret|password|apikey/i.test(k)), "no setting holds a token");
     assert.match(TOKEN_SECRET_KEY, /^steplens\./);
-    assert.match(clientSource["remoteToken.ts"]!, /password: true/);
-    assert.match(clientSource["remoteToken.ts"]!, /secrets\.store\(TOKEN_SECRET_KEY/);
-    assert.match(clientSource["languageClient.ts"]!, /secrets\.onDidChange/);
-    assert.match(clientSource["languageClient.ts"]!, /SetTokenNotification/);
+    // The password box, secret storage and the hand-over to the server run in test/e2e/remote.e2e.ts.
   });
 
   test("token input and the hint after saving it", () => {
@@ -617,10 +602,5 @@ describe("Step Report HTML", () => {
     assert.match(buildReportBody("shopping.md", shoppingScores(1), { solutionIndex: 0 }), /<section class="solution highlight" id="solution-0">/);
     assert.match(buildReportBody("x.md", undefined), /No scores yet/);
   });
-
-  test("report.js builds no markup from strings except the extension's escaped body", () => {
-    const js = readFileSync(path.join(REPO, "media/report.js"), "utf8");
-    assert.deepEqual([...js.matchAll(/innerHTML\s*=\s*([^;]+);/g)].map((m) => m[1]), ["msg.body"]);
-    assert.doesNotMatch(js, /eval\(|new Function|document\.write|setAttribute\("style"/);
-  });
+  // report.js building no markup from strings (but the escaped body) is an ESLint rule on media/**/*.js.
 });

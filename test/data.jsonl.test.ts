@@ -109,12 +109,5 @@ describe("countLines", () => {
     assert.equal(await countLines(p), (await collect(p)).length);
     assert.equal(await countLines(p), 4);
   });
-
-  test("is fast on a large file", async () => {
-    const line = JSON.stringify({ id: "x", problem: "p".repeat(200), steps: ["s".repeat(100), "t".repeat(100)] });
-    const p = file("large.jsonl", (line + "\n").repeat(100_000)); // ~45 MB
-    const t0 = performance.now();
-    assert.equal(await countLines(p), 100_000);
-    assert.ok(performance.now() - t0 < 3000, `took ${performance.now() - t0} ms`);
-  });
+  // Its speed on a 45 MB file is measured in bench/timings.ts (a wall-clock bound here fails under load).
 });

@@ -7,9 +7,11 @@
 // CPU kernels give slightly different logits for the same tokens in different batches (f16 weights).
 // The local backend disagrees with itself by as much: prefix cache on vs. off on 40 dev records,
 // max |Δ gold lp| 4.8e-3 and |Δ reward| 6.3e-4 (bench/llamaServerAgreement.ts; llama-server vs local
-// on the same records: 1.6e-3 and 5.1e-4). The bounds (1e-2 for log-probabilities and rewards, 5e-3
-// for soft labels) sit just above that noise floor and far below the reward difference of 0.15 that
-// moves a soft label by 0.05 (its slope is at most 1/(4 MAD) = 0.34 with the demo model's calibration).
+// on the same records: 1.6e-3 and 5.1e-4; the noise floor is over the first 10 records). On the 4
+// records here: |Δ reward| 4.5e-4, |Δ soft label| 1.4e-4, |Δ gold lp| 7.4e-4. The CPMI bounds (1e-3
+// reward, 5e-4 soft label, 5e-3 gold log-prob) sit just above that noise floor (6.3e-4, 2.2e-4,
+// 4.8e-3) and far below the reward difference of 0.15 that moves a soft label by 0.05; single token
+// log-probabilities, which the means above smooth, keep 1e-2.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -22,7 +24,9 @@ import { freePort, startLlamaServer, type RunningLlamaServer } from "./llamaServ
 import { agreement, agreementConfig, devRecords, scoreAll } from "./backendAgreement.js";
 
 const LP_TOLERANCE = 1e-2;
-const SOFT_LABEL_TOLERANCE = 5e-3;
+const GOLD_LP_TOLERANCE = 5e-3;
+const REWARD_TOLERANCE = 1e-3;
+const SOFT_LABEL_TOLERANCE = 5e-4;
 
 describe("llama-server backend (real llama-server on loopback)", { timeout: 45 * 60_000 }, () => {
   let server: RunningLlamaServer;
@@ -63,7 +67,7 @@ describe("llama-server backend (real llama-server on loopback)", { timeout: 45 *
       const a = await rs.scoreContinuations(prefix, continuations);
       const b = await ls.scoreContinuations(prefix, continuations);
       a.forEach((x, k) => {
-        assert.equal(x.tokenLogprobs.length, b[k]!.tokenLogprobs.length, continuations[k]);
+        assert.equal(x.tokenLogprobs.length, b[k]!.tokenLogprobs.length, continuations[k]!);
         x.tokenLogprobs.forEach((lp, j) => assert.ok(Math.abs(lp - b[k]!.tokenLogprobs[j]!) < LP_TOLERANCE, `${continuations[k]} token ${j}: ${lp} vs ${b[k]!.tokenLogprobs[j]}`));
       });
       // The model prefers the right answer, and a missing space costs a lot: a constant would fail here.
@@ -90,8 +94,8 @@ describe("llama-server backend (real llama-server on loopback)", { timeout: 45 *
     t.diagnostic(`llama-server vs local on ${d.steps} steps: max |Δ gold lp| ${d.maxGoldLp.toExponential(2)}, |Δ reward| ${d.maxReward.toExponential(2)}, |Δ soft label| ${d.maxSoftLabel.toExponential(2)}`);
     assert.equal(d.negativeMismatches, 0);
     assert.ok(d.steps >= 8, `only ${d.steps} steps compared`);
-    assert.ok(d.maxGoldLp < LP_TOLERANCE, `max |Δ gold lp| ${d.maxGoldLp}`);
-    assert.ok(d.maxReward < LP_TOLERANCE, `max |Δ reward| ${d.maxReward}`);
+    assert.ok(d.maxGoldLp < GOLD_LP_TOLERANCE, `max |Δ gold lp| ${d.maxGoldLp}`);
+    assert.ok(d.maxReward < REWARD_TOLERANCE, `max |Δ reward| ${d.maxReward}`);
     assert.ok(d.maxSoftLabel < SOFT_LABEL_TOLERANCE, `max |Δ soft label| ${d.maxSoftLabel}`);
   });
 

@@ -21,12 +21,25 @@ export interface LogEntry {
   params: unknown;
 }
 
+export interface ConfigurationItem {
+  section?: string;
+  scopeUri?: string;
+}
+
 export interface ClientOptions {
-  /** Answered to workspace/configuration; when absent the client does not support it. */
-  configuration?: Record<string, unknown>;
+  /**
+   * Answered to workspace/configuration (an object for every item, or a function of the item, so a
+   * test can change the answer or give a folder its own settings); when absent the client does not
+   * support it.
+   */
+  configuration?: Record<string, unknown> | ((item: ConfigurationItem) => unknown);
   initializationOptions?: InitializationOptions;
   /** How long a wait may take before it fails (default 90 s; benchmarks of large models need more). */
   waitLimitMs?: number;
+  /** `textDocument.hover.contentFormat` (default ["markdown"]). */
+  hoverFormats?: string[];
+  /** Skip `initialize`, to see what the server does with messages sent before it. */
+  uninitialized?: boolean;
 }
 
 const WAIT_LIMIT_MS = 90_000;
@@ -35,6 +48,10 @@ export const fileUri = (file: string): string => pathToFileURL(file).href;
 
 export class TestClient {
   readonly log: LogEntry[] = [];
+  /** What the server answered to `initialize`. */
+  initializeResult: { capabilities: Record<string, unknown> & { executeCommandProvider?: { commands: string[] } } } | undefined;
+  /** Every workspace/configuration item the server asked for. */
+  readonly configurationRequests: ConfigurationItem[] = [];
   private waiters: { method: string; pred: (p: never) => boolean; resolve: (p: unknown) => void }[] = [];
   private waitLimitMs = WAIT_LIMIT_MS;
 
@@ -67,7 +84,17 @@ export class TestClient {
     const { rpc } = this;
     this.waitLimitMs = options.waitLimitMs ?? WAIT_LIMIT_MS;
     rpc.onNotification((method: string, params: unknown) => this.record(method, params));
-    rpc.onRequest("workspace/configuration", (p: { items: { section?: string }[] }) => p.items.map(() => options.configuration ?? null));
+    rpc.onRequest("workspace/configuration", (p: { items: ConfigurationItem[] }) =>
+      p.items.map((item) => {
+        this.configurationRequests.push(item);
+        const c = options.configuration;
+        return (typeof c === "function" ? c(item) : c) ?? null;
+      }),
+    );
+    rpc.onRequest("window/showMessageRequest", (p: unknown) => {
+      this.record("window/showMessageRequest", p);
+      return null;
+    });
     rpc.onRequest("window/workDoneProgress/create", (p: { token: string | number }) => {
       this.record("window/workDoneProgress/create", p);
       this.trackProgress(p.token);
@@ -79,13 +106,14 @@ export class TestClient {
       return null;
     });
     rpc.listen();
-    await rpc.sendRequest("initialize", {
+    if (options.uninitialized) return;
+    this.initializeResult = await rpc.sendRequest("initialize", {
       processId: null,
       rootUri: null,
       capabilities: {
         workspace: { configuration: options.configuration != null, didChangeConfiguration: { dynamicRegistration: true }, codeLens: { refreshSupport: true } },
         window: { workDoneProgress: true, showMessage: {} },
-        textDocument: { hover: { contentFormat: ["markdown"] }, publishDiagnostics: { versionSupport: true } },
+        textDocument: { hover: { contentFormat: options.hoverFormats ?? ["markdown"] }, publishDiagnostics: { versionSupport: true } },
       },
       initializationOptions: options.initializationOptions,
     });

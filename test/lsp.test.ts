@@ -188,7 +188,8 @@ describe("language server on the demo model", () => {
     assert.equal(lines.length, 5);
     assert.ok(lines.every((r) => r.cpmi.length > 0 && r.cpmi.length === r.soft_label.length));
     assert.equal(first.metrics?.records, 5);
-    assert.ok(first.metrics!.auc! >= 0 && first.metrics!.auc! <= 1, JSON.stringify(first.metrics));
+    // 1.0 measured on these 5 records, 10 steps (bench/results/lsp-label-auc); 0.9 lets two step pairs swap.
+    assert.ok(first.metrics!.auc! >= 0.9, JSON.stringify(first.metrics));
     assert.ok(Number.isFinite(first.metrics!.wasserstein));
     const kinds = client.notifications<{ token: string; value: { kind: string } }>("$/progress", (p) => p.token === "label-1").map((p) => p.value.kind);
     assert.equal(kinds[0], "begin");
@@ -213,7 +214,7 @@ describe("language server on the demo model", () => {
 describe("settings and limits (no model)", () => {
   test("settings come in layers; wrong values fall back to defaults with a message naming the setting", () => {
     const r = resolveSettings([{ modelPath: "/from/init.gguf", negatives: 8 }, { modelPath: "", negatives: "lots", check: { frequency: "sometimes" }, "check.debounceMs": 100, threshold: 2, goldAnswer: 42, templates: "nonsense" }]);
-    assert.equal(r.settings.modelPath, "/from/init.gguf", "an empty workspace value does not hide the initialization option");
+    assert.equal(r.settings.modelPath, "", "a value the user cleared (\"\") wins over the initialization option (issue 12 item 1)");
     assert.equal(r.settings.negatives, 4);
     assert.equal(r.settings.check.frequency, "edit");
     assert.equal(r.settings.check.debounceMs, 100);
@@ -223,7 +224,7 @@ describe("settings and limits (no model)", () => {
     assert.equal(r.problems.length, 4, r.problems.join("\n"));
     assert.match(r.problems.join("\n"), /steplens\.negatives must be a whole number from 1 to 64, got "lots"; using 4/);
     assert.match(r.problems.join("\n"), /steplens\.check\.frequency must be one of edit, save, manual/);
-    assert.match(r.problems.join("\n"), /steplens\.templates: unknown template "nonsense"/);
+    assert.match(r.problems.join("\n"), /steplens\.templates must be "default", "reference" or template names .*got "nonsense"; using "default"/);
     assert.deepEqual(resolveSettings([undefined, 7]).settings, DEFAULT_SETTINGS);
   });
 

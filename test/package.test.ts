@@ -44,7 +44,8 @@ describe(`vsix for ${TARGET}`, () => {
   test("is small and named for its target", () => {
     assert.match(path.basename(vsix), new RegExp(`^steplens-${TARGET}-\\d+\\.\\d+\\.\\d+\\.vsix$`));
     const mb = statSync(vsix).size / 2 ** 20;
-    assert.ok(mb < 25, `${path.basename(vsix)} is ${mb.toFixed(1)} MB`);
+    // 12.9 MB measured (bench/results/vsix-sizes); another target's binary would add 13-30 MB, CUDA 181 MB.
+    assert.ok(mb < 14, `${path.basename(vsix)} is ${mb.toFixed(1)} MB`);
   });
 
   test("carries the bundles, node-llama-cpp and only this target's llama.cpp binaries", () => {
@@ -54,7 +55,7 @@ describe(`vsix for ${TARGET}`, () => {
     const binaryPackages = new Set(entries.filter((f) => f.startsWith("extension/node_modules/@node-llama-cpp/")).map((f) => f.split("/")[3]));
     assert.equal(binaryPackages.size, 1, [...binaryPackages].join(", "));
     const [binaryPackage] = binaryPackages;
-    const pkg = JSON.parse(readFileSync(path.join(unpacked, "extension/node_modules/@node-llama-cpp", binaryPackage, "package.json"), "utf8"));
+    const pkg = JSON.parse(readFileSync(path.join(unpacked, "extension/node_modules/@node-llama-cpp", binaryPackage!, "package.json"), "utf8")) as { name: string; os: string[]; cpu: string[] };
     assert.ok(pkg.os.includes(process.platform) && pkg.cpu.includes(process.arch), `${pkg.name} is not for ${TARGET}`);
     assert.ok(entries.some((f) => /^extension\/node_modules\/@node-llama-cpp\/[^/]+\/bins\/.+\.(so|node)$/.test(f)), "no native binary in the vsix");
   });
@@ -74,10 +75,10 @@ describe(`vsix for ${TARGET}`, () => {
     assert.ok(existsSync(cli));
     const r = run(process.execPath, [cli, "score", path.join(REPO, "examples/shopping.md"), "--model", DEMO_MODEL, "--gpu", "off", "--json"], tmp, 120_000);
     assert.equal(r.status, 0, r.stderr);
-    const report = JSON.parse(r.stdout);
+    const report = JSON.parse(r.stdout) as { device: string; solutions: { steps: { reward: number }[] }[] };
     assert.equal(report.device, "cpu");
-    assert.equal(report.solutions[0].steps.length, 4);
-    for (const step of report.solutions[0].steps) assert.ok(Number.isFinite(step.reward));
+    assert.equal(report.solutions[0]!.steps.length, 4);
+    for (const step of report.solutions[0]!.steps) assert.ok(Number.isFinite(step.reward));
   });
 
   after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -71,7 +71,7 @@ describe("steplens serve (in-process)", () => {
     const long = await postJson(`${s.url}/v1/score`, { problem: "x", steps: Array.from({ length: 21 }, (_, i) => `${i} + 1 = ${i + 1}.`) }, { token: TOKEN });
     assert.equal(long.status, 413);
     assert.match(((await long.json()) as { error: { message: string } }).error.message, /21 steps.*at most 20/);
-    const bad = await fetch(`${s.url}/v1/score`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: "{not json" });
+    const bad = await fetch(`${s.url}/v1/score`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: "{not json" });
     assert.equal(bad.status, 400);
     assert.equal(((await bad.json()) as { error: { code: string } }).error.code, "invalid-json");
   });
@@ -193,7 +193,7 @@ describe("serve tokens", () => {
       const again = chooseToken("0.0.0.0", undefined, env);
       assert.equal(again.source, "stored");
       assert.equal(again.token, first.token);
-      assert.equal(chooseToken("0.0.0.0", "flag-token", env).token, "flag-token");
+      assert.equal(chooseToken("0.0.0.0", "flag-token-9f8e7d6c5b4a3210", env).token, "flag-token-9f8e7d6c5b4a3210");
     } finally {
       if (saved === undefined) delete process.env.XDG_CONFIG_HOME;
       else process.env.XDG_CONFIG_HOME = saved;

@@ -3,6 +3,19 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import type { EngineOptions } from "../engine/engineOptions.js";
 import type { GpuSetting } from "../engine/backend/llamaCpp.js";
+import { BACKEND_KINDS } from "../engine/backend/create.js";
+import { checkOption, GPU_MODES, OPTION_RULES, type OptionName, type OptionValue } from "../engine/optionRules.js";
+
+/** A commander parser that reads a flag by the engine's rule for it (optionRules.ts): one rule, three front ends. */
+export function byRule<K extends OptionName>(name: K): (value: string) => OptionValue<K> {
+  return (value) => {
+    const checked = checkOption(name, value);
+    if (!checked.ok) throw new InvalidArgumentError(`must be ${checked.expected}`);
+    return checked.value;
+  };
+}
+
+const choicesOf = (name: "negativesFrom" | "negativeWeights"): string[] => (OPTION_RULES[name].schema as unknown as { options: string[] }).options;
 
 /**
  * Defaults differ by job. Scoring a file (`score`, the editor, `bon`) favours quality: three
@@ -21,36 +34,39 @@ export function addEngineFlags(cmd: Command, preset: FlagPreset = "scoring"): Co
   const d = PRESETS[preset];
   return cmd
     .option("-m, --model <path>", "GGUF model file, or a model pulled with `steplens pull` (hf:USER/REPO:QUANT) (default: ../shared/models/arith-demo-15m-f16.gguf, or $STEPLENS_MODEL)")
-    .addOption(new Option("--gpu <mode>", "GPU use").choices(["auto", "off", "cuda", "vulkan", "metal"]).default("auto"))
+    .addOption(new Option("--gpu <mode>", "GPU use").choices(GPU_MODES).default("auto"))
     .option("--threads <n>", "CPU threads (default: all cores)", parseIntStrict)
     .option("--context <n>", "most context tokens per sequence (default: the model's training context; memory is taken as the texts need it)", parseIntStrict)
     .option("-t, --templates <names>", "answer-cue templates: default, reference, chat, or comma-separated names (see `steplens templates`)", d.templates)
-    .addOption(new Option("--prompt-format <format>", "prompts in the model's own chat template (chat), as raw completion text (raw), or chat when the GGUF has a chat template (auto)").choices(["auto", "chat", "raw"]).default("auto"))
-    .option("--negatives <m>", "number of hard negatives M", parseIntStrict, d.negatives)
-    .addOption(new Option("--negatives-from <where>", "hard negatives: sampled from the model after every prefix (samples), or the results the solution's own steps compute (solution: no token generated)").choices(["samples", "solution"]).default(d.negativesFrom))
-    .option("--samples <n>", "samples per prefix used to find hard negatives (--negatives-from samples)", parseIntStrict, 8)
+    .option("--prompt-format <format>", "auto, chat or raw: prompts in the model's own chat template (chat), as raw completion text (raw), or chat when the GGUF has a chat template (auto)", byRule("promptFormat"), "auto")
+    .option("--negatives <m>", "number of hard negatives M", byRule("negatives"), d.negatives)
+    .addOption(new Option("--negatives-from <where>", "hard negatives: sampled from the model after every prefix (samples), or the results the solution's own steps compute (solution: no token generated)").choices(choicesOf("negativesFrom")).default(d.negativesFrom))
+    .option("--samples <n>", "samples per prefix used to find hard negatives (--negatives-from samples)", byRule("samples"), 8)
     .option("--seed <n>", "sampling seed", parseIntStrict, 1234)
-    .addOption(new Option("--negative-weights <how>", "average the negatives' gains by how often the model sampled them (frequency) or uniformly, as the reference implementation does").choices(["frequency", "uniform"]).default("frequency"))
-    .option("--threshold <p>", "soft label under which a step counts as an error", parseFloatStrict)
-    .option("--aggregation <how>", "solution score from step soft labels: min, mean, last, product", "min")
+    .addOption(new Option("--negative-weights <how>", "average the negatives' gains by how often the model sampled them (frequency) or uniformly, as the reference implementation does").choices(choicesOf("negativeWeights")).default("frequency"))
+    .option("--threshold <p>", "soft label under which a step counts as an error", byRule("threshold"))
+    .option("--aggregation <how>", "solution score from step soft labels: min, mean, last, product", byRule("aggregation"), "min")
     .option("--naive", "evaluate every prefix from scratch (the cost baseline; same scores, slower)")
-    .addOption(new Option("--backend <kind>", "where the model runs: local (llama.cpp here), remote (steplens serve), openai (OpenAI-compatible server, e.g. vLLM), llama-server").choices(["local", "remote", "openai", "llama-server"]).default("local"))
+    .addOption(new Option("--backend <kind>", "where the model runs: local (llama.cpp here), remote (steplens serve), openai (OpenAI-compatible server, e.g. vLLM), llama-server").choices(BACKEND_KINDS).default("local"))
     .option("--endpoint <url>", "server address for a server backend; repeat to spread the work over several", collect, [] as string[])
     .option("--token <token>", "bearer token / API key for a server backend (default: $STEPLENS_TOKEN)")
-    .option("--timeout <ms>", "per-request timeout for a server backend, in milliseconds", parseIntStrict)
-    .option("--gpu-layers <n>", "model layers to offload to the GPU: a number, or auto (default)", parseGpuLayers)
-    .option("--max-in-flight <n>", "server backends: requests in flight per endpoint (default 4)", parseIntStrict);
+    .option("--timeout <ms>", "per-request timeout for a server backend, in milliseconds", byRule("timeoutMs"))
+    .option("--gpu-layers <n>", "model layers to offload to the GPU: a number, or auto (default)", byRule("gpuLayers"))
+    .option("--max-in-flight <n>", "server backends: requests in flight per endpoint (default 4)", byRule("maxInFlight"));
+}
+
+/**
+ * Implicit PRM's pair, for the commands that score steps (score, label, bon, bench): with
+ * `--method implicit`, `--model` is the policy π_θ and `--reference-model` the reference π_ref.
+ */
+export function addImplicitFlags(cmd: Command): Command {
+  return cmd
+    .option("--reference-model <path>", "Implicit PRM (--method implicit): the reference model π_ref the policy --model was trained from (same tokenizer)")
+    .option("--beta <b>", "Implicit PRM: β of the pair, reward = β × Σ log π_θ/π_ref (default 0.05)", parseFloatStrict);
 }
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-function parseGpuLayers(value: string): number | "auto" {
-  if (value === "auto") return "auto";
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a layer count (0 or more) or auto, got "${value}"`);
-  return n;
 }
 
 export interface EngineFlagValues {
@@ -74,6 +90,9 @@ export interface EngineFlagValues {
   timeout?: number;
   gpuLayers?: number | "auto";
   maxInFlight?: number;
+  /** addImplicitFlags */
+  referenceModel?: string;
+  beta?: number;
 }
 
 export function engineOptionsFrom(flags: EngineFlagValues): EngineOptions {
@@ -98,6 +117,8 @@ export function engineOptionsFrom(flags: EngineFlagValues): EngineOptions {
     timeoutMs: flags.timeout,
     gpuLayers: flags.gpuLayers,
     maxInFlight: flags.maxInFlight,
+    referenceModelPath: flags.referenceModel,
+    beta: flags.beta,
   };
 }
 

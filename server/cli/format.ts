@@ -2,6 +2,7 @@
 
 import type { Engine } from "../engine/engineOptions.js";
 import type { DocumentScore, ScoredSolution } from "../engine/scoreDocument.js";
+import type { ImplicitStepScore } from "../engine/implicit/implicitPrm.js";
 
 const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (code: number, s: string): string => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -21,16 +22,28 @@ const METHOD_TEXT: Record<string, string> = {
   mc: "soft = share of Monte Carlo rollouts from the step that reach the gold answer",
   cpmi_merge: "soft = Monte Carlo share for step 1, CPMI soft label after",
   rand_merge: "soft = Monte Carlo share for step 1, random after (a control, not for real use)",
+  cpmi_implicit: "soft = mean of the CPMI soft label (on the reference model) and the Implicit PRM soft label",
 };
+
+function num4(x: number): string {
+  return num(x, 4, true);
+}
 
 export function formatDocumentScore(file: string, scored: DocumentScore, engine: Engine): string {
   const lines: string[] = [];
   const gold = scored.gold ? `${scored.gold.value} (${goldSourceText(scored.gold.source)})` : "none";
   lines.push(paint(1, file));
-  const templates = (scored.solutions[0]?.result.templates ?? engine.scorer.config.templates.map((t) => t.name)).join(", ");
-  lines.push(`  model ${engine.backend.info.model} · ${engine.backend.info.device} · ${engine.promptFormat ?? "raw"} prompts · templates ${templates}`);
-  lines.push(`  gold answer ${gold}`);
-  if (engine.method !== "cpmi") lines.push(`  method ${engine.method}: ${METHOD_TEXT[engine.method] ?? ""} (reward: CPMI's, for reference)`);
+  if (engine.method === "implicit") {
+    // Implicit PRM reads no gold answer, templates or negatives: the pair and β are what it used.
+    lines.push(`  policy ${engine.backend.info.model} · reference ${engine.referenceModelPath} · ${engine.backend.info.device} · β ${engine.implicit?.config.beta}`);
+    lines.push(`  method implicit: reward = β × Σ log π_θ/π_ref over the step's tokens, q = running sum, soft = σ(reward / 2β)`);
+  } else {
+    const templates = (scored.solutions[0]?.result.templates ?? engine.scorer.config.templates.map((t) => t.name)).join(", ");
+    lines.push(`  model ${engine.backend.info.model} · ${engine.backend.info.device} · ${engine.promptFormat ?? "raw"} prompts · templates ${templates}`);
+    lines.push(`  gold answer ${gold}`);
+    if (engine.method === "cpmi_implicit") lines.push(`  Implicit PRM policy ${engine.modelPath} · β ${engine.implicit?.config.beta}`);
+  }
+  if (engine.method !== "cpmi" && engine.method !== "implicit") lines.push(`  method ${engine.method}: ${METHOD_TEXT[engine.method] ?? ""} (reward: CPMI's, for reference)`);
   for (const w of scored.warnings) lines.push(paint(33, `  warning: ${w}`));
   for (const s of scored.solutions) lines.push(...formatSolution(s, scored.solutions.length > 1));
   if (scored.solutions.length > 1) {
@@ -43,6 +56,7 @@ export function formatDocumentScore(file: string, scored: DocumentScore, engine:
 function formatSolution(s: ScoredSolution, titled: boolean): string[] {
   const lines: string[] = [];
   if (titled) lines.push(paint(1, `  ${s.solution.title ?? `Solution ${s.solution.index + 1}`}`));
+  if (s.result.method === "implicit") return [...lines, ...formatImplicit(s)];
   const negs = s.result.negatives.map((n) => `${n.value}${n.source === "sampled" ? "" : ` (${n.source})`}`).join(", ");
   lines.push(`  negatives ${negs || "none"}`);
   lines.push(paint(2, `  ${"step".padStart(4)}  ${"reward".padStart(7)}  ${"soft".padStart(5)}  ${"verdict".padEnd(10)}  text`));
@@ -56,6 +70,26 @@ function formatSolution(s: ScoredSolution, titled: boolean): string[] {
   const fe = s.result.firstError;
   lines.push(
     `  score ${num(s.result.score)} (${s.result.aggregation} of soft labels) · first error: ${fe < 0 ? "none" : `step ${fe + 1}`}` +
+      (s.solution.finalAnswer ? ` · written answer ${s.solution.finalAnswer.value}` : ""),
+  );
+  return lines;
+}
+
+function formatImplicit(s: ScoredSolution): string[] {
+  const imp = s.result.implicit!;
+  const lines = [paint(2, `  ${"step".padStart(4)}  ${"reward".padStart(8)}  ${"q".padStart(8)}  ${"soft".padStart(5)}  ${"verdict".padEnd(10)}  ${"top token".padEnd(16)}  text`)];
+  for (const st of s.steps) {
+    const t = imp.steps[st.step.index];
+    const top = t?.topTokens[0];
+    const topText = top ? `${JSON.stringify(top.text)} ${num(top.logRatio, 2, true)}` : "—";
+    lines.push(
+      `  ${String(st.step.index + 1).padStart(4)}  ${num4(st.score.reward).padStart(8)}  ${num4(t?.q ?? NaN).padStart(8)}  ${num(st.score.softLabel).padStart(5)}  ` +
+        `${paint(VERDICT_COLOR[st.verdict] ?? 0, st.verdict.padEnd(10))}  ${clip(topText, 16).padEnd(16)}  ${clip(st.step.text, 60)} ${paint(2, `:${st.step.range.start.line + 1}`)}`,
+    );
+  }
+  const fe = s.result.firstError;
+  lines.push(
+    `  score ${num(s.result.score)} (${s.result.aggregation} of soft labels) · outcome r ${num4(imp.outcome)} · first error: ${fe < 0 ? "none" : `step ${fe + 1}`}` +
       (s.solution.finalAnswer ? ` · written answer ${s.solution.finalAnswer.value}` : ""),
   );
   return lines;
@@ -88,6 +122,7 @@ export function documentJson(file: string, scored: DocumentScore, engine: Engine
     gold_answer: scored.gold?.value ?? null,
     gold_source: scored.gold?.source ?? null,
     model: engine.backend.info.model,
+    ...(engine.referenceModelPath ? { reference_model: engine.referenceModelPath } : {}),
     device: engine.backend.info.device,
     templates: scored.solutions[0]?.result.templates ?? engine.scorer.config.templates.map((t) => t.name),
     prompt_format: engine.promptFormat ?? "raw",
@@ -115,7 +150,20 @@ export function documentJson(file: string, scored: DocumentScore, engine: Engine
         negative_mean: finiteOrNull(st.score.negativeMean),
         terms: st.score.terms,
         truncated: st.score.truncated,
+        ...(s.result.implicit ? { implicit: implicitStepJson(s.result.implicit.steps[st.step.index]) } : {}),
       })),
+      ...(s.result.implicit ? { outcome: finiteOrNull(s.result.implicit.outcome), beta: s.result.implicit.beta } : {}),
     })),
+  };
+}
+
+function implicitStepJson(t: ImplicitStepScore | undefined): Record<string, unknown> | null {
+  if (!t) return null;
+  return {
+    beta: t.beta,
+    log_ratio: finiteOrNull(t.logRatio),
+    q: finiteOrNull(t.q),
+    tokens: t.tokens,
+    top_tokens: t.topTokens.map((k) => ({ text: k.text, log_ratio: k.logRatio })),
   };
 }

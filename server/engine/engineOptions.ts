@@ -2,18 +2,21 @@
 // defaults in one place so that the CLI flags and the editor settings cannot drift apart.
 
 import type { GpuSetting } from "./backend/llamaCpp.js";
-import { BACKEND_KINDS, isBackendKind, openBackend } from "./backend/create.js";
+import { openBackend } from "./backend/create.js";
 import { defaultModelPath } from "./backend/modelPath.js";
 import { defaultModelsDir, findCachedModel, isModelSource } from "./models/modelCache.js";
 import type { Backend } from "./backend/types.js";
 import type { PoolEvent } from "./backend/pool.js";
-import { isAggregation, type Aggregation } from "./cpmi/aggregate.js";
+import type { Aggregation } from "./cpmi/aggregate.js";
 import { CpmiScorer, DEFAULT_CPMI, type CpmiConfig } from "./cpmi/scorer.js";
 import { NEUTRAL_CALIBRATION, type Calibration } from "./cpmi/softLabels.js";
 import { knownCalibration } from "./cpmi/calibrations.js";
-import { PROMPT_FORMATS, PromptFormatError, resolvePromptFormat, resolveTemplates, UnknownTemplateError, type PromptFormat } from "./cpmi/templates.js";
-import { isStepMethod, STEP_METHODS, type StepMethod } from "./methods/stepMethods.js";
+import { checkOption, GPU_MODES, optionProblem, type OptionName, type OptionValue } from "./optionRules.js";
+import { PromptFormatError, resolvePromptFormat, resolveTemplates, UnknownTemplateError, type PromptFormat } from "./cpmi/templates.js";
+import { isPairMethod, type StepMethod } from "./methods/stepMethods.js";
 import { DEFAULT_MC, MonteCarloScorer } from "./mc/monteCarlo.js";
+import { DEFAULT_BETA, ImplicitPrmScorer, implicitCalibration, lazyReference } from "./implicit/implicitPrm.js";
+import { checkPair } from "./implicit/pair.js";
 
 export interface EngineOptions {
   modelPath?: string;
@@ -37,8 +40,12 @@ export interface EngineOptions {
   parallel?: number;
   /** Evaluate every prefix from scratch (cost baseline). */
   naive?: boolean;
-  /** How steps are scored: cpmi (default), mc, cpmi_merge or rand_merge (see methods/stepMethods.ts). */
+  /** How steps are scored: cpmi (default), mc, cpmi_merge, rand_merge, implicit or cpmi_implicit (see methods/stepMethods.ts). */
   method?: string;
+  /** Implicit PRM: the reference model π_ref (the policy π_θ is modelPath). Loaded on first use. */
+  referenceModelPath?: string;
+  /** Implicit PRM: β of the pair (default 0.05). */
+  beta?: number;
   /** Where the model runs: local (default), remote (steplens serve), openai, llama-server. */
   backend?: string;
   /** Server backends: base URLs; several spread the work over them. */
@@ -53,9 +60,11 @@ export interface EngineOptions {
   maxInFlight?: number;
   /** Several endpoints: retries and endpoints taken out or back, for the front end to tell the user. */
   onPoolEvent?: (event: PoolEvent) => void;
+  /** Aborts the model load (a language server shutting down mid-load). */
+  signal?: AbortSignal;
 }
 
-export const GPU_SETTINGS: readonly GpuSetting[] = ["auto", "off", "cuda", "vulkan", "metal"];
+export const GPU_SETTINGS: readonly GpuSetting[] = GPU_MODES;
 
 export class OptionError extends Error {
   constructor(message: string) {
@@ -64,31 +73,30 @@ export class OptionError extends Error {
   }
 }
 
+/** `value` if the option's rule (optionRules.ts) takes it; otherwise an OptionError naming the flag. */
+function valid<K extends OptionName>(name: K, value: unknown, flag: string): OptionValue<K> {
+  const checked = checkOption(name, value);
+  if (!checked.ok) throw new OptionError(optionProblem(flag, checked.expected, value));
+  return checked.value;
+}
+
 /** Validates options that a user types, before any model is loaded. */
 export function cpmiConfigFrom(options: EngineOptions, modelPath: string): CpmiConfig {
-  const aggregation = options.aggregation ?? DEFAULT_CPMI.aggregation;
-  if (!isAggregation(aggregation)) throw new OptionError(`unknown aggregation "${aggregation}": use min, mean, last or product`);
-  const negatives = options.negatives ?? DEFAULT_CPMI.negatives;
-  if (!Number.isInteger(negatives) || negatives < 1 || negatives > 64) throw new OptionError(`--negatives must be a whole number from 1 to 64, got ${negatives}`);
-  const samples = options.samples ?? DEFAULT_CPMI.samplesPerPrefix;
-  if (!Number.isInteger(samples) || samples < 0 || samples > 64) throw new OptionError(`--samples must be a whole number from 0 to 64, got ${samples}`);
-  const threshold = options.threshold ?? DEFAULT_CPMI.threshold;
-  if (!(threshold >= 0 && threshold <= 1)) throw new OptionError(`--threshold is a soft-label cut between 0 and 1, got ${threshold}`);
-  if (options.promptFormat != null && !(PROMPT_FORMATS as readonly string[]).includes(options.promptFormat)) {
-    throw new OptionError(`unknown prompt format "${options.promptFormat}": use ${PROMPT_FORMATS.join(", ")}`);
-  }
+  const aggregation = valid("aggregation", options.aggregation ?? DEFAULT_CPMI.aggregation, "--aggregation");
+  const negatives = valid("negatives", options.negatives ?? DEFAULT_CPMI.negatives, "--negatives");
+  const samples = valid("samples", options.samples ?? DEFAULT_CPMI.samplesPerPrefix, "--samples");
+  const threshold = valid("threshold", options.threshold ?? DEFAULT_CPMI.threshold, "--threshold");
+  const promptFormat = options.promptFormat == null ? undefined : valid("promptFormat", options.promptFormat, "--prompt-format");
   // The names are checked here, before a model loads; chat templates are bound to the model's chat
   // template once it is loaded (createEngine).
   let templates: ReturnType<typeof resolveTemplates>;
   try {
-    templates = resolveTemplates(options.templates ?? "default", { format: options.promptFormat === "chat" ? "chat" : "raw" });
+    templates = resolveTemplates(options.templates ?? "default", { format: promptFormat === "chat" ? "chat" : "raw" });
   } catch (err) {
     throw err instanceof PromptFormatError ? new OptionError(err.message) : err;
   }
-  const negativeWeights = options.negativeWeights ?? DEFAULT_CPMI.negativeWeights;
-  if (negativeWeights !== "frequency" && negativeWeights !== "uniform") throw new OptionError(`unknown --negative-weights "${negativeWeights}": use frequency or uniform`);
-  const negativesFrom = options.negativesFrom ?? DEFAULT_CPMI.negativesFrom;
-  if (negativesFrom !== "samples" && negativesFrom !== "solution") throw new OptionError(`unknown --negatives-from "${negativesFrom}": use samples or solution`);
+  const negativeWeights = valid("negativeWeights", options.negativeWeights ?? DEFAULT_CPMI.negativeWeights, "--negative-weights");
+  const negativesFrom = valid("negativesFrom", options.negativesFrom ?? DEFAULT_CPMI.negativesFrom, "--negatives-from");
   return {
     ...DEFAULT_CPMI,
     templates,
@@ -105,6 +113,27 @@ export function cpmiConfigFrom(options: EngineOptions, modelPath: string): CpmiC
   };
 }
 
+/**
+ * Implicit PRM's options, checked before any model loads: a pair method needs a reference, a
+ * reference needs a pair method (silently ignoring it would let a user think they got Implicit PRM),
+ * and β must be positive (β ≤ 0 flips or erases every reward).
+ */
+export function implicitOptionsFrom(options: Pick<EngineOptions, "method" | "referenceModelPath" | "beta" | "backend">): { beta: number } {
+  const beta = options.beta ?? DEFAULT_BETA;
+  if (!(Number.isFinite(beta) && beta > 0)) throw new OptionError(`--beta must be a number above 0 (the pair's training β, 0.05 for the demo pair), got ${options.beta}`);
+  const pair = isPairMethod(options.method);
+  if (pair && !options.referenceModelPath) {
+    throw new OptionError(`method ${options.method} needs the reference model π_ref: pass --reference-model PATH (the model the policy --model was trained from)`);
+  }
+  if (!pair && options.referenceModelPath) {
+    throw new OptionError(`--reference-model is used only by --method implicit (or cpmi_implicit); add --method implicit (--model is then the policy) or drop --reference-model`);
+  }
+  if (pair && (options.backend ?? "local") !== "local") {
+    throw new OptionError(`method ${options.method} runs both models with --backend local for now; a server backend carries one model`);
+  }
+  return { beta };
+}
+
 export interface Engine {
   backend: Backend;
   scorer: CpmiScorer;
@@ -113,6 +142,13 @@ export interface Engine {
   method: StepMethod;
   /** The Monte Carlo scorer, for the methods that roll out (mc, cpmi_merge, rand_merge). */
   mc?: MonteCarloScorer;
+  /**
+   * Implicit PRM (pair methods). implicit: `backend` is its policy, the reference loads on first use.
+   * cpmi_implicit: `backend` is the reference (CPMI's model) and the policy has its own backend.
+   */
+  implicit?: ImplicitPrmScorer;
+  /** Implicit PRM's reference model file (pair methods). */
+  referenceModelPath?: string;
   /** The prompts the templates write: the model's chat template or raw completion text. */
   promptFormat?: PromptFormat;
   dispose(): Promise<void>;
@@ -120,22 +156,29 @@ export interface Engine {
 
 export async function createEngine(options: EngineOptions): Promise<Engine> {
   const modelPath = await localModelPath(options);
-  if (options.gpu && !GPU_SETTINGS.includes(options.gpu)) throw new OptionError(`unknown --gpu "${options.gpu}": use ${GPU_SETTINGS.join(", ")}`);
-  const config = cpmiConfigFrom(options, modelPath);
-  if (options.method != null && !isStepMethod(options.method)) {
-    throw new OptionError(`unknown method "${options.method}": use ${STEP_METHODS.join(", ")}`);
-  }
-  const kind = options.backend ?? "local";
-  if (!isBackendKind(kind)) throw new OptionError(`unknown backend "${kind}": use ${BACKEND_KINDS.join(", ")}`);
+  if (options.gpu != null) valid("gpu", options.gpu, "--gpu");
+  if (options.gpuLayers != null) valid("gpuLayers", options.gpuLayers, "--gpu-layers");
+  if (options.method != null) valid("method", options.method, "--method");
+  const { beta } = implicitOptionsFrom(options);
+  const pair = isPairMethod(options.method);
+  // cpmi_implicit: CPMI runs on the reference, the base model the policy was tuned from (a reward-
+  // tuned policy is not the language model CPMI reads beliefs from); that one model then serves
+  // both CPMI and the pair, one context.
+  const combined = options.method === "cpmi_implicit";
+  const cpmiModel = combined ? options.referenceModelPath! : modelPath;
+  const config = cpmiConfigFrom(options, cpmiModel);
+  // Both files' vocabularies are compared from their headers before either model loads.
+  if (pair) await checkPair(modelPath, options.referenceModelPath!);
+  const kind = valid("backend", options.backend ?? "local", "--backend");
   if (kind !== "local" && !(options.endpoints && options.endpoints.length > 0)) {
     throw new OptionError(`backend "${kind}" needs the server's address: pass --endpoint URL (or set steplens.remote.url)`);
   }
-  if (options.maxInFlight != null && !(Number.isInteger(options.maxInFlight) && options.maxInFlight >= 1)) {
-    throw new OptionError(`--max-in-flight must be a whole number of at least 1, got ${options.maxInFlight}`);
-  }
+  if (options.maxInFlight != null) valid("maxInFlight", options.maxInFlight, "--max-in-flight");
+  if (options.timeoutMs != null) valid("timeoutMs", options.timeoutMs, "--timeout");
+  const onePass = pair && !combined;
   const backend = await openBackend({
     kind,
-    modelPath,
+    modelPath: cpmiModel,
     maxInFlight: options.maxInFlight,
     onPoolEvent: options.onPoolEvent,
     endpoints: options.endpoints,
@@ -146,12 +189,14 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     threads: options.threads,
     contextSize: options.contextSize,
     reusePrefix: !options.naive,
-    // Monte Carlo methods fork their rollouts into the same branches.
-    branches: Math.max(config.samplesPerPrefix, config.negatives + 1, options.method && options.method !== "cpmi" ? DEFAULT_MC.rollouts : 1),
-    // `default` is three templates in either prompt format; `all` is more of the raw ones.
-    walkers: Math.max(config.templates.length, resolveTemplates(options.templates ?? "default", { format: "chat" }).length),
+    // Monte Carlo methods fork their rollouts into the same branches. Implicit PRM needs one
+    // sequence per lane (its single pass), so its policy context stays as small as the reference's.
+    branches: onePass ? 1 : Math.max(config.samplesPerPrefix, config.negatives + 1, options.method && options.method !== "cpmi" && !pair ? DEFAULT_MC.rollouts : 1),
+    // `default` is three templates in either prompt format, which is known only once the model is.
+    walkers: onePass ? 1 : walkersFor(options.templates ?? "default", config.templates.length),
     // A server takes as many requests at once as --max-in-flight allows, also with one endpoint.
     parallel: options.parallel ?? (kind !== "local" ? options.maxInFlight : undefined),
+    signal: options.signal,
   });
   // A server names its model only once connected (the editor sends no model path): its soft labels
   // must use that model's calibration, as the same model run locally does.
@@ -164,8 +209,44 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     throw err instanceof PromptFormatError || err instanceof UnknownTemplateError ? new OptionError(err.message) : err;
   }
   const method = (options.method ?? "cpmi") as StepMethod;
-  const mc = method === "cpmi" ? undefined : new MonteCarloScorer(backend, DEFAULT_MC);
-  return { backend, scorer: new CpmiScorer(backend, config), modelPath, method, mc, promptFormat, dispose: () => backend.dispose() };
+  const mc = method === "cpmi" || pair ? undefined : new MonteCarloScorer(backend, DEFAULT_MC);
+  let implicit: ImplicitPrmScorer | undefined;
+  let reference: ReturnType<typeof lazyReference> | undefined;
+  let policy: Backend | undefined;
+  if (pair) {
+    // Each model has its own context (nothing is shared but the tokenizer), on the same device
+    // settings, so --gpu and --gpu-layers apply to both.
+    const small = (path: string): Promise<Backend> =>
+      openBackend({
+        kind: "local",
+        modelPath: path,
+        gpu: options.gpu ?? "auto",
+        gpuLayers: options.gpuLayers,
+        threads: options.threads,
+        contextSize: options.contextSize,
+        branches: 1,
+        walkers: 1,
+        parallel: backend.parallel,
+      });
+    const implicitConfig = { beta, calibration: implicitCalibration(beta), threshold: config.threshold, aggregation: config.aggregation };
+    if (combined) {
+      policy = await small(modelPath).catch(async (err: unknown) => {
+        await backend.dispose();
+        throw err;
+      });
+      implicit = new ImplicitPrmScorer(policy, () => Promise.resolve(backend), implicitConfig);
+    } else {
+      // The reference is loaded on first use: an engine that never scores costs one model.
+      reference = lazyReference(() => small(options.referenceModelPath!));
+      implicit = new ImplicitPrmScorer(backend, reference, implicitConfig);
+    }
+  }
+  const dispose = async (): Promise<void> => {
+    await reference?.dispose();
+    await policy?.dispose();
+    await backend.dispose();
+  };
+  return { backend, scorer: new CpmiScorer(backend, config), modelPath, method, mc, implicit, referenceModelPath: pair ? options.referenceModelPath : undefined, promptFormat, dispose };
 }
 
 /**
@@ -180,6 +261,17 @@ async function localModelPath(options: EngineOptions): Promise<string> {
     throw new OptionError(`model ${given} is not in the model cache (${defaultModelsDir()}); download it first with: steplens pull ${given}`);
   }
   return found;
+}
+
+/** The most templates `spec` can stand for in either prompt format (one walker each). */
+function walkersFor(spec: string, known: number): number {
+  try {
+    return Math.max(known, resolveTemplates(spec, { format: "chat" }).length);
+  } catch (err) {
+    // `reference` has no chat form: the raw count is the count.
+    if (err instanceof PromptFormatError) return known;
+    throw err;
+  }
 }
 
 /**

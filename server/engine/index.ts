@@ -20,3 +20,9 @@ export { BestOfN, BON_VARIANTS, DEFAULT_BON_VARIANT, bonVariant, bonBaselines, p
 export { parseDocumentSegmented, entropyCuts, cutsFrom, stepsAt, DEFAULT_SEGMENT, type Segmentation, type SegmentSignal, type EntropySegmentOptions, type SegmentedParseOptions } from "./segment/entropySegment.js";
 export type { TokenEntropies } from "./backend/types.js";
 export { openBackend, BACKEND_KINDS, isBackendKind, type BackendKind, type BackendSpec } from "./backend/create.js";
+export { ALL_STEP_METHODS, PAIR_METHODS, isPairMethod } from "./methods/stepMethods.js";
+export { ImplicitPrmScorer, DEFAULT_BETA, TOP_TOKENS, implicitCalibration, lazyReference, type ImplicitConfig, type ImplicitScore, type ImplicitStepScore, type TokenTerm } from "./implicit/implicitPrm.js";
+export { writtenFromDocument, writtenFromLines, writtenFromRecord, defaultPrompt, type WrittenSolution, type TextSpan } from "./implicit/written.js";
+export { implicitSolutionScore } from "./implicit/asSolutionScore.js";
+export { combineStepScores, combineWithImplicit } from "./implicit/combined.js";
+export { checkPair } from "./implicit/pair.js";

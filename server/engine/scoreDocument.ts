@@ -6,6 +6,10 @@ import type { ParsedDocument, Solution, Step } from "./parse/types.js";
 import { BestOfN } from "./bon/bestOfN.js";
 import type { MonteCarloScorer } from "./mc/monteCarlo.js";
 import { withMethod, type StepMethod } from "./methods/stepMethods.js";
+import type { ImplicitPrmScorer } from "./implicit/implicitPrm.js";
+import { implicitSolutionScore } from "./implicit/asSolutionScore.js";
+import { writtenFromDocument } from "./implicit/written.js";
+import { combineWithImplicit } from "./implicit/combined.js";
 
 export type Verdict = "ok" | "weak" | "wrong" | "not scored";
 
@@ -51,6 +55,10 @@ export interface ScoreDocumentOptions {
   method?: StepMethod;
   /** Required for mc, cpmi_merge and rand_merge. */
   mc?: MonteCarloScorer;
+  /** Required for implicit: the model pair. */
+  implicit?: ImplicitPrmScorer;
+  /** The file's text the document was parsed from: Implicit PRM reads the solution as written. */
+  sourceText?: string;
   /** Before each solution and once at the end: steps scored so far and in all. */
   onProgress?: (stepsDone: number, stepsTotal: number) => void;
 }
@@ -62,6 +70,8 @@ export async function scoreDocument(scorer: CpmiScorer, doc: ParsedDocument, opt
     : doc.goldAnswer
       ? { value: doc.goldAnswer.value, source: doc.goldAnswer.source }
       : undefined;
+  // Implicit PRM needs no gold answer: it never samples one, and scores from the written text alone.
+  if (options.method === "implicit") return await scoreImplicit(doc, gold, warnings, options, scorer.config.threshold);
   if (!gold && doc.problem.trim()) {
     // The model's own answer, from solutions it writes to the question (self-consistency), rather
     // than the scorer's fallback of answers sampled right after the answer cue: on the Best-of-N dev
@@ -90,7 +100,12 @@ export async function scoreDocument(scorer: CpmiScorer, doc: ParsedDocument, opt
     });
     // A fallback gold answer is guessed once per problem, not once per candidate.
     gold ??= result.gold;
-    if (options.method) {
+    if (options.method === "cpmi_implicit") {
+      // CPMI's result, with the soft labels averaged with Implicit PRM's (implicit/combined.ts).
+      const written = options.implicit && options.sourceText != null ? writtenFromDocument(options.sourceText, doc, solution) : undefined;
+      if (!written) throw new Error("method cpmi_implicit needs the model pair and the file's text (sourceText)");
+      combineWithImplicit(result, await options.implicit!.score(written, options.signal), scorer.config.threshold);
+    } else if (options.method) {
       await withMethod(options.method, { cpmi: scorer, mc: options.mc }, doc.problem, solution.steps.map((s) => s.text), result, options.signal);
     }
     for (const w of result.warnings) if (!warnings.includes(w)) warnings.push(w);
@@ -98,6 +113,30 @@ export async function scoreDocument(scorer: CpmiScorer, doc: ParsedDocument, opt
       solution,
       result,
       steps: solution.steps.map((step, i) => ({ step, score: result.steps[i]!, verdict: verdictOf(result.steps[i]!, scorer.config.threshold) })),
+    });
+    stepsDone += solution.steps.length;
+  }
+  options.onProgress?.(stepsDone, stepsTotal);
+  return { document: doc, gold, solutions, warnings };
+}
+
+async function scoreImplicit(doc: ParsedDocument, gold: GoldAnswer | undefined, warnings: string[], options: ScoreDocumentOptions, threshold: number): Promise<DocumentScore> {
+  if (!options.implicit) throw new Error("method implicit needs a reference model: pass --reference-model PATH");
+  if (options.sourceText == null) throw new Error("Implicit PRM reads the solution as written: pass the file's text as sourceText");
+  if (!doc.problem.trim()) warnings.push("no problem statement found: start the file with `Question: ...` (or a `## Problem` section) so the model knows what is being solved");
+  const solutions: ScoredSolution[] = [];
+  const stepsTotal = doc.solutions.reduce((n, s) => n + s.steps.length, 0);
+  let stepsDone = 0;
+  for (const solution of doc.solutions) {
+    const written = writtenFromDocument(options.sourceText, doc, solution);
+    if (!written) continue;
+    options.onProgress?.(stepsDone, stepsTotal);
+    const result = implicitSolutionScore(await options.implicit.score(written, options.signal), gold);
+    for (const w of result.warnings) if (!warnings.includes(w)) warnings.push(w);
+    solutions.push({
+      solution,
+      result,
+      steps: solution.steps.map((step, i) => ({ step, score: result.steps[i]!, verdict: verdictOf(result.steps[i]!, threshold) })),
     });
     stepsDone += solution.steps.length;
   }

@@ -6,7 +6,7 @@ import type { BestOfNCandidate, BestOfNResult, WireGold } from "../../protocol/i
 import type { Engine } from "../engine/engineOptions.js";
 import type { ParsedDocument } from "../engine/parse/types.js";
 import { scoreDocument } from "../engine/scoreDocument.js";
-import { readSolutionFile } from "../cli/readSolutionFile.js";
+import { readSolutionFile } from "../engine/parse/readSolutionFile.js";
 import { capSteps, displayName, parseText } from "./documents.js";
 import { wireGold, wireRange } from "./wire.js";
 

@@ -4,6 +4,11 @@
 // always supersedes an older one. Whoever asked for a document's scores explicitly (the
 // steplens/scoreDocument request) is answered with the scores of the newest version, even when
 // edits keep superseding the check in between.
+//
+// The queue starts paused: nothing runs before the first settings are read and the model load has
+// begun, or a check started then would be cancelled by that load and run again. Whatever the user is
+// looking at goes first: a document the client asks about (code lens, hover, scoreDocument) moves
+// to the front, so it does not wait behind checks of files opened before it.
 
 import type { DocumentScores } from "../../protocol/index.js";
 
@@ -22,6 +27,7 @@ export class CheckQueue {
   private readonly idleWaiters = new Map<string, (() => void)[]>();
   private current: { uri: string; controller: AbortController } | undefined;
   private pumping = false;
+  private paused = true;
 
   constructor(
     private readonly runner: CheckRunner,
@@ -44,6 +50,24 @@ export class CheckQueue {
     );
   }
 
+  /** Lets the queue run (once the first settings are read). */
+  resume(): void {
+    this.paused = false;
+    void this.pump();
+  }
+
+  /**
+   * The client shows `uri` (it asked for its lenses or a hover): a check queued for it runs next.
+   * A check of another file already running goes on; restarting it would waste its work.
+   */
+  prioritize(uri: string): void {
+    const at = this.queue.indexOf(uri);
+    if (at > 0) {
+      this.queue.splice(at, 1);
+      this.queue.unshift(uri);
+    }
+  }
+
   /** The text changed: a check running on the old text is wasted work. */
   supersede(uri: string): void {
     if (this.current?.uri === uri) this.current.controller.abort();
@@ -57,6 +81,8 @@ export class CheckQueue {
       this.waiters.set(uri, list);
       this.clearTimer(uri);
       this.enqueue(uri);
+      // Someone waits for this answer: it goes before the background checks.
+      this.prioritize(uri);
     });
   }
 
@@ -124,7 +150,7 @@ export class CheckQueue {
   }
 
   private async pump(): Promise<void> {
-    if (this.pumping) return;
+    if (this.pumping || this.paused) return;
     this.pumping = true;
     try {
       while (this.queue.length > 0) {

@@ -117,6 +117,8 @@ export class EngineHost {
   private users = 0;
   private idleWaiters: (() => void)[] = [];
   private disposed = false;
+  /** Aborts a load in progress when the server shuts down: shutdown must not wait minutes for a big model. */
+  private readonly disposal = new AbortController();
   private options: EngineOptions | undefined;
   private remote: RemoteConnection | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -192,13 +194,20 @@ export class EngineHost {
       return;
     }
     try {
-      this.engine = await createEngine(options);
+      const engine = await createEngine({ ...options, signal: this.disposal.signal });
+      if (this.disposed) {
+        // Loaded in spite of the abort (llama.cpp's start cannot be interrupted): let it go at once.
+        await engine.dispose();
+        return;
+      }
+      this.engine = engine;
       const recovered = (this.remote?.failures ?? 0) > 0;
       if (this.remote) this.remote.failures = 0;
       this.message = undefined;
       this.setState("ready");
       if (recovered) this.events.onRecovered?.();
     } catch (err) {
+      if (this.disposed) return;
       const failure = server ? classifyRemoteFailure(err) : undefined;
       if (failure) this.remoteFailed(failure, err);
       else {
@@ -271,10 +280,11 @@ export class EngineHost {
     this.events.onStatus(this.status());
   }
 
+  /** Stops: aborts a load in progress instead of waiting for it; waits only for the checks running now (already aborted by the caller). */
   async dispose(): Promise<void> {
     this.disposed = true;
+    this.disposal.abort();
     this.cancelRetry();
-    await this.loading?.catch(() => {});
     await this.idle();
     const engine = this.engine;
     this.engine = undefined;

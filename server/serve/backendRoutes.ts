@@ -3,7 +3,6 @@
 // the lane back; lanes keep their walkers' KV caches between sessions, so a client walking
 // consecutive prefixes of a solution costs the server only the new tokens, as it does locally.
 
-import type { SampleOptions } from "../engine/backend/types.js";
 import type {
   ContinuationsResponse,
   EntropiesResponse,
@@ -12,7 +11,8 @@ import type {
   TokenizeResponse,
 } from "../engine/backend/remote.js";
 import type { BackendSession } from "../engine/backend/types.js";
-import { HttpError, stringArrayField, stringField } from "./http.js";
+import { HttpError } from "./http.js";
+import { ContinuationsRequest, EntropiesRequest, parseBody, sampleRequest, TokenizeRequest } from "./schemas.js";
 import type { ServeContext } from "./context.js";
 
 function checkText(ctx: ServeContext, name: string, text: string): void {
@@ -31,16 +31,14 @@ async function inSession<T>(ctx: ServeContext, signal: AbortSignal, call: (sessi
   });
 }
 
-export async function handleTokenize(ctx: ServeContext, body: Record<string, unknown>): Promise<TokenizeResponse> {
-  const text = stringField(body, "text", true);
+export async function handleTokenize(ctx: ServeContext, body: unknown): Promise<TokenizeResponse> {
+  const { text } = parseBody(TokenizeRequest, body);
   checkText(ctx, "text", text);
   return { tokens: await ctx.engine.backend.tokenize(text) };
 }
 
-export async function handleContinuations(ctx: ServeContext, body: Record<string, unknown>, signal: AbortSignal): Promise<ContinuationsResponse> {
-  const prefix = stringField(body, "prefix", true);
-  const continuations = stringArrayField(body, "continuations");
-  if (!continuations || continuations.length === 0) throw new HttpError(400, "invalid-request", '"continuations" must be a non-empty array of strings');
+export async function handleContinuations(ctx: ServeContext, body: unknown, signal: AbortSignal): Promise<ContinuationsResponse> {
+  const { prefix, continuations } = parseBody(ContinuationsRequest, body);
   if (continuations.length > ctx.limits.maxBatch) throw new HttpError(413, "batch-too-large", `${continuations.length} continuations; the server takes at most ${ctx.limits.maxBatch} per request`);
   checkText(ctx, "prefix", prefix);
   continuations.forEach((c, i) => checkText(ctx, `continuations[${i}]`, c));
@@ -48,39 +46,15 @@ export async function handleContinuations(ctx: ServeContext, body: Record<string
   return { scores: value, tokens };
 }
 
-const STOPS = ["number", "line", "answer"] as const;
-
-function sampleOptions(ctx: ServeContext, raw: unknown): SampleOptions {
-  const o = (raw ?? {}) as Record<string, unknown>;
-  const int = (name: string, lo: number, hi: number): number => {
-    const v = o[name];
-    if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) throw new HttpError(400, "invalid-request", `options.${name} must be a whole number from ${lo} to ${hi}`);
-    return v;
-  };
-  const temperature = o.temperature;
-  if (typeof temperature !== "number" || !(temperature >= 0) || temperature > 10) throw new HttpError(400, "invalid-request", "options.temperature must be a number from 0 to 10");
-  const stopAt = o.stopAt;
-  if (stopAt != null && !STOPS.includes(stopAt as (typeof STOPS)[number])) throw new HttpError(400, "invalid-request", `options.stopAt must be one of ${STOPS.join(", ")}`);
-  return {
-    n: int("n", 1, ctx.limits.maxBatch),
-    maxTokens: int("maxTokens", 1, ctx.limits.maxSampleTokens),
-    temperature,
-    seed: int("seed", Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
-    stopAt: stopAt as SampleOptions["stopAt"],
-  };
-}
-
-export async function handleSample(ctx: ServeContext, body: Record<string, unknown>, signal: AbortSignal): Promise<SampleResponse> {
-  const prefix = stringField(body, "prefix", true);
+export async function handleSample(ctx: ServeContext, body: unknown, signal: AbortSignal): Promise<SampleResponse> {
+  const { prefix, options } = parseBody(sampleRequest(ctx.limits), body);
   checkText(ctx, "prefix", prefix);
-  const options = sampleOptions(ctx, body.options);
   const { value, tokens } = await inSession(ctx, signal, (session, s) => session.sample(prefix, options, s));
   return { texts: value, tokens };
 }
 
-export async function handleEntropies(ctx: ServeContext, body: Record<string, unknown>, signal: AbortSignal): Promise<EntropiesResponse> {
-  const prefix = stringField(body, "prefix", true);
-  const text = stringField(body, "text", true);
+export async function handleEntropies(ctx: ServeContext, body: unknown, signal: AbortSignal): Promise<EntropiesResponse> {
+  const { prefix, text } = parseBody(EntropiesRequest, body);
   checkText(ctx, "prefix", prefix);
   checkText(ctx, "text", text);
   const { value, tokens } = await inSession(ctx, signal, (session, s) => {

@@ -16,10 +16,19 @@ export class HttpError extends Error {
   }
 }
 
+/** The client closed its connection before its request arrived whole: nobody reads an answer. */
+export class ClientGone extends Error {
+  constructor(readonly received: number) {
+    super("the client closed the connection before its request body arrived");
+    this.name = "ClientGone";
+  }
+}
+
 /**
  * Reads the whole body, refusing (413) as soon as it grows past `limit` bytes. The rest of an
  * oversized body is drained, not cut: destroying the socket mid-upload would make the client see a
- * connection reset instead of the 413 that says what to do.
+ * connection reset instead of the 413 that says what to do. A client that hangs up mid-body is
+ * ClientGone, not a server error.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -45,9 +54,12 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
     req.on("end", () => {
       if (!refused) resolve(Buffer.concat(chunks).toString("utf8"));
     });
-    req.on("error", (err) => {
-      if (!refused) reject(err);
-    });
+    // Node reports a hang-up mid-body as an "aborted" error (ECONNRESET), sometimes only as "close".
+    const gone = (): void => {
+      if (!refused && !req.complete) reject(new ClientGone(size));
+    };
+    req.on("error", gone);
+    req.on("close", gone);
   });
 }
 
@@ -55,16 +67,47 @@ function tooLarge(_size: number, limit: number): HttpError {
   return new HttpError(413, "body-too-large", `the request body is larger than ${limit} bytes, the server's limit (--max-body); send less per request`);
 }
 
-export async function readJson(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
-  const text = await readBody(req, limit);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new HttpError(400, "invalid-json", `the request body is not valid JSON: ${(err as Error).message}`);
+/**
+ * No StepLens request nests deeper than a few levels; the cap keeps the recursion in JSON.stringify,
+ * the schemas and the engine far from the stack's limit (a 100k-deep array overflowed it: a 500).
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** The first nesting depth above `max` in a JSON (or NDJSON) text, or undefined; one linear pass. */
+export function nestingBeyond(text: string, max: number): number | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return depth;
+    } else if (c === 0x5d || c === 0x7d) depth--;
   }
-  if (!value || typeof value !== "object" || Array.isArray(value)) throw new HttpError(400, "invalid-request", "the request body must be a JSON object");
-  return value as Record<string, unknown>;
+  return undefined;
+}
+
+export function checkNesting(text: string): void {
+  if (nestingBeyond(text, MAX_JSON_DEPTH) !== undefined) {
+    throw new HttpError(400, "invalid-request", `the request body nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep; no StepLens request needs more than a few`);
+  }
+}
+
+/** Parses a JSON text after the nesting check; 400 invalid-json with `hint` when it is not JSON. */
+export function parseJsonText(text: string, hint = ""): unknown {
+  checkNesting(text);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new HttpError(400, "invalid-json", `the request body is not valid JSON: ${(err as Error).message}${hint}`);
+  }
+}
+
+export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  return parseJsonText(await readBody(req, limit));
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -82,24 +125,19 @@ export function sendError(res: ServerResponse, err: HttpError): void {
   sendJson(res, err.status, body, err.headers);
 }
 
-// Field readers: a wrong field is the client's mistake and gets a 400 naming it.
-
-export function stringField(body: Record<string, unknown>, name: string, required: true): string;
-export function stringField(body: Record<string, unknown>, name: string, required?: false): string | undefined;
-export function stringField(body: Record<string, unknown>, name: string, required = false): string | undefined {
-  const v = body[name];
-  if (v == null) {
-    if (required) throw new HttpError(400, "invalid-request", `the request needs a string field "${name}"`);
-    return undefined;
+/**
+ * The request's URL as the log shows it: the path, and the names of any query parameters with
+ * their values redacted. The API takes nothing in the query, so a value there is a mistake, and the
+ * commonest one is a token (?token=...), which must not end up in a log file; a name that could be
+ * a token itself (anything but a short word) is redacted too.
+ */
+export function urlForLog(url: string | undefined): string {
+  let u: URL;
+  try {
+    u = new URL(url ?? "/", "http://serve.invalid");
+  } catch {
+    return "[malformed URL]";
   }
-  if (typeof v === "number") return String(v);
-  if (typeof v !== "string") throw new HttpError(400, "invalid-request", `"${name}" must be a string`);
-  return v;
-}
-
-export function stringArrayField(body: Record<string, unknown>, name: string): string[] | undefined {
-  const v = body[name];
-  if (v == null) return undefined;
-  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw new HttpError(400, "invalid-request", `"${name}" must be an array of strings`);
-  return v as string[];
+  const names = [...new Set(u.searchParams.keys())].map((n) => (/^[a-z_]{1,20}$/i.test(n) ? n : "[redacted]"));
+  return u.pathname + (names.length ? "?" + names.map((n) => `${n}=[redacted]`).join("&") : "");
 }

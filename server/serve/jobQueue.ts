@@ -33,8 +33,10 @@ export class JobQueue {
   private closed = false;
   private readonly idleWaiters: (() => void)[] = [];
   private readonly counts = { accepted: 0, completed: 0, failed: 0, cancelled: 0, rejected: 0, shut_down: 0 };
-  /** Recent job durations, for the Retry-After estimate. */
-  private meanMs = 1000;
+  /** Durations of the last RECENT jobs that ran to completion, for the Retry-After estimate. */
+  private readonly recentMs: number[] = [];
+  /** When each running job started. */
+  private readonly runningSince: number[] = [];
 
   constructor(
     readonly concurrency: number,
@@ -53,7 +55,7 @@ export class JobQueue {
     if (this.closed) throw shuttingDown();
     if (this.running >= this.concurrency && this.waiting.length >= this.maxWaiting) {
       this.counts.rejected++;
-      const seconds = Math.max(1, Math.ceil(((this.waiting.length / this.concurrency + 1) * this.meanMs) / 1000));
+      const seconds = this.retryAfterSeconds();
       throw new HttpError(429, "queue-full", `the server is busy: ${this.running} jobs running and ${this.waiting.length} waiting (--max-queue ${this.maxWaiting}); retry after ${seconds} s`, {
         "retry-after": String(seconds),
       });
@@ -62,10 +64,13 @@ export class JobQueue {
     if (this.running >= this.concurrency) await this.wait(signal);
     else this.running++;
     const started = Date.now();
+    this.runningSince.push(started);
     try {
       if (signal.aborted) throw new JobCancelled();
       const result = await job(signal);
       this.counts.completed++;
+      this.recentMs.push(Date.now() - started);
+      if (this.recentMs.length > RECENT) this.recentMs.shift();
       return result;
     } catch (err) {
       if (signal.aborted) {
@@ -74,9 +79,21 @@ export class JobQueue {
       } else this.counts.failed++;
       throw err;
     } finally {
-      this.meanMs = 0.8 * this.meanMs + 0.2 * (Date.now() - started);
+      this.runningSince.splice(this.runningSince.indexOf(started), 1);
       this.release();
     }
+  }
+
+  /**
+   * When a place in the wait list is likely to free: when the first running job ends. A job takes
+   * what a typical one takes, the median of the recent completed jobs: a mean was dragged to minutes
+   * by one long label batch, and jobs cut short by their client say nothing about the work. A job
+   * already past the median is expected to need about another typical job's time.
+   */
+  private retryAfterSeconds(now = Date.now()): number {
+    const typical = median(this.recentMs) ?? 1000;
+    const remaining = Math.min(...this.runningSince.map((t) => (now - t < typical ? typical - (now - t) : typical)));
+    return Math.max(1, Math.ceil((Number.isFinite(remaining) ? remaining : typical) / 1000));
   }
 
   private wait(signal: AbortSignal): Promise<void> {
@@ -150,6 +167,15 @@ export class JobQueue {
     }
     this.notifyIdle();
   }
+}
+
+const RECENT = 64;
+
+function median(xs: readonly number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** The client went away; nobody reads the answer. */

@@ -9,30 +9,29 @@ import os from "node:os";
 import path from "node:path";
 import type { ServerResponse } from "node:http";
 import { labelDataset, type LabelFormat, type LabelRunResult } from "../engine/data/labelDataset.js";
-import { HttpError, readBody } from "./http.js";
+import type { z } from "zod";
+import { checkNesting, HttpError, parseJsonText, readBody } from "./http.js";
+import { mediaType, NDJSON_TYPES } from "./requestGuard.js";
+import { LabelBatch, LabelOptions, parseBody } from "./schemas.js";
+import { JobCancelled } from "./jobQueue.js";
 import type { ServeContext } from "./context.js";
 import type { IncomingMessage } from "node:http";
 
+type LabelOptionValues = z.output<typeof LabelOptions>;
+
 /** Reads either {records: [...], options?} as JSON or the records themselves as NDJSON lines. */
-export async function readLabelBatch(req: IncomingMessage, ctx: ServeContext): Promise<{ lines: string[]; options: Record<string, unknown> }> {
+export async function readLabelBatch(req: IncomingMessage, ctx: ServeContext): Promise<{ lines: string[]; options: LabelOptionValues }> {
   const text = await readBody(req, ctx.limits.maxBodyBytes);
-  const type = String(req.headers["content-type"] ?? "");
   let lines: string[];
-  let options: Record<string, unknown> = {};
-  if (/ndjson|jsonl|jsonlines/i.test(type)) {
+  let options: LabelOptionValues = {};
+  if (NDJSON_TYPES.includes(mediaType(req))) {
+    // The lines are parsed by the engine's dataset reader; only their depth is checked here.
+    checkNesting(text);
     lines = text.split("\n").filter((l) => l.trim());
   } else {
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch (err) {
-      throw new HttpError(400, "invalid-json", `the request body is not valid JSON: ${(err as Error).message} (send {"records": [...]} or NDJSON with content-type application/x-ndjson)`);
-    }
-    const records = (body as { records?: unknown })?.records;
-    if (!Array.isArray(records)) throw new HttpError(400, "invalid-request", 'send {"records": [...]}: records in the format of `steplens label` input ({id, problem, steps, gold_answer})');
-    lines = records.map((r) => JSON.stringify(r));
-    const o = (body as { options?: unknown }).options;
-    if (o && typeof o === "object") options = o as Record<string, unknown>;
+    const body = parseBody(LabelBatch, parseJsonText(text, ' (send {"records": [...]} or NDJSON with content-type application/x-ndjson)'));
+    lines = body.records.map((r) => JSON.stringify(r));
+    options = body.options ?? {};
   }
   if (lines.length === 0) throw new HttpError(400, "invalid-request", "the batch has no records");
   if (lines.length > ctx.limits.maxLabelRecords) {
@@ -58,10 +57,9 @@ function safeParse(line: string): unknown {
 
 export async function handleLabel(ctx: ServeContext, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
   const { lines, options } = await readLabelBatch(req, ctx);
-  const format = (options.format ?? "jsonl") as LabelFormat;
-  if (format !== "jsonl" && format !== "trl") throw new HttpError(400, "invalid-request", `unknown options.format "${String(format)}": use jsonl or trl`);
-  const useNegatives = typeof options.use_negatives === "string" ? options.use_negatives : undefined;
-  const calibrationRecords = typeof options.calibration_records === "number" ? options.calibration_records : undefined;
+  const format: LabelFormat = options.format ?? "jsonl";
+  const useNegatives = options.use_negatives;
+  const calibrationRecords = options.calibration_records;
   await ctx.queue.run(signal, async (s) => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "steplens-serve-label-"));
     try {
@@ -98,7 +96,8 @@ export async function handleLabel(ctx: ServeContext, req: IncomingMessage, res: 
       for (const l of text.split("\n")) if (l.trim()) line({ event: "record", record: JSON.parse(l) as unknown });
       line({ event: "summary", stats: run.stats, interrupted: run.interrupted });
       res.end();
-      if (run.interrupted && s.aborted) throw new Error("label batch interrupted");
+      // Cut short by its client or the shutdown: a cancellation (no answer to send, nothing to log as a failure).
+      if (run.interrupted && s.aborted) throw new JobCancelled();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -1,11 +1,12 @@
 // POST /v1/score and POST /v1/bon: the same engine calls as `steplens score` and `steplens bon`, so a
 // server's answer equals the CLI's on the same model and settings.
 
-import { parseDocument, cleanStepText, stripStepPrefix, type DocumentFormat } from "../engine/parse/index.js";
+import { parseDocument, cleanStepText, stripStepPrefix } from "../engine/parse/index.js";
 import { scoreDocument, verdictOf, type ScoredSolution } from "../engine/scoreDocument.js";
 import type { GoldAnswer, SolutionScore } from "../engine/cpmi/scorer.js";
 import { bonVariant, DEFAULT_BON_VARIANT, type BonInputRecord } from "../engine/bon/bestOfN.js";
-import { HttpError, stringArrayField, stringField } from "./http.js";
+import { HttpError } from "./http.js";
+import { BonRequest, parseBody, ScoreRequest } from "./schemas.js";
 import type { ServeContext } from "./context.js";
 
 const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
@@ -65,22 +66,12 @@ function checkLength(what: string, chars: number, steps: number, ctx: ServeConte
   if (steps > ctx.limits.maxSteps) throw new HttpError(413, "too-many-steps", `${what} has ${steps} steps; the server scores at most ${ctx.limits.maxSteps} (--max-steps)`);
 }
 
-const FORMATS: readonly DocumentFormat[] = ["markdown", "latex", "plain"];
-
-export async function handleScore(ctx: ServeContext, body: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
-  const problem = stringField(body, "problem");
-  const text = stringField(body, "text");
-  const steps = stringArrayField(body, "steps");
-  const gold = stringField(body, "gold_answer");
-  const format = stringField(body, "format");
-  if (format != null && !FORMATS.includes(format as DocumentFormat)) throw new HttpError(400, "invalid-request", `unknown "format" ${format}: use markdown, latex or plain`);
-  if ((text == null) === (steps == null)) {
-    throw new HttpError(400, "invalid-request", 'send either "text" (a Markdown/LaTeX/plain solution) or "steps" (an array of step texts), not both or neither');
-  }
+export async function handleScore(ctx: ServeContext, body: unknown, signal: AbortSignal): Promise<unknown> {
+  const { problem, text, steps, gold_answer: gold, format, file_name: fileName } = parseBody(ScoreRequest, body);
   const threshold = ctx.engine.scorer.config.threshold;
   if (text != null) {
     checkLength("the solution text", text.length, 0, ctx);
-    const parsed = parseDocument(text, { fileName: stringField(body, "file_name"), format: format as DocumentFormat | undefined });
+    const parsed = parseDocument(text, { fileName, format });
     const doc = problem?.trim() ? { ...parsed, problem } : parsed;
     const stepCount = doc.solutions.reduce((n, s) => n + s.steps.length, 0);
     checkLength("the solution", text.length, stepCount, ctx);
@@ -113,15 +104,11 @@ export async function handleScore(ctx: ServeContext, body: Record<string, unknow
   return { ...solutionJson(result, list, threshold, warnings), problem };
 }
 
-export async function handleBon(ctx: ServeContext, body: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
-  const problem = stringField(body, "problem");
-  const gold = stringField(body, "gold_answer");
-  const method = stringField(body, "method") ?? DEFAULT_BON_VARIANT;
-  const raw = body.candidates;
-  if (!Array.isArray(raw) || raw.length === 0 || !raw.every((c) => typeof (c as { text?: unknown })?.text === "string")) {
-    throw new HttpError(400, "invalid-request", '"candidates" must be a non-empty array of {text} objects');
-  }
-  const candidates = raw.map((c) => ({ text: (c as { text: string }).text }));
+export async function handleBon(ctx: ServeContext, body: unknown, signal: AbortSignal): Promise<unknown> {
+  const request = parseBody(BonRequest, body);
+  const { problem, gold_answer: gold } = request;
+  const method = request.method ?? DEFAULT_BON_VARIANT;
+  const candidates = request.candidates.map((c) => ({ text: c.text }));
   if (candidates.length > ctx.limits.maxCandidates) throw new HttpError(413, "too-many-candidates", `${candidates.length} candidates; the server takes at most ${ctx.limits.maxCandidates} per request`);
   for (const [i, c] of candidates.entries()) checkLength(`candidate ${i}`, c.text.length, 0, ctx);
   let variant;

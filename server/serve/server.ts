@@ -10,7 +10,8 @@ import { OptionError, type Engine } from "../engine/engineOptions.js";
 import { REMOTE_API_VERSION, type RemoteModelInfo } from "../engine/backend/remote.js";
 import { VERSION } from "../version.js";
 import { authorized } from "./auth.js";
-import { HttpError, readJson, sendError, sendJson } from "./http.js";
+import { ClientGone, HttpError, readJson, sendError, sendJson, urlForLog } from "./http.js";
+import { applyCors, checkContentType, checkRequester, normalizeOrigin, type RequestPolicy } from "./requestGuard.js";
 import { JobCancelled, JobQueue, shuttingDown } from "./jobQueue.js";
 import { DEFAULT_LIMITS, type ServeLimits } from "./limits.js";
 import type { ServeContext } from "./context.js";
@@ -29,6 +30,10 @@ export interface ServeOptions {
   concurrency?: number;
   /** One line per request and per notable event; nothing by default. */
   log?: (line: string) => void;
+  /** Origins of browser-based clients allowed to call (--allow-origin); every other Origin gets 403. */
+  allowOrigins?: readonly string[];
+  /** More names the Host header may carry when bound to loopback (--allow-host). */
+  allowHosts?: readonly string[];
 }
 
 export interface RunningServer {
@@ -42,7 +47,7 @@ export interface RunningServer {
   shutdown(graceMs: number): Promise<{ drained: boolean }>;
 }
 
-type JsonRoute = (ctx: ServeContext, body: Record<string, unknown>, signal: AbortSignal) => Promise<unknown>;
+type JsonRoute = (ctx: ServeContext, body: unknown, signal: AbortSignal) => Promise<unknown>;
 
 const JSON_ROUTES: Record<string, JsonRoute> = {
   "/v1/score": handleScore,
@@ -92,9 +97,26 @@ export async function startServer(engine: Engine, options: ServeOptions): Promis
   const log = options.log ?? (() => {});
   const stopping = new AbortController();
   const started = Date.now();
+  const policy: RequestPolicy = {
+    bindHost: options.host,
+    allowHosts: (options.allowHosts ?? []).map((h) => h.toLowerCase()),
+    allowOrigins: (options.allowOrigins ?? []).map((o) => {
+      const normal = normalizeOrigin(o);
+      if (normal === undefined) throw new OptionError(`--allow-origin ${JSON.stringify(o)} is not an origin: give scheme://host[:port], e.g. http://localhost:5173`);
+      return normal;
+    }),
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? "/", "http://serve.invalid");
+    // Before the token, the route or the body: a web page gets nothing, not even a 404 or a 401.
+    const origin = checkRequester(req, policy);
+    if (origin !== undefined && applyCors(req, res, origin)) return;
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://serve.invalid");
+    } catch {
+      throw new HttpError(400, "invalid-request", "malformed request URL");
+    }
     const route = url.pathname.replace(/\/+$/, "") || "/";
     if (route === "/health") {
       if (req.method !== "GET") throw new HttpError(405, "method-not-allowed", "use GET /health");
@@ -105,7 +127,8 @@ export async function startServer(engine: Engine, options: ServeOptions): Promis
     const jsonRoute = JSON_ROUTES[route];
     if (!isGet && !jsonRoute && route !== "/v1/label") throw new HttpError(404, "not-found", `no endpoint ${route}; see docs/serve.md for the API`);
     if (!authorized(req, options.token)) {
-      throw new HttpError(401, "unauthorized", "missing or wrong bearer token: send Authorization: Bearer <token> (the token steplens serve printed or stored)", {
+      const inUrl = url.search ? "; a token in the URL is not accepted (URLs end up in logs and proxies)" : "";
+      throw new HttpError(401, "unauthorized", `missing or wrong bearer token: send Authorization: Bearer <token> (the token steplens serve printed or stored)${inUrl}`, {
         "www-authenticate": 'Bearer realm="steplens"',
       });
     }
@@ -119,6 +142,7 @@ export async function startServer(engine: Engine, options: ServeOptions): Promis
         uptime_s: Math.round((Date.now() - started) / 1000),
       });
     }
+    checkContentType(req, route, route === "/v1/label");
     if (queue.isClosed) throw shuttingDown();
     // The client going away (its socket closing before our answer is written) cancels its job.
     const gone = new AbortController();
@@ -133,13 +157,19 @@ export async function startServer(engine: Engine, options: ServeOptions): Promis
 
   const server = http.createServer((req, res) => {
     const t0 = Date.now();
-    res.on("finish", () => log(`${req.method} ${req.url} ${res.statusCode} ${Date.now() - t0} ms`));
+    const what = `${req.method} ${urlForLog(req.url)}`;
+    res.on("finish", () => log(`${what} ${res.statusCode} ${Date.now() - t0} ms`));
     handle(req, res).catch((err: unknown) => {
       const e = toHttpError(err, stopping.signal.aborted);
-      if (!e) return; // the client is gone; nobody reads an answer
-      if (e.status >= 500 && e.status !== 503) log(`error on ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      // A body the server refused is still arriving; close the connection after the answer instead of reading on.
-      if (e.status === 413) e.headers.connection = "close";
+      if (!e) {
+        // The client is gone; nobody reads an answer. One line, no stack: it is not our failure.
+        const when = err instanceof ClientGone ? `before its request body arrived (${err.received} bytes)` : "before its answer; its job was cancelled";
+        log(`${what}: the client closed the connection ${when} (${Date.now() - t0} ms)`);
+        return;
+      }
+      if (e.status >= 500 && e.status !== 503) log(`error on ${what}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      // A body the server refused unread may still be arriving; close the connection after the answer instead of reading on.
+      if (e.status === 413 || e.status === 415 || e.status === 403) e.headers.connection = "close";
       if (res.headersSent) res.end();
       else sendError(res, e);
     });
@@ -185,6 +215,7 @@ export async function startServer(engine: Engine, options: ServeOptions): Promis
 /** undefined: the client went away and nobody will read the answer. */
 function toHttpError(err: unknown, stopping: boolean): HttpError | undefined {
   if (err instanceof HttpError) return err;
+  if (err instanceof ClientGone) return undefined;
   if (err instanceof JobCancelled) return stopping ? shuttingDown() : undefined;
   if (err instanceof BackendError) {
     if (err.code === "cancelled") return stopping ? shuttingDown() : undefined;

@@ -9,6 +9,7 @@ import type { Command } from "commander";
 import { defaultModelPath } from "../../engine/backend/modelPath.js";
 import { GPU_NAMES, surveyGpus, whyNoGpu, type GpuSurvey } from "../../engine/backend/gpu.js";
 import { isBackendKind, openBackend } from "../../engine/backend/create.js";
+import { checkGgufFile } from "../../engine/backend/ggufHeader.js";
 import type { GpuSetting } from "../../engine/backend/llamaCpp.js";
 import type { Backend } from "../../engine/backend/types.js";
 import { addEngineFlags, engineOptionsFrom, type EngineFlagValues } from "../engineFlags.js";
@@ -187,6 +188,14 @@ async function inspectModel(modelPath: string, problems: Problem[]): Promise<Non
     return { path: modelPath, exists: true, error: "not a file" };
   }
   const model: NonNullable<DoctorReport["model"]> = { path: modelPath, exists: true, bytes: stat.size };
+  try {
+    // node-llama-cpp's reader trusts the header's counts: a crafted one kept it busy for minutes.
+    await checkGgufFile(modelPath);
+  } catch (err) {
+    model.error = errorText(err);
+    problems.push({ check: "model", message: model.error });
+    return model;
+  }
   try {
     const { readGgufFileInfo, GgufFileType } = await import("node-llama-cpp");
     // The vocabulary is most of a small model's header and tells nothing here.

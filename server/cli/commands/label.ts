@@ -1,11 +1,11 @@
 import { writeFileSync } from "node:fs";
 import { Option, type Command } from "commander";
-import { STEP_METHODS } from "../../engine/methods/stepMethods.js";
+import { ALL_STEP_METHODS } from "../../engine/methods/stepMethods.js";
 import { SingleBar, Presets } from "cli-progress";
 import { createEngine, type Engine } from "../../engine/engineOptions.js";
 import { labelDataset, type LabelRunResult } from "../../engine/data/labelDataset.js";
 import { describePoolEvent } from "../../engine/backend/pool.js";
-import { addEngineFlags, engineOptionsFrom, parseIntStrict, type EngineFlagValues } from "../engineFlags.js";
+import { addEngineFlags, addImplicitFlags, engineOptionsFrom, parseIntStrict, type EngineFlagValues } from "../engineFlags.js";
 import { fail, report } from "../report.js";
 
 interface LabelFlags extends EngineFlagValues {
@@ -21,7 +21,7 @@ interface LabelFlags extends EngineFlagValues {
 }
 
 export function registerLabel(program: Command): void {
-  addEngineFlags(
+  addImplicitFlags(addEngineFlags(
     program
       .command("label")
       .description("label a ProcessBench-style JSONL dataset with CPMI step rewards and soft labels (resumable)")
@@ -34,9 +34,9 @@ export function registerLabel(program: Command): void {
       .option("--limit <n>", "label at most this many records", parseIntStrict)
       .option("--overwrite", "start the output afresh instead of resuming")
       .option("--calibration-records <n>", "records whose rewards set the soft-label median/MAD", parseIntStrict, 64)
-      .addOption(new Option("--method <method>", "how steps are labeled: cpmi, mc (Monte Carlo rollouts, Math-Shepherd: soft label = share reaching the gold answer), cpmi_merge, rand_merge; the CPMI rewards are written beside any of them").choices([...STEP_METHODS]).default("cpmi")),
+      .addOption(new Option("--method <method>", "how steps are labeled: cpmi, mc (Monte Carlo rollouts, Math-Shepherd: soft label = share reaching the gold answer), cpmi_merge, rand_merge; the CPMI rewards are written beside any of them; implicit (Implicit PRM: fields implicit, q, soft_label; --model is the policy, --reference-model the reference), cpmi_implicit (CPMI on the reference and Implicit PRM, soft label = their mean)").choices([...ALL_STEP_METHODS]).default("cpmi")),
     "labeling",
-  ).action(async (input: string, flags: LabelFlags) => {
+  )).action(async (input: string, flags: LabelFlags) => {
     if (flags.format !== "jsonl" && flags.format !== "trl") fail(new Error(`unknown --format "${flags.format}": use jsonl or trl`));
     await runLabel(input, flags);
   });
@@ -92,7 +92,12 @@ async function runLabel(input: string, flags: LabelFlags): Promise<void> {
   if (run.stoppedAtMalformed) process.exitCode = 1;
   if (flags.statsJson) writeFileSync(flags.statsJson, JSON.stringify(stats, null, 2) + "\n");
   // The naive count is CPMI's from-scratch cost; it says nothing about Monte Carlo rollouts.
-  const ratio = stats.naive_tokens > 0 && flags.method === "cpmi" ? ` (${(stats.tokens_evaluated / stats.naive_tokens).toFixed(3)} of the naive ${stats.naive_tokens})` : "";
+  const ratio =
+    stats.naive_tokens > 0 && flags.method === "cpmi"
+      ? ` (${(stats.tokens_evaluated / stats.naive_tokens).toFixed(3)} of the naive ${stats.naive_tokens})`
+      : stats.naive_tokens > 0 && flags.method === "implicit"
+        ? ` (${(stats.tokens_evaluated / stats.naive_tokens).toFixed(3)} of the floor ${stats.naive_tokens}: every token once per model)`
+        : "";
   report(
     `${interrupted ? "interrupted: " : ""}labeled ${stats.records} records (${stats.steps} steps) in ${stats.seconds.toFixed(1)} s` +
       (stats.resumed ? `, ${stats.resumed} already in ${flags.output}` : "") +

@@ -3,8 +3,8 @@
 // declared here so that commander accepts them and `--help` lists them.
 
 import type { Command } from "commander";
-import { createConnection, ProposedFeatures } from "vscode-languageserver/node";
 import { startLanguageServer } from "../../lsp/server.js";
+import { createServerConnection } from "../../lsp/transport.js";
 import { fail } from "../report.js";
 import { OptionError } from "../../engine/engineOptions.js";
 
@@ -28,10 +28,11 @@ export function registerLsp(program: Command): void {
       if (!flags.stdio && !flags.nodeIpc && !flags.socket && !flags.pipe) {
         fail(new OptionError("steplens lsp needs a transport: --stdio, --node-ipc, --socket=PORT or --pipe=NAME"));
       }
-      const connection = createConnection(ProposedFeatures.all);
+      let shutdown = false;
+      const connection = createServerConnection(flags, () => shutdown);
       // A stray rejection must cost one request, not the editor's language server.
       process.on("unhandledRejection", (reason) => connection.console.error(`StepLens: unhandled ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`));
-      startLanguageServer(connection);
+      startLanguageServer(connection, { onShutdown: () => (shutdown = true) });
       connection.listen();
     });
 }

@@ -2,9 +2,10 @@
 // machines score with a model that lives here. See docs/serve.md.
 
 import type { Command } from "commander";
-import { createEngine, type Engine } from "../../engine/engineOptions.js";
+import { createEngine, OptionError, type Engine } from "../../engine/engineOptions.js";
 import { chooseToken, isLoopback } from "../../serve/auth.js";
 import { startServer, type RunningServer } from "../../serve/server.js";
+import { normalizeOrigin } from "../../serve/requestGuard.js";
 import { DEFAULT_LIMITS } from "../../serve/limits.js";
 import { addEngineFlags, engineOptionsFrom, parseIntStrict, type EngineFlagValues } from "../engineFlags.js";
 import { fail, report } from "../report.js";
@@ -20,7 +21,11 @@ interface ServeFlags extends EngineFlagValues {
   maxLabelRecords: number;
   grace: number;
   quiet?: boolean;
+  allowOrigin: string[];
+  allowHost: string[];
 }
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 export const DEFAULT_PORT = 8734;
 
@@ -38,12 +43,17 @@ export function registerServe(program: Command): void {
       .option("--max-chars <n>", "most characters in one solution or prefix (413 above)", parseIntStrict, DEFAULT_LIMITS.maxChars)
       .option("--max-label-records <n>", "most records in one /v1/label batch", parseIntStrict, DEFAULT_LIMITS.maxLabelRecords)
       .option("--grace <ms>", "on SIGINT/SIGTERM, how long running and queued jobs may take to finish", parseIntStrict, 30_000)
+      .option("--allow-origin <origin>", "let a browser-based client on this origin (scheme://host[:port]) call the server; repeatable. Every other web page gets 403", collect, [])
+      .option("--allow-host <name>", "on a loopback address, also answer requests addressed to this host name (a proxy or /etc/hosts name); repeatable", collect, [])
       .option("--quiet", "do not log each request"),
   ).action(async (flags: ServeFlags) => {
     for (const [name, v, min] of [["--parallel", flags.parallel, 1], ["--max-queue", flags.maxQueue, 0], ["--max-body", flags.maxBody, 1024], ["--max-steps", flags.maxSteps, 1], ["--max-chars", flags.maxChars, 1], ["--max-label-records", flags.maxLabelRecords, 1], ["--grace", flags.grace, 0]] as const) {
       if (v < min) fail(new Error(`${name} must be at least ${min}, got ${v}`));
     }
     if (flags.port < 0 || flags.port > 65535) fail(new Error(`--port must be from 0 to 65535, got ${flags.port}`));
+    for (const o of flags.allowOrigin) {
+      if (normalizeOrigin(o) === undefined) fail(new OptionError(`--allow-origin ${JSON.stringify(o)} is not an origin: give scheme://host[:port] as the browser shows it, e.g. http://localhost:5173`));
+    }
     let engine: Engine | undefined;
     let server: RunningServer | undefined;
     try {
@@ -56,6 +66,8 @@ export function registerServe(program: Command): void {
         concurrency: flags.parallel,
         limits: { maxQueue: flags.maxQueue, maxBodyBytes: flags.maxBody, maxSteps: flags.maxSteps, maxChars: flags.maxChars, maxLabelRecords: flags.maxLabelRecords },
         log: flags.quiet ? undefined : (line) => report(line),
+        allowOrigins: flags.allowOrigin,
+        allowHosts: flags.allowHost,
       });
       const info = engine.backend.info;
       report(`serving ${info.model} (${info.device}, ${engine.backend.parallel} lane${engine.backend.parallel > 1 ? "s" : ""}) on ${server.url}`);
@@ -67,6 +79,9 @@ export function registerServe(program: Command): void {
           break;
         case "stored":
           report(`token required: the one stored in ${choice.file}`);
+          if (choice.loosenedMode !== undefined) {
+            report(`warning: ${choice.file} was readable by other users (mode ${choice.loosenedMode.toString(8)}); it is 0600 now, but anyone who read it has the token: delete the file and restart to get a new one`);
+          }
           break;
         case "flag":
         case "env":
@@ -75,6 +90,7 @@ export function registerServe(program: Command): void {
         default:
           report(`no token required: listening on loopback only (${flags.host}); set --token or $STEPLENS_TOKEN to require one`);
       }
+      if (flags.allowOrigin.length) report(`web pages allowed to call (CORS): ${flags.allowOrigin.join(", ")}`);
       if (!isLoopback(flags.host) && server.url.startsWith("http:")) {
         report(`warning: plain HTTP on ${flags.host}; put a TLS proxy or an SSH tunnel in front (docs/serve.md)`);
       }

@@ -42,6 +42,8 @@ export interface BackendSpec {
   maxInFlight?: number;
   /** Several endpoints: retries, endpoints taken out and back, for the front end to show. */
   onPoolEvent?: (event: PoolEvent) => void;
+  /** local: aborts the model load. */
+  signal?: AbortSignal;
 }
 
 export async function openBackend(spec: BackendSpec): Promise<Backend> {
@@ -59,6 +61,7 @@ export async function openBackend(spec: BackendSpec): Promise<Backend> {
         branches: spec.branches,
         walkers: spec.walkers,
         parallel: spec.parallel,
+        signal: spec.signal,
       });
     case "remote":
       if (!spec.endpoints?.[0]) throw new Error('backend "remote" needs the address of a steplens serve: pass --endpoint URL');

@@ -18,6 +18,7 @@ import { commonPrefixLength, LanePool } from "./shared.js";
 import { chatPromptOf, type ChatPrompt } from "./chatPrompt.js";
 import { TokensStartingWith } from "./boundaryTokens.js";
 import { SamplerMemory } from "./samplerMemory.js";
+import { checkGgufFile } from "./ggufHeader.js";
 
 export type GpuSetting = "auto" | "off" | "cuda" | "vulkan" | "metal";
 
@@ -43,6 +44,8 @@ export interface LlamaCppOptions {
   parallel?: number;
   /** false = evaluate every prefix from scratch (the naive cost baseline for benchmarks). */
   reusePrefix?: boolean;
+  /** Aborts the load: between its phases, and inside node-llama-cpp's model load and context creation. */
+  signal?: AbortSignal;
 }
 
 const GGUF_MAGIC = "GGUF";
@@ -51,7 +54,7 @@ const GGUF_MAGIC = "GGUF";
 function checkModelFile(modelPath: string): void {
   if (!existsSync(modelPath)) {
     throw new BackendError(
-      `model file not found: ${modelPath}. Pass --model PATH to a GGUF file (or set STEPLENS_MODEL); ` +
+      `model file not found: ${modelPath}. Name a GGUF file (--model on the command line, the steplens.modelPath setting in the editor, or STEPLENS_MODEL); ` +
         `the demo model is looked for at ../shared/models/arith-demo-15m-f16.gguf beside the checkout.`,
       "model-not-found",
     );
@@ -139,6 +142,7 @@ export class LlamaCppBackend implements Backend {
 
   static async load(options: LlamaCppOptions): Promise<LlamaCppBackend> {
     checkModelFile(options.modelPath);
+    await checkGgufFile(options.modelPath);
     const threads = Math.max(1, options.threads ?? os.availableParallelism());
     const gpu = options.gpu ?? "auto";
     let llama: Llama;
@@ -147,7 +151,7 @@ export class LlamaCppBackend implements Backend {
     } catch (err) {
       sharedLlama = undefined;
       if (gpu === "auto" || gpu === "off") {
-        throw new BackendError(`could not start llama.cpp with gpu=${gpu}: ${errorText(err)}. Try --gpu off to use the CPU build.`, "backend");
+        throw new BackendError(`could not start llama.cpp with gpu=${gpu}: ${errorText(err)}. Set the GPU to off (--gpu off, or the steplens.gpu setting) to use the CPU build.`, "backend");
       }
       throw new BackendError(gpuUnavailableMessage(gpu, await surveyGpus().catch(() => undefined), errorText(err)), "backend");
     }
@@ -158,10 +162,12 @@ export class LlamaCppBackend implements Backend {
       throw new BackendError(gpuUnavailableMessage(gpu, await surveyGpus().catch(() => undefined)), "backend");
     }
     const gpuLayers = gpu === "off" || llama.gpu === false ? 0 : (options.gpuLayers ?? "auto");
+    throwIfLoadAborted(options.signal);
     let model: LlamaModel;
     try {
-      model = await llama.loadModel({ modelPath: options.modelPath, gpuLayers });
+      model = await llama.loadModel({ modelPath: options.modelPath, gpuLayers, loadSignal: options.signal });
     } catch (err) {
+      throwIfLoadAborted(options.signal);
       throw new BackendError(
         `could not load model ${options.modelPath}: ${errorText(err)}. The file may be truncated or corrupt; download or convert it again.`,
         "model-invalid",
@@ -183,9 +189,10 @@ export class LlamaCppBackend implements Backend {
     const contextSize = Math.min(maxContextSize, options.initialContextSize ?? INITIAL_CONTEXT);
     let context: LlamaContext;
     try {
-      context = await createContext(model, shape, contextSize);
+      context = await createContext(model, shape, contextSize, options.signal);
     } catch (err) {
       await model.dispose();
+      throwIfLoadAborted(options.signal);
       throw new BackendError(`could not create a llama.cpp context of ${contextSize} tokens: ${errorText(err)}`, "backend");
     }
     const info: BackendInfo = {
@@ -215,10 +222,14 @@ export class LlamaCppBackend implements Backend {
 
   /** The tokens the model is given for `text`: BOS first when the model's metadata asks for one. */
   promptTokens(text: string): Token[] {
-    const tokens = this.model.tokenize(text, true);
+    return this.withBos(this.model.tokenize(text, true));
+  }
+
+  /** `tokens` as the model reads them: BOS first when the metadata asks for one and the text did not write it. */
+  withBos(tokens: readonly Token[]): Token[] {
     // A chat template may write the BOS itself (Llama 3's starts with <|begin_of_text|>).
     if (this.bos != null && tokens[0] !== this.bos) return [this.bos, ...tokens];
-    return tokens;
+    return [...tokens];
   }
 
   /** For `--explain-prompt`: how a prompt and one answer continuation are cut into tokens. */
@@ -267,6 +278,11 @@ export class LlamaCppBackend implements Backend {
     });
   }
 
+  /** Special tokens are written as their text, the inverse of tokenize(), which parses them. */
+  async detokenize(tokens: readonly number[]): Promise<string> {
+    return this.model.detokenize(tokens as Token[], true);
+  }
+
   async openSession(): Promise<BackendSession> {
     // A resize holds every lane; a session opened meanwhile waits for the new context.
     const lane = await this.lanes.acquire();
@@ -276,6 +292,7 @@ export class LlamaCppBackend implements Backend {
       scoreContinuations: (prefix, continuations, signal) => lane.scoreContinuations(prefix, continuations, signal),
       sample: (prefix, options, signal) => lane.sample(prefix, options, signal),
       tokenEntropies: (prefix, text, signal) => lane.tokenEntropies(prefix, text, signal),
+      tokenLogprobs: (tokens, from, signal) => lane.tokenLogprobs(tokens, from, signal),
       release: this.lanes.releaser(lane),
     };
   }
@@ -311,12 +328,13 @@ interface ContextShape {
   maxContextSize: number;
 }
 
-async function createContext(model: LlamaModel, shape: ContextShape, contextSize: number): Promise<LlamaContext> {
+async function createContext(model: LlamaModel, shape: ContextShape, contextSize: number, signal?: AbortSignal): Promise<LlamaContext> {
   return await model.createContext({
     contextSize,
     sequences: shape.lanes * (shape.branches + shape.walkers),
     threads: { ideal: shape.threads, min: shape.threads },
     batchSize: Math.min(512, contextSize),
+    createSignal: signal,
   });
 }
 
@@ -334,6 +352,7 @@ interface LaneOwner {
   readonly info: BackendInfo;
   readonly gate: ResizeGate;
   promptTokens(text: string): Token[];
+  withBos(tokens: readonly Token[]): Token[];
   grow(tokens: number): Promise<void>;
 }
 
@@ -623,6 +642,41 @@ class Lane {
     return { spans, entropies, logprobs, lineBreakProbs };
   }
 
+  /**
+   * One forward pass over BOS + `tokens` in a branch sequence, asking for the logits only where a
+   * token at index >= `from` is predicted. Nothing is reused from the walker: Implicit PRM reads each
+   * model once per solution, so there is no earlier prefix to share.
+   */
+  async tokenLogprobs(tokens: readonly number[], from: number, signal?: AbortSignal): Promise<number[]> {
+    throwIfAborted(signal);
+    // The BOS by the model's metadata, as every prompt gets it (none for Qwen2.5).
+    const withBos = this.owner.withBos(tokens as Token[]);
+    return await this.withRoom(withBos.length, () => this.tokenLogprobsIn(tokens, withBos, from));
+  }
+
+  private async tokenLogprobsIn(tokens: readonly number[], withBos: readonly Token[], from: number): Promise<number[]> {
+    const offset = withBos.length - tokens.length;
+    // Input i predicts tokens[i - offset + 1]; the last input predicts nothing we need.
+    const inputs = withBos.slice(0, -1);
+    const items = inputs.map((token, i) => {
+      const k = i - offset + 1;
+      return k >= from && k >= 0
+        ? ([token, { generateNext: { logits: { filter: { tokens: [tokens[k]! as Token], includeSelected: true } }, totalLogitWeight: true } }] as const)
+        : token;
+    });
+    const seq = this.branches[0]!;
+    await seq.clearHistory();
+    const out = await this.evaluate(seq, items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
+    // BOS and every token but the last went in: with BOS, exactly as many tokens as the text has.
+    this.count(inputs.length);
+    const logprobs = tokens.map(() => NaN);
+    inputs.forEach((_, i) => {
+      const k = i - offset + 1;
+      if (k >= from && k >= 0) logprobs[k] = logprobOf(out[i]?.next as WalkerOutput | undefined, tokens[k]! as Token);
+    });
+    return logprobs;
+  }
+
   private async forkAll(seqs: readonly LlamaContextSequence[], tokenLists: readonly (readonly Token[])[]): Promise<Token[]> {
     const out: Token[] = [];
     for (let k = 0; k < seqs.length; k++) out.push(await this.forkAt(seqs[k]!, tokenLists[k]!));
@@ -830,6 +884,10 @@ class AsyncLock {
     this.tail = result.catch(() => undefined);
     return result;
   }
+}
+
+function throwIfLoadAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new BackendError("the model load was cancelled", "cancelled");
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

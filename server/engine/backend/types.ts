@@ -79,6 +79,12 @@ export interface BackendSession {
    * returns no distributions cannot offer entropy segmentation.
    */
   tokenEntropies?(prefix: string, text: string, signal?: AbortSignal): Promise<TokenEntropies>;
+  /**
+   * log p(tokens[k] | BOS, tokens[<k]) for every k >= `from`, from ONE forward pass over the whole
+   * sequence (teacher forcing): what Implicit PRM reads from each model of its pair. Entries before
+   * `from` are NaN (not asked for). Optional: a server backend offers it once it can take token ids.
+   */
+  tokenLogprobs?(tokens: readonly number[], from: number, signal?: AbortSignal): Promise<number[]>;
   /** Gives the lane back to the backend. */
   release(): void;
 }
@@ -90,6 +96,8 @@ export interface Backend {
   readonly parallel: number;
   /** Tokens of `text` as the model sees it (no BOS). */
   tokenize(text: string): Promise<number[]>;
+  /** The text of `tokens` (no BOS); optional, see implicit/tokenOffsets.ts for what needs it. */
+  detokenize?(tokens: readonly number[]): Promise<string>;
   /** Waits for a free lane. */
   openSession(): Promise<BackendSession>;
   /** The model's own chat template, for chat-format prompts; absent for base models and servers. */

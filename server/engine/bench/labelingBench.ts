@@ -14,8 +14,16 @@ import { evaluateLabeled } from "../eval/metrics.js";
 import { stepLabels } from "../eval/processBench.js";
 import { MonteCarloScorer, DEFAULT_MC, type McConfig } from "../mc/monteCarlo.js";
 import { cpmiMerge, randMerge, seededRandom } from "../merge/merge.js";
+import { ImplicitPrmScorer, implicitCalibration, type ImplicitScore } from "../implicit/implicitPrm.js";
+import { checkPair } from "../implicit/pair.js";
+import { defaultPrompt, writtenFromLines, type WrittenSolution } from "../implicit/written.js";
+import { combineStepScores } from "../implicit/combined.js";
 
-export const LABEL_METHODS = ["cpmi_naive", "cpmi", "mc", "cpmi_merge", "rand_merge", "cpmi_sampled"] as const;
+export const LABEL_METHODS = ["cpmi_naive", "cpmi", "mc", "cpmi_merge", "rand_merge", "cpmi_sampled", "implicit", "cpmi_implicit"] as const;
+/** What `steplens bench` runs without --methods: the methods that need only --model. */
+export const DEFAULT_LABEL_METHODS: readonly LabelMethod[] = ["cpmi_naive", "cpmi", "mc", "cpmi_merge", "rand_merge", "cpmi_sampled"];
+/** Methods that need Implicit PRM's pair (BenchOptions.implicit). */
+export const PAIR_LABEL_METHODS: readonly LabelMethod[] = ["implicit", "cpmi_implicit"];
 
 /**
  * `cpmi` runs with the options it is given: `steplens bench` and `label` default to one template and
@@ -35,6 +43,8 @@ export interface BenchRecord {
   gold: string;
   /** First wrong step, -1 if all right. */
   label: number;
+  /** The record as written, for Implicit PRM; without it the default layout of the steps. */
+  written?: WrittenSolution;
 }
 
 export interface MethodResult {
@@ -44,6 +54,8 @@ export interface MethodResult {
   seconds: number;
   tokens_evaluated: number;
   tokens_generated: number;
+  /** Implicit PRM: the least any implementation evaluates, every token of each text once per model. */
+  tokens_floor?: number;
 }
 
 export interface BenchResult {
@@ -76,6 +88,8 @@ export interface BenchOptions {
   naiveRecords?: number;
   /** More CPMI configurations measured in the same run, e.g. fewer samples per prefix. */
   extraCpmi?: { name: string; options: EngineOptions }[];
+  /** Implicit PRM's pair for the methods implicit and cpmi_implicit; `--model` (modelPath) stays CPMI's and MC's model. */
+  implicit?: { policyPath: string; referencePath: string; beta: number };
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -135,6 +149,28 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
     const mergeCpmi = mergeBackend ? new CpmiScorer(mergeBackend, cpmiConfig) : undefined;
     const mergeMc = mergeBackend ? new MonteCarloScorer(mergeBackend, mcConfig) : undefined;
 
+    const pairNeeded = need("implicit") || need("cpmi_implicit");
+    if (pairNeeded && !options.implicit) throw new Error("methods implicit and cpmi_implicit need Implicit PRM's pair (BenchOptions.implicit)");
+    if (need("cpmi_implicit") && !need("cpmi")) throw new Error("cpmi_implicit combines the cpmi and implicit rows of the same run: add cpmi to the methods");
+    let implicitScorer: ImplicitPrmScorer | undefined;
+    if (pairNeeded && options.implicit) {
+      await checkPair(options.implicit.policyPath, options.implicit.referencePath);
+      // Its own two backends, one sequence per lane each: the method's whole memory is the pair.
+      const pairBackend = (modelPath: string): Promise<Backend> =>
+        openBackend({ kind: "local", modelPath, gpu: options.gpu ?? "auto", gpuLayers: cpmiOptions.gpuLayers, threads: options.threads, branches: 1, walkers: 1, parallel });
+      const policy = await pairBackend(options.implicit.policyPath);
+      backends.push(policy);
+      const reference = await pairBackend(options.implicit.referencePath);
+      backends.push(reference);
+      implicitScorer = new ImplicitPrmScorer(policy, () => Promise.resolve(reference), {
+        beta: options.implicit.beta,
+        calibration: implicitCalibration(options.implicit.beta),
+        threshold: cpmiConfig.threshold,
+        aggregation: "min",
+      });
+    }
+    let implicitFloor = 0;
+
     const names: string[] = [...methods, ...extras.map((x) => x.name)];
     const scores: Record<string, number[][]> = Object.fromEntries(names.map((m) => [m, []]));
     const cost: Record<string, Timed> = Object.fromEntries(names.map((m) => [m, { seconds: 0, tokens: { evaluated: 0, generated: 0 } }]));
@@ -172,6 +208,17 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
       return { seconds: (performance.now() - t0) / 1000, values: outs.map((o) => o.steps.map((s) => s.value)), tokens: sumTokens(outs.map((o) => o.tokens)) };
     };
 
+    const implicitPass = async (scorer: ImplicitPrmScorer, chunk: readonly BenchRecord[]): Promise<{ scores: ImplicitScore[]; seconds: number; tokens: TokenCounters; floor: number }> => {
+      const t0 = performance.now();
+      const outs = await Promise.all(chunk.map((r) => scorer.score(r.written ?? writtenFromLines(defaultPrompt(r.problem), r.steps), options.signal)));
+      return {
+        seconds: (performance.now() - t0) / 1000,
+        scores: outs,
+        tokens: { evaluated: outs.reduce((a, o) => a + o.tokens.evaluated, 0), generated: 0 },
+        floor: outs.reduce((a, o) => a + 2 * o.tokens.text, 0),
+      };
+    };
+
     for (let start = 0; start < records.length; start += parallel) {
       const chunk = records.slice(start, start + parallel);
       const naiveChunk = chunk.slice(0, Math.max(0, naiveCount - start));
@@ -190,10 +237,25 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
         scores[x.name]!.push(...p.soft);
         add(x.name, p.seconds, p.tokens);
       }
+      let cpmiChunk: { soft: number[][]; seconds: number; tokens: TokenCounters } | undefined;
       if (cpmiScorer) {
-        const p = await cpmiPass(cpmiScorer, chunk);
+        const p = (cpmiChunk = await cpmiPass(cpmiScorer, chunk));
         scores.cpmi!.push(...p.soft);
         add("cpmi", p.seconds, p.tokens);
+      }
+      if (implicitScorer) {
+        const p = await implicitPass(implicitScorer, chunk);
+        const soft = p.scores.map((o) => o.steps.map((s) => s.softLabel));
+        implicitFloor += p.floor;
+        if (need("implicit")) {
+          scores.implicit!.push(...soft);
+          add("implicit", p.seconds, p.tokens);
+        }
+        if (need("cpmi_implicit") && cpmiChunk) {
+          // Both rows of this run, combined: its cost is the sum of theirs.
+          scores.cpmi_implicit!.push(...soft.map((row, k) => combineStepScores(cpmiChunk!.soft[k]!, row)));
+          add("cpmi_implicit", p.seconds + cpmiChunk.seconds, sumTokens([p.tokens, cpmiChunk.tokens]));
+        }
       }
       if (mcScorer) {
         const p = await mcPass(mcScorer, chunk);
@@ -228,6 +290,7 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
         seconds: cost[m]!.seconds * scale,
         tokens_evaluated: Math.round(cost[m]!.tokens.evaluated * scale),
         tokens_generated: Math.round(cost[m]!.tokens.generated * scale),
+        ...(m === "implicit" ? { tokens_floor: implicitFloor } : {}),
       };
     }
     let naive: BenchResult["naive"];
@@ -245,6 +308,10 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
         cpmi: describeCpmi(cpmiConfig),
         mc: `${mcConfig.rollouts} rollouts per step, temperature ${mcConfig.temperature}, at most ${mcConfig.maxTokens} tokens, stop at the answer line`,
         ...(sampledScorer ? { cpmi_sampled: describeCpmi(sampledConfig) } : {}),
+        ...(implicitScorer && options.implicit
+          ? { implicit: `policy ${options.implicit.policyPath}, reference ${options.implicit.referencePath}, β = ${options.implicit.beta}; one forward pass per model over each written solution` }
+          : {}),
+        ...(need("cpmi_implicit") ? { cpmi_implicit: "per step, the mean of the cpmi and implicit soft labels of this run (cost: both)" } : {}),
         lanes: `${parallel} records at a time per method, ${options.threads ?? "all"} CPU threads`,
         ...Object.fromEntries(extras.map((x) => [x.name, describeCpmi(x.config)])),
         ...(naive && naive.records < records.length ? { cpmi_naive: `measured on the first ${naive.records} records, cost scaled to ${records.length}` } : {}),

@@ -18,6 +18,8 @@ import { sameAnswer } from "../cpmi/negatives.js";
 import { CpmiScorer, type GoldAnswer } from "../cpmi/scorer.js";
 import { prefixText } from "../cpmi/templates.js";
 import { parseDocument } from "../parse/index.js";
+import type { ImplicitPrmScorer } from "../implicit/implicitPrm.js";
+import { pickImplicit, withImplicitSoftLabels } from "../implicit/bestOfN.js";
 
 export interface BonInputRecord {
   id?: string | number;
@@ -38,8 +40,12 @@ export type BonNegatives = "sampled" | "candidates";
 
 export interface BonVariant {
   name: string;
-  /** "cpmi": aggregated CPMI soft labels; "answer": 1 when the candidate's answer is the target. */
-  scorer: "cpmi" | "answer";
+  /**
+   * "cpmi": aggregated CPMI soft labels; "answer": 1 when the candidate's answer is the target;
+   * "implicit": aggregated Implicit PRM soft labels, "implicit-outcome": its outcome reward r (both
+   * read no target, so no pseudo-gold is drawn for them); "cpmi+implicit": per step the mean of both soft labels.
+   */
+  scorer: "cpmi" | "answer" | "implicit" | "implicit-outcome" | "cpmi+implicit";
   target: BonTarget;
   negatives: BonNegatives;
   aggregation: Aggregation;
@@ -64,7 +70,22 @@ export const BON_VARIANTS: readonly BonVariant[] = [
   { name: "answer+cpmi-pseudo-min", scorer: "cpmi", target: "pseudo-gold", negatives: "sampled", aggregation: "min", answerFirst: true },
   { name: "cpmi-gold-min", scorer: "cpmi", target: "gold", negatives: "sampled", aggregation: "min" },
   { name: "cpmi-gold-mean", scorer: "cpmi", target: "gold", negatives: "sampled", aggregation: "mean" },
+  // Implicit PRM (a model pair: --model is the policy, --reference-model the reference); no target.
+  { name: "implicit-min", scorer: "implicit", target: "pseudo-gold", negatives: "sampled", aggregation: "min" },
+  { name: "implicit-mean", scorer: "implicit", target: "pseudo-gold", negatives: "sampled", aggregation: "mean" },
+  { name: "implicit-r", scorer: "implicit-outcome", target: "pseudo-gold", negatives: "sampled", aggregation: "min" },
+  { name: "cpmi+implicit-min", scorer: "cpmi+implicit", target: "pseudo-gold", negatives: "sampled", aggregation: "min" },
 ];
+
+/** Variants scored by Implicit PRM's pair alone, which needs no target answer. */
+export function isImplicitVariant(v: BonVariant): boolean {
+  return v.scorer === "implicit" || v.scorer === "implicit-outcome";
+}
+
+/** Variants that need Implicit PRM's pair (--reference-model). */
+export function needsPair(v: BonVariant): boolean {
+  return isImplicitVariant(v) || v.scorer === "cpmi+implicit";
+}
 
 export function bonVariant(name: string): BonVariant {
   const v = BON_VARIANTS.find((x) => x.name === name);
@@ -96,6 +117,8 @@ export interface BonOptions {
   /** "rollouts": the model solves the problem (default). "cue-samples": answers sampled right after the answer cue. */
   pseudoGold?: "rollouts" | "cue-samples";
   signal?: AbortSignal;
+  /** Implicit PRM's pair, for the implicit variants. */
+  implicit?: ImplicitPrmScorer;
 }
 
 export class BestOfN {
@@ -167,6 +190,10 @@ export class BestOfN {
   }
 
   async pick(record: BonInputRecord, variant: BonVariant = bonVariant(DEFAULT_BON_VARIANT), options: BonOptions = {}): Promise<BonResult> {
+    if (isImplicitVariant(variant)) {
+      if (!options.implicit) throw new Error(`Best-of-N method ${variant.name} needs Implicit PRM's pair: pass --reference-model PATH (--model is then the policy)`);
+      return await pickImplicit(options.implicit, record, variant, options.signal);
+    }
     const { problem, candidates } = parseCandidates(record);
     const answers = candidates.map((c) => c.answer);
     let target: GoldAnswer;
@@ -194,10 +221,9 @@ export class BestOfN {
         negatives: negatives && negatives.length > 0 ? negatives : undefined,
         signal: options.signal,
       });
-      const s = aggregate(
-        out.steps.map((x) => x.softLabel),
-        variant.aggregation,
-      );
+      // cpmi+implicit: each step's CPMI soft label averaged with Implicit PRM's (implicit/combined.ts).
+      const soft = variant.scorer === "cpmi+implicit" ? await withImplicitSoftLabels(options.implicit, record, candidates.indexOf(c), out.steps.map((x) => x.softLabel), options.signal) : out.steps.map((x) => x.softLabel);
+      const s = aggregate(soft, variant.aggregation);
       scores.push((Number.isFinite(s) ? s : 0) + (variant.answerFirst ? match : 0));
     }
     let pick = 0;

@@ -50,7 +50,9 @@ const OPS: Record<string, (x: number, y: number) => number> = {
   "/": (x, y) => x / y,
 };
 
-const EQUATION = /(-?\d+(?:\.\d+)?)\s*(\+|-|−|\*|×|\\times|\/|÷|\\div)\s*(-?\d+(?:\.\d+)?)\s*=\s*\$?(-?\d+(?:\.\d+)?)/g;
+// `(?<!\d)`: a match starts where a number starts; tried from inside a long run of digits too, the
+// first `\d+` made one step of 100k digits cost seconds (issue 10, audited by bench/regex.ts).
+const EQUATION = /(?<!\d)(-?\d+(?:\.\d+)?)\s*(\+|-|−|\*|×|\\times|\/|÷|\\div)\s*(-?\d+(?:\.\d+)?)\s*=\s*\$?(-?\d+(?:\.\d+)?)/g;
 
 function opKey(op: string): string {
   if (op === "×" || op === "\\times") return "*";

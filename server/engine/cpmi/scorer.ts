@@ -15,6 +15,7 @@ import { chooseNegatives, perturbations, poolSampledNegatives, referenceFill, sa
 import { NEUTRAL_CALIBRATION, softLabel, type Calibration } from "./softLabels.js";
 import { prefixText, type AnswerTemplate } from "./templates.js";
 import { stepResults, trajectoryNegatives } from "../methods/trajectoryNegatives.js";
+import type { ImplicitScore } from "../implicit/implicitPrm.js";
 
 export interface CpmiConfig {
   templates: AnswerTemplate[];
@@ -116,6 +117,8 @@ export interface SolutionScore {
   steps: StepScore[];
   /** Set when another method than CPMI gave the soft labels (see scoreDocument's method option). */
   method?: string;
+  /** Implicit PRM's own terms per step (β, log-ratio, q_i, top tokens) when it gave the scores. */
+  implicit?: ImplicitScore;
   /** Aggregated soft labels. */
   score: number;
   aggregation: Aggregation;

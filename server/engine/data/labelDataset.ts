@@ -13,6 +13,9 @@ import type { GoldAnswer, SolutionScore } from "../cpmi/scorer.js";
 import { BackendError } from "../backend/types.js";
 import { cleanStepText, stripStepPrefix } from "../parse/index.js";
 import { evaluateLabeled, type EvalReport } from "../eval/metrics.js";
+import { implicitSolutionScore } from "../implicit/asSolutionScore.js";
+import { writtenFromRecord } from "../implicit/written.js";
+import { combineWithImplicit } from "../implicit/combined.js";
 import { countLines, readJsonl, ResumableJsonlWriter, validateProcessBenchRecord, type ProcessBenchRecord } from "./jsonl.js";
 
 export type LabelFormat = "jsonl" | "trl";
@@ -202,15 +205,25 @@ export async function labelDataset(engine: Engine, input: string, output: string
       if (failure) break;
       const slot: InFlight = { record, lineNumber: item.lineNumber, done: false, settled: Promise.resolve() };
       const steps = record.steps.map((s) => cleanStepText(stripStepPrefix(s).text));
-      slot.settled = goldOf(engine, record, hooks.signal)
-        .then((gold) => {
-          if (gold?.source === "fallback") {
-            say(`${input}:${item.lineNumber}: record ${record.id} has no gold_answer: using the model's own answer ${gold.value} (${Math.round((gold.agreement ?? 0) * 100)}% of the solutions it wrote to the problem); written as gold_answer_source "fallback"`);
-          }
-          return engine.scorer.score({ problem: record.problem, steps, gold, negatives, signal: hooks.signal });
-        })
-        // With another method than CPMI (`label --method mc`, ...), its values become the soft labels.
-        .then((result) => withMethod(engine.method, { cpmi: engine.scorer, mc: engine.mc }, record.problem, steps, result, hooks.signal))
+      const implicit = engine.method === "implicit" ? engine.implicit : undefined;
+      // Implicit PRM reads the record as written (steps with their prefixes, the answer line) and
+      // needs no gold answer, so no pseudo-gold is drawn for it.
+      const scored: Promise<SolutionScore> = implicit
+        ? implicit.score(writtenFromRecord(record), hooks.signal).then((imp) => implicitSolutionScore(imp, record.gold_answer != null ? { value: record.gold_answer, source: "record" } : undefined))
+        : goldOf(engine, record, hooks.signal)
+            .then((gold) => {
+              if (gold?.source === "fallback") {
+                say(`${input}:${item.lineNumber}: record ${record.id} has no gold_answer: using the model's own answer ${gold.value} (${Math.round((gold.agreement ?? 0) * 100)}% of the solutions it wrote to the problem); written as gold_answer_source "fallback"`);
+              }
+              return engine.scorer.score({ problem: record.problem, steps, gold, negatives, signal: hooks.signal });
+            })
+            // With another method than CPMI (`label --method mc`, ...), its values become the soft labels.
+            .then(async (result) =>
+              engine.method === "cpmi_implicit" && engine.implicit
+                ? combineWithImplicit(result, await engine.implicit.score(writtenFromRecord(record), hooks.signal), threshold)
+                : await withMethod(engine.method, { cpmi: engine.scorer, mc: engine.mc }, record.problem, steps, result, hooks.signal),
+            );
+      slot.settled = scored
         .then(
           (result) => void (slot.result = result),
           (error: unknown) => void (slot.error = error),
@@ -231,7 +244,8 @@ export async function labelDataset(engine: Engine, input: string, output: string
     await writer.close();
   }
   stats.seconds = (Date.now() - started) / 1000;
-  if (engine.method !== "cpmi") {
+  // Implicit PRM's results count both models' passes; the policy backend's counters alone would miss the reference's.
+  if (engine.method !== "cpmi" && engine.method !== "implicit" && engine.method !== "cpmi_implicit") {
     stats.tokens_evaluated = engine.backend.counters.evaluated - countersBefore.evaluated;
     stats.tokens_generated = engine.backend.counters.generated - countersBefore.generated;
   }
@@ -267,11 +281,22 @@ function outputRecord(s: Scored, calibration: Calibration, threshold: number, fo
       soft_labels: soft,
     };
   }
+  const imp = s.result.implicit;
+  const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+  // Implicit PRM's own fields: its step rewards, the cumulative q and the outcome r.
+  const implicitFields = imp
+    ? { implicit: imp.steps.map((x) => finite(x.reward)), q: imp.steps.map((x) => finite(x.q)), implicit_outcome: finite(imp.outcome), beta: imp.beta }
+    : {};
+  if (s.result.method === "implicit") {
+    // No CPMI ran: no CPMI rewards or negatives to write.
+    return { ...s.record, ...implicitFields, soft_label: soft, method: "implicit", first_error: firstError };
+  }
   const out: Record<string, unknown> = {
     ...s.record,
     cpmi: rewards,
     soft_label: soft,
     ...(byMethod ? { method: s.result.method } : {}),
+    ...implicitFields,
     negatives: s.result.negatives.map((n) => n.value),
     first_error: firstError,
   };

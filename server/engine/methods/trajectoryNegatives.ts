@@ -11,7 +11,8 @@
 
 import { perturbations, sameAnswer } from "../cpmi/negatives.js";
 
-const RESULT = /=\s*\$?\s*(-?\d+(?:,\d{3})*(?:\.\d+)?)/g;
+// `\s*(?:\$\s*)?`, not `\s*\$?\s*`: the latter splits a run of spaces every way before it fails.
+const RESULT = /=\s*(?:\$\s*)?(-?\d+(?:,\d{3})*(?:\.\d+)?)/g;
 
 export function trajectoryNegatives(steps: readonly string[], gold: string, m: number): string[] {
   const out: string[] = [];

@@ -1,6 +1,7 @@
 // Answer lines (`The answer is 24.`, `#### 24`, `A: 24`, `\boxed{24}`, ...) and the one
 // normalisation used both to read them and to compare answers ("24.0" = "24", "$1,200" = "1200").
 
+import { trimCharsEnd } from "./lines.js";
 import type { AnswerStyle } from "./types.js";
 
 export interface LineAnswer {
@@ -13,6 +14,14 @@ export interface LineAnswer {
 
 // Longer values are prose, not answers (and keep a stray "the answer is" in a 5 MB line cheap).
 const MAX_VALUE = 200;
+/** The longest gold answer a file may name (front matter, `% answer:`); longer ones are refused. */
+export const MAX_ANSWER_CHARS = MAX_VALUE;
+
+/** Why a gold answer of this length is refused, or undefined when it is short enough to be one. */
+export function tooLongAnswer(raw: string, what: string): string | undefined {
+  if (raw.length <= MAX_ANSWER_CHARS) return undefined;
+  return `${what} is ${raw.length.toLocaleString("en-US")} characters long, not an answer (at most ${MAX_ANSWER_CHARS}): it is ignored; write the final answer alone, e.g. "answer: 42"`;
+}
 
 interface Rule {
   style: AnswerStyle;
@@ -21,18 +30,23 @@ interface Rule {
   numeric?: boolean;
 }
 
-// Tried in order on the trimmed line; group 1 is the value. Each is anchored or linear.
+// Tried in order on the trimmed line; group 1 is the value. Each is anchored or linear: no two
+// neighbouring parts may match the same character with only optional parts between them (write
+// `[ \t]*(?::[ \t]*)?`, never `[ \t]*:?[ \t]*`), or a failing match retries every split of a long run
+// (bench/regex.ts audits every regex the parser runs).
 const RULES: Rule[] = [
   { style: "hashes", re: /^####[ \t]*(.*)$/d },
-  { style: "bold-answer", re: /^(?:\*\*|__)(?:final[ \t]+)?answer[ \t]*:?[ \t]*(?:\*\*|__)[ \t]*:?[ \t]*(.*)$/di },
-  { style: "bold-answer", re: /^(?:\*\*|__)(?:final[ \t]+)?answer[ \t]*:[ \t]*(.*?)(?:\*\*|__)$/di },
-  { style: "final-answer", re: /^final[ \t]+answer[ \t]*(?:is[ \t]*)?:?[ \t]*(.*)$/di },
-  { style: "the-answer-is", re: /^(?:(?:so|thus|hence|therefore)[ \t]*,?[ \t]*)?the[ \t]+(?:final[ \t]+)?answer[ \t]+is(?![A-Za-z])[ \t]*:?[ \t]*(.*)$/di },
+  { style: "bold-answer", re: /^(?:\*\*|__)(?:final[ \t]+)?answer[ \t]*(?::[ \t]*)?(?:\*\*|__)[ \t]*(?::[ \t]*)?(.*)$/di },
+  // The value's leading spaces are skipped by valueIn: `:[ \t]*(.*?)` before a failing end retried
+  // every split of a run of spaces.
+  { style: "bold-answer", re: /^(?:\*\*|__)(?:final[ \t]+)?answer[ \t]*:(.*)(?:\*\*|__)$/di },
+  { style: "final-answer", re: /^final[ \t]+answer[ \t]*(?:is[ \t]*)?(?::[ \t]*)?(.*)$/di },
+  { style: "the-answer-is", re: /^(?:(?:so|thus|hence|therefore)[ \t]*(?:,[ \t]*)?)?the[ \t]+(?:final[ \t]+)?answer[ \t]+is(?![A-Za-z])[ \t]*(?::[ \t]*)?(.*)$/di },
   // GSM8K model solutions end with `A: N`; a bare `A:` is the solution header instead.
   { style: "a-colon", re: /^A[ \t]*:[ \t]*(?![Ll]et['’]?s [Tt]hink step by step)(\S.*)$/d },
   { style: "final-answer", re: /^answer[ \t]*:[ \t]*(.*)$/di, numeric: true },
   // "..., so the answer is 24." at the end of a longer sentence.
-  { style: "the-answer-is", re: /(?:^|[^A-Za-z])the[ \t]+(?:final[ \t]+)?answer[ \t]+is(?![A-Za-z])[ \t]*:?[ \t]*(.*)$/di, numeric: true },
+  { style: "the-answer-is", re: /(?:^|[^A-Za-z])the[ \t]+(?:final[ \t]+)?answer[ \t]+is(?![A-Za-z])[ \t]*(?::[ \t]*)?(.*)$/di, numeric: true },
 ];
 
 // Every rule needs one of these; most lines are ruled out by this single scan.
@@ -133,9 +147,11 @@ export function normalizeAnswer(s: string): string {
     .replace(/^[\u2212\u2013]/, "-")
     .replace(/\s+/g, " ")
     .trim();
-  v = v.replace(/^(?:\*\*|__)|(?:\*\*|__)$/g, "").replace(/[.!]+$/, "").trim();
+  // Trailing runs are cut by hand: `/[.!]+$/` and `/[ \t]*%$/` retry from every character of a long
+  // run and took 16 s on a 100k-character front-matter answer (issue 10).
+  v = trimCharsEnd(v.replace(/^(?:\*\*|__)|(?:\*\*|__)$/g, ""), ".!").trim();
   v = v.replace(/(\d),(?=\d{3}(?!\d))/g, "$1");
-  v = v.replace(/[ \t]*%$/, "");
+  if (v.endsWith("%")) v = trimCharsEnd(v.slice(0, -1), " \t");
   const unit = /^([-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:\/\d+)?) ([A-Za-z][A-Za-z'’ -]*)$/.exec(v);
   if (unit && !SCALE.test(unit[2]!)) v = unit[1]!;
   return canonicalNumber(v);
@@ -145,7 +161,7 @@ function canonicalNumber(v: string): string {
   const m = /^([-+]?)(\d*)(?:\.(\d*))?$/.exec(v);
   if (!m || (m[2] === "" && !m[3])) return v;
   const int = m[2]!.replace(/^0+(?=\d)/, "") || "0";
-  const frac = (m[3] ?? "").replace(/0+$/, "");
+  const frac = trimCharsEnd(m[3] ?? "", "0");
   const body = frac ? `${int}.${frac}` : int;
   return m[1] === "-" && /[1-9]/.test(body) ? `-${body}` : body;
 }

@@ -6,7 +6,7 @@
 // `answer` (or `gold`, `gold_answer`) gives the gold answer, `problem` (or `question`) the problem.
 
 import { isMap, isScalar, parseDocument as parseYaml, type Node } from "yaml";
-import { normalizeAnswer } from "./answer.js";
+import { normalizeAnswer, tooLongAnswer } from "./answer.js";
 import type { LineIndex, Span } from "./positions.js";
 
 export interface FrontMatter {
@@ -19,6 +19,10 @@ export interface FrontMatter {
 
 // Front matter is a short header; a `---` line far down is a thematic break, not its end.
 const MAX_LINES = 500;
+// The yaml library takes tens of ms on 4 KB of many keys or anchors, and on flow collections nested
+// a few thousand deep it overflows the stack after a second: front matter past these is not read.
+export const MAX_FRONT_MATTER_CHARS = 4096;
+const MAX_FLOW_DEPTH = 32;
 const ANSWER_KEYS = new Set(["answer", "gold", "gold_answer", "gold-answer"]);
 const PROBLEM_KEYS = new Set(["problem", "question"]);
 
@@ -38,7 +42,16 @@ export function readFrontMatter(lines: LineIndex): FrontMatter | undefined {
   const yamlEnd = lines.lineStart(close);
   const whole = { start: 0, end: lines.lineEnd(close) };
   const fm: FrontMatter = { bodyLine: close + 1 };
-  const doc = parseYaml(text.slice(yamlStart, yamlEnd), { prettyErrors: false, uniqueKeys: false });
+  const yamlText = text.slice(yamlStart, yamlEnd);
+  if (yamlText.length > MAX_FRONT_MATTER_CHARS) {
+    fm.warning = { message: `the front matter is ${yamlText.length.toLocaleString("en-US")} characters long, more than the ${MAX_FRONT_MATTER_CHARS.toLocaleString("en-US")} it may have: it is not read; keep it to short fields such as "answer: 42" and put the problem in the text ("Question: ...")`, span: whole };
+    return fm;
+  }
+  if (flowDepth(yamlText) > MAX_FLOW_DEPTH) {
+    fm.warning = { message: `the front matter nests [ ] or { } more than ${MAX_FLOW_DEPTH} deep: it is not read; write it as "key: value" lines, e.g. "answer: 42"`, span: whole };
+    return fm;
+  }
+  const doc = parseYaml(yamlText, { prettyErrors: false, uniqueKeys: false });
   if (doc.errors.length > 0) {
     fm.warning = { message: `the front matter is not valid YAML (${firstLine(doc.errors[0]!.message)}); write it as "key: value" lines, e.g. "answer: 42"`, span: whole };
     return fm;
@@ -56,12 +69,31 @@ export function readFrontMatter(lines: LineIndex): FrontMatter | undefined {
     const key = isScalar(pair.key) ? String(pair.key.value).trim().toLowerCase() : "";
     const value = pair.value;
     if (!isScalar(value) || value.value === null || typeof value.value === "object") continue;
-    const raw = String(value.value).trim();
+    // A plain scalar as written: YAML reads `answer: 12345678901234567890` as a float (1.2e+19) and
+    // `answer: 1e3` as 1000; the answer is what the author wrote.
+    const raw = (value.type === "PLAIN" && value.range ? yamlText.slice(value.range[0], value.range[1]) : String(value.value)).trim();
     if (raw === "") continue;
-    if (ANSWER_KEYS.has(key) && !fm.answer) fm.answer = { value: normalizeAnswer(raw), span: at(value) };
+    if (ANSWER_KEYS.has(key) && !fm.answer && !fm.warning) {
+      const refused = tooLongAnswer(raw, `the front matter's "${key}"`);
+      if (refused) fm.warning = { message: refused, span: at(value) };
+      else fm.answer = { value: normalizeAnswer(raw), span: at(value) };
+    }
     if (PROBLEM_KEYS.has(key) && !fm.problem) fm.problem = { text: raw.replace(/\s+/g, " "), span: at(value) };
   }
   return fm;
+}
+
+/** The deepest nesting of `[` and `{`, counted with brackets inside quotes too: an over-count only
+ * refuses front matter that holds dozens of brackets, which no answer or problem needs. */
+function flowDepth(s: string): number {
+  let depth = 0;
+  let max = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if ((c === 0x5d || c === 0x7d) && depth > 0) depth--;
+  }
+  return max;
 }
 
 function firstLine(s: string): string {

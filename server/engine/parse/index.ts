@@ -29,7 +29,7 @@
 import { assemble } from "./assemble.js";
 import { readFrontMatter } from "./frontMatter.js";
 import { latexUnits } from "./latex.js";
-import { markdownUnits } from "./markdown.js";
+import { markdownUnits, MARKDOWN_NESTING } from "./markdown.js";
 import { plainUnits } from "./plain.js";
 import { LineIndex } from "./positions.js";
 import type { ParsedDocument, ParseWarning } from "./types.js";
@@ -76,16 +76,34 @@ export function detectFormat(text: string, opts: ParseOptions = {}): DocumentFor
   return "plain";
 }
 
-// A solution file is a few dozen lines. Reading at most this many keeps any input, however large
-// or odd, to a fraction of a second (the result of a million one-character steps alone would take
-// seconds to build), while no real file comes near it.
-export const MAX_LINES = 20_000;
+// A solution file is a few dozen lines, a Best-of-N file a few hundred. Reading at most this many
+// keeps the parse of any input, 1 MB included, to tens of ms (bench/regex.ts; 20,000 lines of steps
+// took 75-220 ms CPU, mostly building and collecting the objects of each step), so the language
+// server and `steplens serve` can parse on their event loop; no real file comes near it.
+export const MAX_LINES = 5_000;
+/** Likewise in characters (`steplens serve`'s body limit, `score --max-bytes`' default): an editor
+ * can hold a far larger file, and markdown-it took 4 s on 25 MB of nested list. */
+export const MAX_CHARS = 1024 * 1024;
 
 function parse(text: string, format: DocumentFormat): ParsedDocument {
   const lines = new LineIndex(text);
   const warnings: ParseWarning[] = [];
-  const toLine = Math.min(lines.lineCount, MAX_LINES);
-  if (lines.lineCount > MAX_LINES) {
+  let toLine = Math.min(lines.lineCount, MAX_LINES);
+  if (lines.lineEnd(toLine - 1) > MAX_CHARS) {
+    // The first line that ends past the limit, and every line after it, are not read.
+    let lo = 0;
+    let hi = toLine - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (lines.lineEnd(mid) > MAX_CHARS) hi = mid;
+      else lo = mid + 1;
+    }
+    toLine = lo;
+    warnings.push({
+      message: `the file is ${(text.length / 1024 / 1024).toFixed(1)} MB: only the first ${toLine.toLocaleString("en-US")} lines (up to ${MAX_CHARS / 1024 / 1024} MB) are read (split it into one file per problem)`,
+      range: lines.range(lines.lineStart(toLine), lines.lineEnd(toLine)),
+    });
+  } else if (lines.lineCount > MAX_LINES) {
     warnings.push({
       message: `the file has ${lines.lineCount.toLocaleString("en-US")} lines: only the first ${MAX_LINES.toLocaleString("en-US")} are read (split it into one file per problem)`,
       range: lines.range(lines.lineStart(MAX_LINES), text.length),
@@ -94,14 +112,30 @@ function parse(text: string, format: DocumentFormat): ParsedDocument {
   let units: Unit[];
   let goldAnswer: ParsedDocument["goldAnswer"];
   let fmProblem: { text: string; start: number; end: number } | undefined;
-  if (format === "latex") {
+  if (toLine === 0) {
+    units = [];
+  } else if (format === "latex") {
     const r = latexUnits(lines, toLine);
     units = r.units;
     if (r.gold) goldAnswer = { value: r.gold.value, source: "latex-comment", range: lines.range(r.gold.span.start, r.gold.span.end) };
+    if (r.goldWarning) warnings.push({ message: r.goldWarning.message, range: lines.range(r.goldWarning.span.start, r.goldWarning.span.end) });
   } else {
     const fm = readFrontMatter(lines);
     const from = fm?.bodyLine ?? 0;
-    units = format === "markdown" ? markdownUnits(lines, from, toLine) : plainUnits(lines, from, toLine);
+    if (from >= toLine) {
+      units = [];
+    } else if (format === "markdown") {
+      const md = markdownUnits(lines, from, toLine);
+      units = md.units;
+      if (md.tooDeepLine !== undefined) {
+        // Reading it as plain text keeps every line, one step each, instead of dropping the deep part.
+        units = plainUnits(lines, from, toLine);
+        warnings.push({
+          message: `lists or block quotes are nested too deep from line ${md.tooDeepLine + 1} on (a Markdown reader follows ${MARKDOWN_NESTING} levels): the file is read as plain text, one step per line`,
+          range: lines.range(lines.lineStart(md.tooDeepLine), lines.lineEnd(md.tooDeepLine)),
+        });
+      }
+    } else units = plainUnits(lines, from, toLine);
     if (fm?.answer) goldAnswer = { value: fm.answer.value, source: "front-matter", range: lines.range(fm.answer.span.start, fm.answer.span.end) };
     if (fm?.problem) fmProblem = { text: fm.problem.text, ...fm.problem.span };
     if (fm?.warning) warnings.push({ message: fm.warning.message, range: lines.range(fm.warning.span.start, fm.warning.span.end) });

@@ -13,12 +13,14 @@
 // - verbatim, lstlisting, comment, figure, table, tabular, tikzpicture are skipped whole.
 
 import { trimSpan, type LineIndex, type Span } from "./positions.js";
-import { normalizeAnswer } from "./answer.js";
+import { normalizeAnswer, tooLongAnswer } from "./answer.js";
 import { itemUnits, makeUnit, type Unit } from "./units.js";
 
 export interface LatexResult {
   units: Unit[];
   gold?: { value: string; span: Span };
+  /** A `% answer:` that was refused, and why. */
+  goldWarning?: { message: string; span: Span };
 }
 
 type FrameKind = "list" | "align" | "problem" | "math" | "other";
@@ -55,7 +57,7 @@ interface Acc {
 /** Units of lines [0, toLine) of a LaTeX text. */
 export function latexUnits(lines: LineIndex, toLine = lines.lineCount): LatexResult {
   const text = lines.text;
-  const { masked, gold } = maskComments(text);
+  const { masked, gold, goldWarning } = maskComments(text);
   const begin = /\\begin[ \t]*\{document\}/.exec(masked);
   const bodyStart = begin ? begin.index + begin[0].length : 0;
   const endDoc = /\\end[ \t]*\{document\}/g;
@@ -63,7 +65,11 @@ export function latexUnits(lines: LineIndex, toLine = lines.lineCount): LatexRes
   const bodyEnd = Math.min(endDoc.exec(masked)?.index ?? masked.length, lines.lineEnd(toLine - 1));
 
   const units: Unit[] = [];
-  const stack: { env: string; kind: FrameKind }[] = [];
+  // Each frame keeps the mode in force inside it, so that asking is O(1) however deep the nesting.
+  const stack: { env: string; kind: FrameKind; mode: FrameKind | "para" }[] = [];
+  const push = (env: string, kind: FrameKind): void => {
+    stack.push({ env, kind, mode: kind === "list" || kind === "align" || kind === "problem" ? kind : mode() });
+  };
   let skipEnv: string | undefined;
   let mathDepth = 0;
   let dollars = false;
@@ -72,13 +78,7 @@ export function latexUnits(lines: LineIndex, toLine = lines.lineCount): LatexRes
   let row: Acc | undefined;
   let problem: Acc | undefined;
 
-  const mode = (): FrameKind | "para" => {
-    for (let i = stack.length - 1; i >= 0; i--) {
-      const k = stack[i]!.kind;
-      if (k === "list" || k === "align" || k === "problem") return k;
-    }
-    return "para";
-  };
+  const mode = (): FrameKind | "para" => stack[stack.length - 1]?.mode ?? "para";
   const addText = (a: number, b: number): void => {
     const span = trimSpan(masked, a, b);
     if (!span) return;
@@ -142,28 +142,29 @@ export function latexUnits(lines: LineIndex, toLine = lines.lineCount): LatexRes
       } else if (LIST_ENVS.test(env)) {
         flushLine();
         flushItem();
-        stack.push({ env, kind: "list" });
+        push(env, "list");
       } else if (ALIGN_ENVS.test(env)) {
         flushLine();
         flushRow();
         flushItem();
-        stack.push({ env, kind: "align" });
+        push(env, "align");
       } else if (PROBLEM_ENVS.test(env)) {
         flushAll();
-        stack.push({ env, kind: "problem" });
+        push(env, "problem");
       } else if (SOLUTION_ENVS.test(env)) {
         flushAll();
         units.push(makeUnit(text, "heading", m.index, [], { end: after, title: "Solution" }));
-        stack.push({ env, kind: "other" });
+        push(env, "other");
       } else {
         flushLine();
         const math = MATH_ENVS.test(env);
         if (math) mathDepth++;
-        stack.push({ env, kind: math ? "math" : "other" });
+        push(env, math ? "math" : "other");
       }
     } else if (m[1] === "end") {
       const env = m[2]!.trim();
-      const at = stack.map((f) => f.env).lastIndexOf(env);
+      let at = stack.length - 1;
+      while (at >= 0 && stack[at]!.env !== env) at--;
       flushLine();
       if (at >= 0) {
         for (const f of stack.splice(at).reverse()) {
@@ -207,7 +208,10 @@ export function latexUnits(lines: LineIndex, toLine = lines.lineCount): LatexRes
   }
   if (skipEnv === undefined) addText(segStart, bodyEnd);
   flushAll();
-  return gold ? { units, gold } : { units };
+  const result: LatexResult = { units };
+  if (gold) result.gold = gold;
+  if (goldWarning) result.goldWarning = goldWarning;
+  return result;
 }
 
 /** The text inside `{...}` starting at `from` (spaces allowed before `{`), braces balanced. */
@@ -226,9 +230,10 @@ function braced(s: string, from: number): Span | undefined {
 }
 
 /** The text with every comment replaced by spaces (offsets unchanged), and a `% answer: N`. */
-function maskComments(text: string): { masked: string; gold?: { value: string; span: Span } } {
+function maskComments(text: string): { masked: string; gold?: { value: string; span: Span }; goldWarning?: { message: string; span: Span } } {
   const chunks: string[] = [];
   let gold: { value: string; span: Span } | undefined;
+  let goldWarning: { message: string; span: Span } | undefined;
   let last = 0;
   for (let i = text.indexOf("%"); i >= 0; i = text.indexOf("%", i + 1)) {
     let slashes = 0;
@@ -242,8 +247,14 @@ function maskComments(text: string): { masked: string; gold?: { value: string; s
       if (m && at) {
         const raw = m[1]!.trimEnd();
         const start = i + at[0];
-        const value = normalizeAnswer(raw);
-        if (value) gold = { value, span: { start, end: start + raw.length } };
+        const span = { start, end: start + raw.length };
+        const refused = tooLongAnswer(raw, "the % answer: comment");
+        if (refused) {
+          goldWarning ??= { message: refused, span };
+        } else {
+          const value = normalizeAnswer(raw);
+          if (value) gold = { value, span };
+        }
       }
     }
     chunks.push(text.slice(last, i), " ".repeat(end - i));
@@ -251,7 +262,10 @@ function maskComments(text: string): { masked: string; gold?: { value: string; s
     i = end - 1;
   }
   chunks.push(text.slice(last));
-  return gold ? { masked: chunks.join(""), gold } : { masked: chunks.join("") };
+  const out: ReturnType<typeof maskComments> = { masked: chunks.join("") };
+  if (gold) out.gold = gold;
+  if (goldWarning) out.goldWarning = goldWarning;
+  return out;
 }
 
 function isLayoutOnly(content: string): boolean {

@@ -12,11 +12,15 @@ import { itemUnits, makeUnit, type Unit } from "./units.js";
 
 let parser: Md | undefined;
 
+/** markdown-it's maxNesting, set here so the check below does not hang on the preset's default. It
+ * counts containers: a list and each of its items are one level each, a block quote one. */
+export const MARKDOWN_NESTING = 100;
+
 function markdownIt(): Md {
   if (!parser) {
     // html: true so that HTML blocks (comments included) are recognised and skipped. Only the block
     // structure is needed: inline parsing is switched off, which also keeps 5 MB files fast.
-    parser = new MarkdownIt("default", { html: true, linkify: false, typographer: false });
+    parser = new MarkdownIt("default", { html: true, linkify: false, typographer: false, maxNesting: MARKDOWN_NESTING });
     parser.core.ruler.disable(["inline", "linkify", "replacements", "smartquotes", "text_join"], true);
   }
   return parser;
@@ -30,12 +34,32 @@ interface OpenItem {
   pieces: Span[];
 }
 
+/**
+ * markdown-it stops reading blocks nested deeper than its maxNesting (100) and silently skips every
+ * line inside them: a list nested 10,000 deep gave "no steps found", 2,000 progressively nested
+ * lines 49 steps (issue 10). The first line of such a block, or undefined when there is none.
+ */
+function tooDeepAt(tokens: Token[]): number | undefined {
+  // A container opened at the last level gets its content skipped.
+  const deep = tokens.find((t) => t.nesting === 1 && t.level >= MARKDOWN_NESTING - 1);
+  return deep ? (deep.map?.[0] ?? 0) : undefined;
+}
+
+export interface MarkdownUnits {
+  units: Unit[];
+  /** Set when markdown-it gave up on blocks nested too deep: the first line of the deepest one. */
+  tooDeepLine?: number;
+}
+
 /** Units of the Markdown in lines [fromLine, toLine); the lines before are front matter. */
-export function markdownUnits(lines: LineIndex, fromLine = 0, toLine = lines.lineCount): Unit[] {
+export function markdownUnits(lines: LineIndex, fromLine = 0, toLine = lines.lineCount): MarkdownUnits {
   const text = lines.text;
   // Blank out the front matter but keep its lines, so token maps still count source lines.
   const body = "\n".repeat(fromLine) + text.slice(lines.lineStart(fromLine), lines.lineEnd(Math.max(fromLine, toLine - 1))).replace(/^\uFEFF/, " ");
-  const tokens = markdownIt().parse(body, {});
+  const md = markdownIt();
+  const tokens = md.parse(body, {});
+  const tooDeepLine = tooDeepAt(tokens);
+  if (tooDeepLine !== undefined) return { units: [], tooDeepLine };
   const units: Unit[] = [];
   let quote = 0;
   let lists = 0;
@@ -111,7 +135,7 @@ export function markdownUnits(lines: LineIndex, fromLine = 0, toLine = lines.lin
       // fence, code_block, html_block, table_*: not steps.
     }
   }
-  return units;
+  return { units };
 
   function heading(t: Token, inline: Token | undefined, map: [number, number]): void {
     const title = inline?.content ?? "";

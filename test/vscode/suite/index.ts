@@ -24,7 +24,7 @@ const checks: [string, () => Promise<void>][] = [
       await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(workspaceFile("wrong-step.md")));
       await ext.activate();
       const registered = new Set(await vscode.commands.getCommands(true));
-      const contributed: { command: string }[] = ext.packageJSON.contributes.commands;
+      const contributed = (ext.packageJSON as { contributes: { commands: { command: string }[] } }).contributes.commands;
       for (const { command } of contributed) assert.ok(registered.has(command), `${command} is not registered`);
     },
   ],
@@ -32,9 +32,9 @@ const checks: [string, () => Promise<void>][] = [
     "the wrong step of wrong-step.md gets an error diagnostic on its line",
     async () => {
       const uri = workspaceFile("wrong-step.md");
-      const diags = await until("StepLens diagnostics", async () => {
+      const diags = await until("StepLens diagnostics", () => {
         const d = vscode.languages.getDiagnostics(uri).filter((x) => /steplens/i.test(String(x.source)));
-        return d.length > 0 ? d : undefined;
+        return Promise.resolve(d.length > 0 ? d : undefined);
       }, SCORING_TIMEOUT);
       const wrong = diags.find((d) => d.range.start.line === 6);
       assert.ok(wrong, `no diagnostic on line 7: ${JSON.stringify(diags.map((d) => [d.range.start.line, d.message]))}`);
@@ -42,9 +42,20 @@ const checks: [string, () => Promise<void>][] = [
     },
   ],
   [
-    "StepLens: Score Current File runs without error",
+    "StepLens: Clear Scores removes the diagnostics and Score Current File brings the error back",
     async () => {
-      await vscode.commands.executeCommand("steplens.scoreFile", workspaceFile("wrong-step.md"));
+      const uri = workspaceFile("wrong-step.md");
+      const stepLens = () => vscode.languages.getDiagnostics(uri).filter((x) => /steplens/i.test(String(x.source)));
+      await vscode.commands.executeCommand("steplens.clearScores", uri);
+      await until("diagnostics cleared", () => Promise.resolve(stepLens().length === 0 ? true : undefined), SCORING_TIMEOUT);
+      await vscode.commands.executeCommand("steplens.scoreFile", uri);
+      const again = await until("diagnostics after Score Current File", () => {
+        const d = stepLens();
+        return Promise.resolve(d.length > 0 ? d : undefined);
+      }, SCORING_TIMEOUT);
+      const wrong = again.find((d) => d.range.start.line === 6);
+      assert.ok(wrong, `no diagnostic on line 7 after scoring: ${JSON.stringify(again.map((d) => [d.range.start.line, d.message]))}`);
+      assert.equal(wrong.severity, vscode.DiagnosticSeverity.Error);
     },
   ],
 ];

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Reruns every command behind a figure in README.md, bench/README.md, CHANGELOG.md and docs/*.md and
+# stores each one's output with the commit it ran on (bench/record.ts: output.txt, stderr.txt,
+# provenance.json) under bench/results/NAME/. The table "Where every figure comes from" in
+# bench/README.md says which figure comes from which NAME.
+#
+#   bash bench/reproduce.sh counts     # figures that are not timings: AUC, F1, agreements, sizes, counts
+#   bash bench/reproduce.sh timings    # wall times and ratios of times: run on a quiet machine
+#   bash bench/reproduce.sh all
+#   bash bench/reproduce.sh NAME...    # some steps by name (see the list at the end)
+#
+# Timings are only worth storing from an otherwise idle machine: each provenance.json records the
+# load average before and after, and a run whose load_before exceeds the core count should be redone.
+# Commit first: provenance.json says "dirty": true when the work tree had uncommitted changes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OUT=bench/results
+record() { # record NAME COMMAND...
+  local name=$1
+  shift
+  echo "== $name: $*" >&2
+  node --import tsx bench/record.ts --out "$OUT/$name" -- "$@"
+}
+
+# ---- figures that are not timings ----
+
+vsix_sizes() { # README "Packaging" table, the 34 MB llama.cpp source and the 70-540 MB GPU variants
+  record vsix-sizes bash -c 'node scripts/package.mjs --all >&2 && ls -l out/vsix/*.vsix && du -sh node_modules/node-llama-cpp/llama/gitRelease.bundle node_modules/@node-llama-cpp/*'
+}
+openai_fixture() { # docs/openai-compatible.md: exchanges in the generated fixture, its size, CPMI through it vs local
+  record openai-fixture bash -c 'ls -l test/fixtures/vllm/demo-model-exchanges.json.gz && node -e "const z=require(\"zlib\"),f=require(\"fs\");console.log(JSON.parse(z.gunzipSync(f.readFileSync(\"test/fixtures/vllm/demo-model-exchanges.json.gz\"))).length, \"exchanges\")" && node --import tsx --test --test-reporter=spec test/openai.test.ts'
+}
+llama_server_agreement() { # README, CHANGELOG, docs/openai-compatible.md: llama-server vs local on 40 dev records (its wall times are redone in `timings`)
+  npm run build:llama-server
+  record llama-server-agreement node --import tsx bench/llamaServerAgreement.ts --records 40
+}
+llama_server_test() { # docs/openai-compatible.md "measured 4.5e-4, 1.4e-4, 7.4e-4" (the test's own 4 records)
+  npm run build:llama-server
+  record llama-server-test node --import tsx --test --test-reporter=spec test/llamaServer.test.ts
+}
+cpmi_variants() { # bench/README.md: cpmi_s1 / cpmi_s0 against MC, q-a-hashes against question-answer-is (60 records)
+  record cpmi-variants node dist/cli.mjs bench --records 60 --gpu off --methods cpmi,mc --also-samples 1,0,0:q-a-hashes --bon-records 0 --report-dir "$OUT/cpmi-variants"
+}
+reference_parity() { # the AUC test/cli.test.ts bounds: 20 reference records, reference templates, their own negatives
+  local tmp
+  tmp=$(mktemp -d)
+  node -e 'const f=require("fs");f.writeFileSync(process.argv[1], f.readFileSync("../shared/data/arith-processbench-dev.reference.jsonl","utf8").trim().split("\n").slice(0,20).map(l=>{const {cpmi,gold_lp,...r}=JSON.parse(l);return JSON.stringify(r)}).join("\n")+"\n")' "$tmp/slice.jsonl"
+  record reference-parity-auc bash -c "node dist/cli.mjs label $tmp/slice.jsonl -o $tmp/out.jsonl --templates reference --use-negatives negatives >&2 && node dist/cli.mjs eval $tmp/out.jsonl --json"
+}
+lsp_label_auc() { # the AUC test/lsp.test.ts bounds: steplens/labelDataset on 5 dev records with the editor's scoring settings
+  local tmp
+  tmp=$(mktemp -d)
+  record lsp-label-auc bash -c "node dist/cli.mjs label ../shared/data/arith-processbench-dev.jsonl -o $tmp/out.jsonl --limit 5 --templates default --negatives 4 --negatives-from samples >&2 && node dist/cli.mjs eval $tmp/out.jsonl --json"
+}
+segment() { # bench/README.md segmentation table (200 solutions, both signals)
+  record segment-line-break node --import tsx bench/segment.ts --records 200 --json
+  record segment-entropy node --import tsx bench/segment.ts --records 200 --signal entropy --threshold 0.5 --json
+}
+bon_variants() { # bench/README.md Best-of-N variants on 200 items (accuracies; its seconds are not quoted)
+  record bon-variants-200 node --import tsx bench/bonVariants.ts --records 200
+}
+pool_kill() { # docs/scale.md: two steplens serve, one killed, every record once; max |Δ reward| from local
+  record pool-kill node --import tsx --test --test-reporter=spec --test-name-pattern 'every record is labeled exactly once' test/pool.test.ts
+}
+
+# ---- timings: on a quiet machine ----
+
+bench_default() { # bench/README.md: `steplens bench` with its defaults (wall time, cpmi/MC ratios, AUC/F1)
+  record bench-default bash -c "/usr/bin/time -f 'wall %e s' node dist/cli.mjs bench --gpu off --report-dir $OUT/bench-default"
+}
+bench_200() { # bench/README.md: the 200-record table, Best-of-N on 20 items
+  record bench-200 bash -c "/usr/bin/time -f 'wall %e s' node dist/cli.mjs bench --records 200 --naive-records 20 --bon-records 20 --gpu off --report-dir $OUT/bench-200"
+}
+bench_threads() { # bench/README.md: one llama.cpp thread against two (MC and CPMI, same records)
+  record bench-threads-1 node dist/cli.mjs bench --records 40 --methods cpmi,mc --bon-records 0 --gpu off --threads 1 --json
+  record bench-threads-2 node dist/cli.mjs bench --records 40 --methods cpmi,mc --bon-records 0 --gpu off --threads 2 --json
+}
+serve_load() { # bench/README.md serve load table
+  npm run build
+  record serve-load node --import tsx bench/serveLoad.ts
+}
+llama_server_agreement_times() { # docs/openai-compatible.md: wall time local vs llama-server (same run gives the agreement)
+  npm run build:llama-server
+  record llama-server-agreement-times node --import tsx bench/llamaServerAgreement.ts --records 40
+}
+llama_server_build() { # README / docs: how long building llama-server takes (removes the cached build first)
+  rm -rf "$HOME/.cache/steplens-llama-server"
+  record llama-server-build /usr/bin/time -v node scripts/build-llama-server.mjs
+}
+doctor() { # docs/scale.md: steplens doctor on the demo model
+  record doctor node dist/cli.mjs doctor
+}
+timings() { # the speed checks that left the test suite (bench/timings.ts)
+  record timings node --import tsx bench/timings.ts
+}
+
+COUNTS=(vsix_sizes openai_fixture llama_server_agreement llama_server_test cpmi_variants reference_parity lsp_label_auc segment bon_variants pool_kill)
+TIMINGS=(bench_default bench_200 bench_threads serve_load llama_server_agreement_times llama_server_build doctor timings)
+
+[ $# -gt 0 ] || { echo "usage: bash bench/reproduce.sh counts|timings|all|STEP... (steps: ${COUNTS[*]} ${TIMINGS[*]})" >&2; exit 2; }
+npm run build >&2
+for arg in "$@"; do
+  case "$arg" in
+    counts) for s in "${COUNTS[@]}"; do "$s"; done ;;
+    timings) for s in "${TIMINGS[@]}"; do "$s"; done ;;
+    all) for s in "${COUNTS[@]}" "${TIMINGS[@]}"; do "$s"; done ;;
+    *) "$arg" ;;
+  esac
+done

@@ -1,0 +1,81 @@
+// One check of one document: parse, score on the shared model with work-done progress, keep the
+// scores and notes, publish. The queue (checkQueue.ts) decides when and in which order.
+
+import type { DocumentScores } from "../../protocol/index.js";
+import { parseDocumentSegmented } from "../engine/segment/entropySegment.js";
+import { scoreDocument } from "../engine/scoreDocument.js";
+import { CheckQueue } from "./checkQueue.js";
+import type { ServerContext } from "./context.js";
+import { buildDiagnostics, type ExtraNote } from "./diagnostics.js";
+import { capSteps, displayName, fileNameOf, formatOf } from "./documents.js";
+import { EngineUnavailableError } from "./engineHost.js";
+import { documentScores, wireRange } from "./wire.js";
+
+export async function runCheck(ctx: ServerContext, uri: string, signal: AbortSignal, forced: boolean): Promise<DocumentScores | undefined> {
+  await ctx.started;
+  const settings = await ctx.config.forDocument(uri);
+  const doc = ctx.documents.get(uri);
+  if (!doc || signal.aborted) return undefined;
+  const state = ctx.stateOf(uri);
+  const goldSetting = settings.goldAnswer;
+  const key = `${doc.version}:${ctx.config.generation}:${goldSetting}`;
+  if (!forced && state.scoredFor === key && state.scores) return state.scores;
+  const version = doc.version;
+  const parsed = ctx.parsedNow(uri)!;
+  const { doc: capped, note } = capSteps(parsed);
+  const useSetting = !parsed.goldAnswer && goldSetting !== "";
+  return ctx.host.use(async (engine) => {
+    // Cancelled while the model (re)loaded: a progress that begins and ends with nothing published
+    // would only flash in the editor.
+    if (signal.aborted) return undefined;
+    const progress = await ctx.connection.window.createWorkDoneProgress();
+    const name = displayName(uri);
+    progress.begin("StepLens", 0, `Scoring ${name}`, false);
+    let scored;
+    try {
+      // Entropy segmentation needs the model, so it happens here rather than in the cached parse.
+      const target =
+        settings.segmentation === "entropy"
+          ? capSteps(await parseDocumentSegmented(doc.getText(), { fileName: fileNameOf(uri), format: formatOf(doc.languageId), segmentation: "entropy", backend: engine.backend, entropy: { signal } })).doc
+          : capped;
+      scored = await scoreDocument(engine.scorer, target, {
+        method: engine.method,
+        mc: engine.mc,
+        gold: useSetting ? goldSetting : undefined,
+        signal,
+        onProgress: (done, total) => {
+          if (total > 0) progress.report(Math.round((100 * done) / total), `Scoring ${name}: step ${Math.min(done + 1, total)} of ${total}`);
+        },
+      });
+    } finally {
+      progress.done();
+    }
+    if (signal.aborted) return undefined;
+    const tokens = scored.solutions.reduce((t, s) => ({ evaluated: t.evaluated + s.result.tokens.evaluated, generated: t.generated + s.result.tokens.generated }), { evaluated: 0, generated: 0 });
+    const scores = documentScores(scored, { uri, version, engine, goldFromSetting: useSetting, ignored: state.ignored, tokens });
+    const notes: ExtraNote[] = parsed.warnings.map((w) => ({ message: w.message, range: w.range ? wireRange(w.range) : undefined }));
+    const parseMessages = new Set(parsed.warnings.map((w) => w.message));
+    for (const w of scored.warnings) if (!parseMessages.has(w)) notes.push({ message: w });
+    if (note) notes.push(note);
+    state.scores = scores;
+    state.notes = notes;
+    state.scoredFor = key;
+    ctx.publish(uri);
+    return scores;
+  });
+}
+
+export function createCheckQueue(ctx: ServerContext): CheckQueue {
+  return new CheckQueue(
+    (uri, signal, forced) => runCheck(ctx, uri, signal, forced),
+    (uri, err) => {
+      // One document's failure is that document's problem: say so on it and keep serving the rest.
+      if (err instanceof EngineUnavailableError) return;
+      const message = err instanceof Error ? err.message : String(err);
+      ctx.connection.console.error(`StepLens: scoring ${uri} failed: ${err instanceof Error ? (err.stack ?? message) : message}`);
+      const state = ctx.stateOf(uri);
+      state.notes = [{ message: `StepLens could not score this file: ${message}` }];
+      void ctx.connection.sendDiagnostics({ uri, diagnostics: buildDiagnostics(undefined, state.notes) });
+    },
+  );
+}

@@ -1,0 +1,31 @@
+// Open, edit, save, close: when each of them asks for a check, and what a close forgets.
+
+import type { ServerContext } from "../context.js";
+
+export function registerDocumentEvents(ctx: ServerContext): void {
+  const { documents, queue, states } = ctx;
+  const settings = () => ctx.config.settings;
+  const isManual = (): boolean => settings().check.frequency === "manual";
+
+  documents.onDidOpen((e) => {
+    ctx.stateOf(e.document.uri).seenVersion = e.document.version;
+    if (!isManual()) queue.schedule(e.document.uri, 0);
+  });
+  documents.onDidChangeContent((e) => {
+    // Fires on open too; only a real edit supersedes a running check.
+    const state = states.get(e.document.uri);
+    if (!state || state.seenVersion === e.document.version) return;
+    state.seenVersion = e.document.version;
+    state.parsed = undefined;
+    queue.supersede(e.document.uri);
+    if (settings().check.frequency === "edit") queue.schedule(e.document.uri, settings().check.debounceMs);
+  });
+  documents.onDidSave((e) => {
+    if (!isManual()) queue.schedule(e.document.uri, 0);
+  });
+  documents.onDidClose((e) => {
+    queue.cancel(e.document.uri);
+    states.delete(e.document.uri);
+    void ctx.connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
+  });
+}
