@@ -42,8 +42,8 @@ const { values } = parseArgs({
 });
 const debounceMs = Number(values.debounce);
 const threads = Number(values.threads);
-const MODEL = path.resolve(values.model!);
-const FILE = path.resolve(values.file!);
+const MODEL = path.resolve(values.model);
+const FILE = path.resolve(values.file);
 const text = readFileSync(FILE, "utf8");
 const uri = fileUri(FILE);
 const lines = text.split("\n");
@@ -60,7 +60,19 @@ const started = new Date().toISOString();
 const configuration = { modelPath: MODEL, gpu: "off", check: { frequency: "edit", debounceMs } };
 const WAIT_LIMIT_MS = 30 * 60_000;
 
-async function lspRun(): Promise<Record<string, unknown>> {
+interface Typing {
+  characters: number;
+  seconds: number;
+  checks_started: number;
+  checks_completed: number;
+  checks_cancelled: number;
+  settle_after_last_key_ms: number;
+  final_version: number;
+  final_diagnostics_version: number | undefined;
+  stale_publishes_after_final: number;
+}
+
+async function lspRun() {
   let child: ReturnType<typeof spawn> | undefined;
   let client: TestClient;
   if (values.spawn) {
@@ -85,7 +97,7 @@ async function lspRun(): Promise<Record<string, unknown>> {
   const editMs = performance.now() - t;
 
   // 3. Type 50 characters at 20 per second at the end of step 3.
-  let typing: Record<string, unknown> | undefined;
+  let typing: Typing | undefined;
   let version = 2;
   if (!values["no-typing"]) {
     const typed = " She counts them all again to be sure of it, twice.".slice(0, 50);
@@ -146,8 +158,8 @@ function peakRssOf(pid: number): number | undefined {
 }
 
 /** The engine behind the server, one fresh engine per quality: first score and re-score after the edit. */
-async function qualityRuns(): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
+async function qualityRuns() {
+  const out = [];
   for (const quality of QUALITIES) {
     const t0 = performance.now();
     const engine = await createEngine({ modelPath: MODEL, gpu: "off", threads });
@@ -180,7 +192,7 @@ async function qualityRuns(): Promise<Record<string, unknown>[]> {
 }
 
 /** `steplens label` on the first N GSM8K test records (steps = the answer's lines, gold = after ####). */
-function labelRun(n: number): Record<string, unknown> {
+function labelRun(n: number) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "steplens-bench-label-"));
   const input = path.join(dir, "gsm8k.jsonl");
   const records = readFileSync(path.join(DATA, "gsm8k/test.jsonl"), "utf8")
@@ -202,7 +214,7 @@ function labelRun(n: number): Record<string, unknown> {
   return { records: s.records, steps: s.steps, labeling_seconds: s.seconds, seconds_per_record: +(s.seconds / s.records).toFixed(2), wall_seconds_with_load: +(wallMs / 1000).toFixed(1), tokens_evaluated: s.tokens_evaluated, tokens_generated: s.tokens_generated, threads };
 }
 
-const result: Record<string, unknown> = {
+const result: { engine?: Awaited<ReturnType<typeof qualityRuns>>; label?: ReturnType<typeof labelRun>; load_average_at_end?: number[] } & Record<string, unknown> & { lsp: Awaited<ReturnType<typeof lspRun>> } = {
   commit: execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO, encoding: "utf8" }).trim(),
   started,
   model: path.basename(MODEL),
@@ -218,8 +230,8 @@ if (values.out) writeFileSync(values.out, JSON.stringify(result, null, 2) + "\n"
 
 if (values.json) process.stdout.write(JSON.stringify(result) + "\n");
 else {
-  const l = result.lsp as Record<string, any>;
-  console.log(`language-server latency on ${path.basename(FILE)}, ${path.basename(MODEL)} on CPU, debounce ${debounceMs} ms (${l.server}); load average ${loadAtStart.map((x) => x.toFixed(1)).join(" ")} on ${os.availableParallelism()} CPUs`);
+  const l = result.lsp;
+  console.log(`language-server latency on ${path.basename(FILE)}, ${path.basename(MODEL)} on CPU, debounce ${debounceMs} ms (${l.server}); load average ${loadAtStart.map((x) => x.toFixed(1)).join(" ")} on ${os.availableParallelism()} CPUs; commit ${String(result.commit)}`);
   console.log(`  model load (to ready)               ${l.model_load_ms} ms`);
   console.log(`  first diagnostics after open        ${l.first_diagnostics_ms} ms (tokens evaluated ${l.first_tokens?.evaluated}, generated ${l.first_tokens?.generated})`);
   console.log(`  re-score after editing the last step ${l.edit_last_step_ms} ms incl. the ${debounceMs} ms debounce (tokens evaluated ${l.edit_tokens?.evaluated}, generated ${l.edit_tokens?.generated})`);
@@ -229,12 +241,12 @@ else {
     console.log(`  final scores ${ty.settle_after_last_key_ms} ms after the last key; final diagnostics for version ${ty.final_diagnostics_version} of ${ty.final_version}; stale publishes after it: ${ty.stale_publishes_after_final}`);
   }
   if (l.peak_rss_mib != null) console.log(`  peak RSS of the server process      ${l.peak_rss_mib} MiB`);
-  for (const e of (result.engine as Record<string, any>[] | undefined) ?? []) {
+  for (const e of result.engine ?? []) {
     console.log(`  engine, ${e.quality} quality (${e.templates.join(", ")}; negatives from ${e.negatives_from}; ${e.threads} threads): first score ${e.first_score_ms} ms, re-score after the edit ${e.edit_last_step_ms} ms`);
   }
   if (result.label) {
-    const lb = result.label as Record<string, any>;
+    const lb = result.label;
     console.log(`  label ${lb.records} GSM8K records (${lb.steps} steps): ${lb.seconds_per_record} s per record (${lb.labeling_seconds} s labeling, ${lb.wall_seconds_with_load} s with the model load)`);
   }
-  console.log(`  load average at the end ${(result.load_average_at_end as number[]).map((x) => x.toFixed(1)).join(" ")}`);
+  console.log(`  load average at the end ${(result.load_average_at_end ?? []).map((x) => x.toFixed(1)).join(" ")}`);
 }

@@ -48,10 +48,11 @@ export class Hub {
   private readonly sockets = new Set<import("node:net").Socket>();
   private cut = false;
 
-  private constructor(
-    private readonly server: http.Server,
-    readonly url: string,
-  ) {}
+  private server: http.Server | undefined;
+  /** http://127.0.0.1:PORT, once started. */
+  url = "";
+
+  private constructor() {}
 
   static async start(files: HubFile[], options: { gated?: { repo: string; token: string } } = {}): Promise<Hub> {
     const bySha = new Map<string, Buffer>();
@@ -60,7 +61,7 @@ export class Hub {
       bySha.set(sha, f.bytes);
       return { ...f, sha };
     });
-    let hub!: Hub;
+    const hub = new Hub();
     const server = http.createServer((req, res) => {
       const url = new URL(req.url ?? "/", "http://x");
       const authorized = options.gated ? req.headers.authorization === `Bearer ${options.gated.token}` : true;
@@ -114,7 +115,8 @@ export class Hub {
       s.on("close", () => hub.sockets.delete(s));
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    hub = new Hub(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    hub.server = server;
+    hub.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     return hub;
   }
 
@@ -126,7 +128,8 @@ export class Hub {
 
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => this.server.close(() => r()));
+    const server = this.server;
+    if (server) await new Promise<void>((r) => server.close(() => r()));
   }
 
   private stream(res: http.ServerResponse, body: Buffer, counted: boolean, start: number): void {

@@ -53,7 +53,7 @@ async function reference(model: LlamaModel, seq: LlamaContextSequence, vocab: ()
     const out = await seq.controlledEvaluate(positions as unknown as Parameters<typeof seq.controlledEvaluate>[0]);
     const lps: number[] = [];
     for (let k = lead + first; k < input.length; k++) {
-      const probs = (out[k - 1]?.next as { probabilities?: Map<Token, number> } | undefined)?.probabilities;
+      const probs = out[k - 1]?.next.probabilities;
       assert.ok(probs, `no distribution at ${k - 1}`);
       let lp = Math.log(probs.get(input[k]!) ?? 0);
       if (k === lead + first && tail !== "") {
@@ -153,7 +153,7 @@ for (const spec of MODELS) {
     });
 
     if (spec.chat) {
-      test("a chat-format prompt is exactly what node-llama-cpp's chat wrapper renders for the same turns", async () => {
+      test("a chat-format prompt is exactly what node-llama-cpp's chat wrapper renders for the same turns", () => {
         const wrapper = resolveChatWrapper(model, {
           type: "jinjaTemplate",
           fallbackToOtherWrappersOnJinjaError: false,

@@ -7,7 +7,6 @@ import { defaultModelPath } from "./backend/modelPath.js";
 import { defaultModelsDir, findCachedModel, isModelSource } from "./models/modelCache.js";
 import type { Backend } from "./backend/types.js";
 import type { PoolEvent } from "./backend/pool.js";
-import type { Aggregation } from "./cpmi/aggregate.js";
 import { CpmiScorer, DEFAULT_CPMI, type CpmiConfig } from "./cpmi/scorer.js";
 import { NEUTRAL_CALIBRATION, type Calibration } from "./cpmi/softLabels.js";
 import { knownCalibration } from "./cpmi/calibrations.js";
@@ -108,7 +107,7 @@ export function cpmiConfigFrom(options: EngineOptions, modelPath: string): CpmiC
     fill: options.templates === "reference" ? "reference" : "heuristic",
     negativeWeights,
     threshold,
-    aggregation: aggregation as Aggregation,
+    aggregation,
     calibration: options.calibration ?? knownCalibration(modelPath) ?? NEUTRAL_CALIBRATION,
   };
 }

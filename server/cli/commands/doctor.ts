@@ -132,7 +132,7 @@ export async function runDoctor(flags: DoctorFlags): Promise<DoctorReport> {
     report.gpu.types = survey.types.map((t) => ({ type: t.type, name: GPU_NAMES[t.type], usable: t.usable, ...(t.reason ? { reason: t.reason } : {}) }));
     const usable = survey.types.filter((t) => t.usable).map((t) => GPU_NAMES[t.type]);
     report.gpu.summary = usable.length > 0 ? `usable: ${usable.join(", ")}` : whyNoGpu(survey);
-    const setting = options.gpu as GpuSetting | undefined;
+    const setting = options.gpu;
     if (setting && setting !== "auto" && setting !== "off") {
       const t = survey.types.find((x) => x.type === setting);
       if (t && !t.usable) problems.push({ check: "gpu", message: `--gpu / steplens.gpu is "${setting}" but ${GPU_NAMES[t.type]} cannot be used here: ${t.reason}. Use "auto" or "off"` });

@@ -13,7 +13,7 @@ import {
 } from "./types.js";
 import { NumberStop } from "./numberStop.js";
 import { answerLineDone } from "./answerStop.js";
-import { GPU_NAMES, gpuUnavailableMessage, surveyGpus, whyNoGpu, type GpuType } from "./gpu.js";
+import { GPU_NAMES, gpuUnavailableMessage, surveyGpus, whyNoGpu } from "./gpu.js";
 import { commonPrefixLength, LanePool } from "./shared.js";
 import { chatPromptOf, type ChatPrompt } from "./chatPrompt.js";
 import { TokensStartingWith } from "./boundaryTokens.js";
@@ -109,7 +109,7 @@ async function deviceNote(llama: Llama, requested: GpuSetting, offloaded: number
     return `CPU: ${whyNoGpu(await surveyGpus())}`;
   }
   const names = await llama.getGpuDeviceNames().catch(() => [] as string[]);
-  const name = GPU_NAMES[llama.gpu as GpuType] ?? llama.gpu;
+  const name = GPU_NAMES[llama.gpu] ?? llama.gpu;
   return `${name}${names.length ? ` (${names.join(", ")})` : ""}, ${offloaded} layers offloaded`;
 }
 
@@ -216,8 +216,8 @@ export class LlamaCppBackend implements Backend {
   }
 
   /** Tokens of `text` without BOS; special-token text (a chat template's `<|im_start|>`) is parsed, as llama-server does for prompts. */
-  async tokenize(text: string): Promise<number[]> {
-    return this.model.tokenize(text, true) as number[];
+  tokenize(text: string): Promise<number[]> {
+    return Promise.resolve(this.model.tokenize(text, true));
   }
 
   /** The tokens the model is given for `text`: BOS first when the model's metadata asks for one. */
@@ -279,8 +279,8 @@ export class LlamaCppBackend implements Backend {
   }
 
   /** Special tokens are written as their text, the inverse of tokenize(), which parses them. */
-  async detokenize(tokens: readonly number[]): Promise<string> {
-    return this.model.detokenize(tokens as Token[], true);
+  detokenize(tokens: readonly number[]): Promise<string> {
+    return Promise.resolve(this.model.detokenize(tokens as Token[], true));
   }
 
   async openSession(): Promise<BackendSession> {
@@ -513,7 +513,7 @@ class Lane {
 
   /** Naive baseline: every continuation evaluates its whole prefix from scratch in its own branch. */
   private async scoreContinuationsNaive(jobs: readonly ContinuationJob[], signal?: AbortSignal): Promise<ContinuationScore[]> {
-    const results: ContinuationScore[] = new Array(jobs.length);
+    const results = new Array<ContinuationScore>(jobs.length);
     for (let start = 0; start < jobs.length; start += this.branches.length) {
       throwIfAborted(signal);
       const group = jobs.slice(start, start + this.branches.length);
@@ -625,7 +625,7 @@ class Lane {
     const lineBreakProbs: number[] = [];
     const newline = this.model.tokenize("a\n").at(-1);
     rest.forEach((target, j) => {
-      const probs = (out[j]?.next as { probabilities?: Map<Token, number> } | undefined)?.probabilities;
+      const probs = out[j]?.next?.probabilities;
       if (!probs) throw new BackendError("llama.cpp returned no probabilities", "backend");
       let h = 0;
       for (const p of probs.values()) if (p > 0) h -= p * Math.log(p);
@@ -672,7 +672,7 @@ class Lane {
     const logprobs = tokens.map(() => NaN);
     inputs.forEach((_, i) => {
       const k = i - offset + 1;
-      if (k >= from && k >= 0) logprobs[k] = logprobOf(out[i]?.next as WalkerOutput | undefined, tokens[k]! as Token);
+      if (k >= from && k >= 0) logprobs[k] = logprobOf(out[i]?.next, tokens[k]! as Token);
     });
     return logprobs;
   }
@@ -750,7 +750,7 @@ class Lane {
       const out = await this.evaluate(seq, items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
       this.count(rest.length);
       rest.forEach((_, i) => {
-        const next = out[i]?.next as WalkerOutput | undefined;
+        const next = out[i]?.next;
         if (requests?.has(keep + i) && next) outputs.set(keep + i, next);
       });
     }
