@@ -69,6 +69,28 @@ async function reference(model: LlamaModel, seq: LlamaContextSequence, vocab: ()
   }
 }
 
+/**
+ * Log-probability of each token from `from` on, after the BOS (when `withBos`) and the tokens
+ * before it: one plain forward pass with full distributions, as Implicit PRM's definition reads.
+ */
+async function referenceTokenLogprobs(model: LlamaModel, seq: LlamaContextSequence, tokens: readonly Token[], from: number, withBos: boolean): Promise<number[]> {
+  const bos = model.tokens.bos;
+  const input = withBos && bos != null && tokens[0] !== bos ? [bos, ...tokens] : [...tokens];
+  const lead = input.length - tokens.length;
+  await seq.clearHistory();
+  const positions = input.slice(0, -1).map((token, i) => (i + 1 - lead >= from ? ([token, { generateNext: { probabilities: true } }] as const) : token));
+  const out = await seq.controlledEvaluate(positions as unknown as Parameters<typeof seq.controlledEvaluate>[0]);
+  const lps: number[] = [];
+  for (let k = from; k < tokens.length; k++) {
+    const probs = out[k + lead - 1]?.next.probabilities;
+    assert.ok(probs, `no distribution before token ${k}`);
+    lps.push(Math.log(probs.get(tokens[k]!) ?? 0));
+  }
+  return lps;
+}
+
+const maxDiff = (a: readonly number[], b: readonly number[]): number => Math.max(...a.map((x, i) => Math.abs(x - b[i]!)));
+
 for (const spec of MODELS) {
   describe(`real tokenizer: ${spec.name}`, () => {
     let backend: LlamaCppBackend;
@@ -89,7 +111,8 @@ for (const spec of MODELS) {
       backend = await LlamaCppBackend.load({ modelPath: spec.file, gpu: "off", threads: 1, branches: 4, walkers: 2 });
       const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
       model = await llama.loadModel({ modelPath: spec.file });
-      context = await model.createContext({ contextSize: 512, sequences: 1, threads: 1 });
+      // Room for the long solution of the Implicit PRM test where the model has it (the demo model: 512).
+      context = await model.createContext({ contextSize: Math.min(2048, model.trainContextSize), sequences: 1, threads: 1 });
       seq = context.getSequence();
       templates = [...BUILTIN_TEMPLATES, ...(spec.chat ? chatTemplates(backend.chat) : [])];
     });
@@ -149,6 +172,38 @@ for (const spec of MODELS) {
           for (const a of ["-3", "\\frac{3}{4}", "$24"]) assert.ok(merged.some((m) => m.startsWith(`${name} ${a} `)), `${name} ${a} merged: ${merged.join("; ")}`);
         }
         assert.ok(merged.every((m) => /^(markdown-boxed|chat-boxed) /.test(m)), merged.join("; "));
+      }
+    });
+
+    test("Implicit PRM's per-token log-probs of a whole solution read the BOS by metadata; a solution longer than the first allocation grows the context", async () => {
+      const text = `Question: ${PROBLEM}\nAnswer:\n${STEPS.join("\n")}\nThe answer is 18.\n`;
+      const tokens = model.tokenize(text);
+      const from = tokens.length - 6;
+      const session = await backend.openSession();
+      try {
+        const all = await session.tokenLogprobs?.(tokens, from);
+        assert.ok(all, "the local backend offers tokenLogprobs");
+        const got = all.slice(from);
+        const right = await referenceTokenLogprobs(model, seq, tokens, from, spec.bos);
+        const wrong = await referenceTokenLogprobs(model, seq, tokens, from, !spec.bos);
+        console.log(`tokenLogprobs: max |backend - reference| ${maxDiff(got, right).toExponential(2)}; reference with the BOS rule flipped moves them by ${maxDiff(right, wrong).toExponential(2)}`);
+        assert.ok(maxDiff(got, right) < SINGLE_TOLERANCE, `backend ${got.join(", ")} vs reference ${right.join(", ")}`);
+        assert.ok(maxDiff(right, wrong) > 10 * SINGLE_TOLERANCE, "the BOS moves these numbers, so the check above can fail");
+
+        if (backend.info.contextSize < 2048) return; // the demo model's 512 tokens hold no long solution
+        const long = model.tokenize(`Question: ${PROBLEM}\nAnswer:\n${Array.from({ length: 80 }, (_, i) => STEPS[i % 2]).join("\n")}\nThe answer is 18.\n`);
+        const allocated = backend.allocatedContextSize;
+        assert.ok(long.length > allocated && long.length < 2048, `${long.length} tokens against ${allocated} allocated`);
+        const lateFrom = long.length - 4;
+        const allLong = await session.tokenLogprobs?.(long, lateFrom);
+        assert.ok(allLong);
+        const gotLong = allLong.slice(lateFrom);
+        const rightLong = await referenceTokenLogprobs(model, seq, long, lateFrom, spec.bos);
+        console.log(`tokenLogprobs on ${long.length} tokens: context ${allocated} -> ${backend.allocatedContextSize}, max |backend - reference| ${maxDiff(gotLong, rightLong).toExponential(2)}`);
+        assert.ok(backend.allocatedContextSize >= long.length, `allocated ${backend.allocatedContextSize}`);
+        assert.ok(maxDiff(gotLong, rightLong) < SINGLE_TOLERANCE, `backend ${gotLong.join(", ")} vs reference ${rightLong.join(", ")}`);
+      } finally {
+        session.release();
       }
     });
 
