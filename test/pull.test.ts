@@ -12,7 +12,7 @@ import path from "node:path";
 import { findCachedModel, listCachedModels } from "../server/engine/models/modelCache.js";
 import { pullModel, PullError, type PullProgress } from "../server/engine/models/pull.js";
 import { Hub } from "./hubServer.js";
-import { CLI, DEMO_MODEL, REPO, runCli } from "./helpers.js";
+import { CLI, DEMO_MODEL, REPO, runCli, SHARED } from "./helpers.js";
 
 const GGUF = readFileSync(DEMO_MODEL);
 const SHA = createHash("sha256").update(GGUF).digest("hex");
@@ -20,6 +20,11 @@ const REPO_ID = "steplens-test/Arith-Demo-GGUF";
 const FILE = "arith-demo-Q8_0.gguf";
 const SOURCE = `hf:${REPO_ID}:Q8_0`;
 const GATED = "steplens-test/Gated-GGUF";
+/** The real-tokenizer fixtures, served as instruct models' repositories are. */
+const FIXTURES = [
+  { repo: "steplens-test/Qwen2.5-Tokenizer-GGUF", file: "qwen2-tokenizer-tiny-random-q8_0.gguf", turn: "<|im_start|>assistant\n" },
+  { repo: "steplens-test/Llama-3-Tokenizer-GGUF", file: "llama3-tokenizer-tiny-random-q8_0.gguf", turn: "<|start_header_id|>assistant<|end_header_id|>" },
+].map((f) => ({ ...f, bytes: readFileSync(path.join(SHARED, "models", f.file)) }));
 const MB = 1024 * 1024;
 
 /** A fresh cache folder, and no token from this machine's Hugging Face login leaking into a test. */
@@ -42,6 +47,7 @@ describe("steplens pull against a loopback hub", () => {
       [
         { repo: REPO_ID, file: FILE, bytes: GGUF, tags: ["Q8_0"] },
         { repo: GATED, file: FILE, bytes: GGUF, tags: ["Q8_0"] },
+        ...FIXTURES.map((f) => ({ repo: f.repo, file: f.file, bytes: f.bytes, tags: ["Q8_0"] })),
       ],
       { gated: { repo: GATED, token: "hf_secret" } },
     );
@@ -166,6 +172,26 @@ describe("steplens pull against a loopback hub", () => {
     const cli = await runCli(["pull", "Qwen2.5-Math-1.5B", "--dir", dir()]);
     assert.equal(cli.code, 2);
     assert.match(cli.stderr, /hf:USER\/REPO:QUANT/);
+  });
+
+  test("the Qwen2.5 and Llama 3 tokenizer fixtures pulled through the hub (CLI) are what `score --model hf:…` then reads, in their chat templates", async () => {
+    hub.faults = {};
+    const cache = dir();
+    for (const f of FIXTURES) {
+      const source = `hf:${f.repo}:Q8_0`;
+      const pulled = await runCli(["pull", source, "--dir", cache, "--hf-endpoint", hub.url, "--json"]);
+      assert.equal(pulled.code, 0, pulled.stderr);
+      const result = JSON.parse(pulled.stdout) as { path: string; sha256: string };
+      assert.equal(result.sha256, createHash("sha256").update(f.bytes).digest("hex"));
+      assert.ok(readFileSync(result.path).equals(f.bytes));
+      assert.match(pulled.stderr, /100% \(/, "progress up to 100%");
+
+      hub.requests.length = 0;
+      const explained = await runCli(["score", path.join(REPO, "bench/fixtures/gsm8k-six-steps.md"), "--model", source, "--gpu", "off", "--threads", "1", "--quality", "fast", "--explain-prompt", "1"], { STEPLENS_MODELS_DIR: cache, HF_ENDPOINT: hub.url });
+      assert.equal(explained.code, 0, explained.stderr);
+      assert.ok(explained.stdout.includes(f.turn), `${f.file} prompted in its chat template: ${explained.stdout}`);
+      assert.equal(hub.requests.length, 0, "read from the cache, the hub not asked");
+    }
   });
 
   test("nothing is downloaded unless pulled: score --model hf:… without the file says to pull it", async () => {
