@@ -3,11 +3,12 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { LlamaCppBackend } from "../server/engine/backend/llamaCpp.js";
 import { CpmiScorer, DEFAULT_CPMI } from "../server/engine/cpmi/scorer.js";
-import { resolveTemplates } from "../server/engine/cpmi/templates.js";
-import { DEMO_MODEL, REPO, runCli, SHARED } from "./helpers.js";
+import { resolveTemplates, TEMPLATE_SETS } from "../server/engine/cpmi/templates.js";
+import { DATA, DEMO_MODEL, REPO, runCli, SHARED } from "./helpers.js";
 
 const QWEN = path.join(SHARED, "models/qwen2-tokenizer-tiny-random-q8_0.gguf");
 const LLAMA3 = path.join(SHARED, "models/llama3-tokenizer-tiny-random-q8_0.gguf");
@@ -20,6 +21,16 @@ interface ScoreJson {
 }
 
 describe("a GSM8K solution scored with each model", () => {
+  test("the solution is GSM8K's own: test.jsonl's record for the problem, calculator notes and all", () => {
+    // The fixture only adds a front matter (the gold answer) and the Question:/Answer: headers.
+    const fixture = readFileSync(GSM8K, "utf8");
+    const records = readFileSync(path.join(DATA, "gsm8k/test.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { question: string; answer: string });
+    const record = records.find((r) => fixture.includes(`Question: ${r.question}\n`));
+    assert.ok(record, "the fixture's question is a GSM8K test question");
+    assert.ok(fixture.includes(`Answer:\n${record.answer}\n`), "and its answer is that record's, line for line");
+    assert.match(fixture, new RegExp(`^---\nanswer: ${record.answer.split("#### ")[1]}\n---\n`));
+  });
+
   for (const [name, model, format, marker] of [
     ["demo", DEMO_MODEL, "raw", "Question: John buys"],
     ["Qwen2.5 tokenizer", QWEN, "chat", "<|im_start|>assistant\n"],
@@ -44,6 +55,15 @@ describe("a GSM8K solution scored with each model", () => {
       assert.match(explained.stdout, format === "raw" || name.startsWith("Llama") ? /starts with the BOS token/ : /no BOS token first/);
     });
   }
+
+  test("--templates reference keeps its raw prompts on any model (the engine sized its sequences without resolving it as chat)", async () => {
+    const run = await runCli(["score", GSM8K, "--model", DEMO_MODEL, "--gpu", "off", "--threads", "1", "--templates", "reference", "--quality", "fast", "--json"]);
+    assert.equal(run.code, 0, run.stderr);
+    const out = JSON.parse(run.stdout) as ScoreJson;
+    assert.equal(out.prompt_format, "raw");
+    assert.deepEqual(out.templates, [TEMPLATE_SETS.reference![0]], "fast quality: the first of the reference set");
+    assert.ok(out.solutions[0]!.steps.every((s) => s.reward != null && Number.isFinite(s.reward)));
+  });
 
   test("--prompt-format chat on a model without a chat template is refused with a message; raw works on a chat model", async () => {
     const refused = await runCli(["score", GSM8K, "--model", DEMO_MODEL, "--gpu", "off", "--prompt-format", "chat"]);
