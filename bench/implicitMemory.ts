@@ -29,7 +29,7 @@ const fileMb = (f: string): number => statSync(f).size / MB;
 const rows: [string, number][] = [];
 const note = (what: string): void => void rows.push([what, rss()]);
 
-const records = readFileSync(values.data!, "utf8")
+const records = readFileSync(values.data, "utf8")
   .split("\n")
   .filter((l) => l.trim())
   .slice(0, Number(values.records))

@@ -40,6 +40,9 @@ function load(): number {
 mkdirSync(out, { recursive: true });
 const started = new Date();
 const loadBefore = load();
+// Read before the command runs: its own outputs land in tracked files under bench/results*/.
+const commit = git("rev-parse", "HEAD");
+const dirty = git("status", "--porcelain", "--untracked-files=no") !== "";
 const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
 const stdout: Buffer[] = [];
 const stderr: Buffer[] = [];
@@ -60,9 +63,9 @@ child.on("close", (code, signal) => {
   writeFileSync(path.join(out, "output.txt"), Buffer.concat(stdout));
   writeFileSync(path.join(out, "stderr.txt"), Buffer.concat(stderr));
   const provenance = {
-    commit: git("rev-parse", "HEAD"),
-    // Uncommitted changes mean the commit alone does not reproduce the run.
-    dirty: git("status", "--porcelain", "--untracked-files=no") !== "",
+    commit,
+    // Uncommitted changes (when it started) mean the commit alone does not reproduce the run.
+    dirty,
     command: [cmd, ...args],
     cwd: path.relative(git("rev-parse", "--show-toplevel") || process.cwd(), process.cwd()) || ".",
     started: started.toISOString(),

@@ -60,6 +60,7 @@ function siteOf(stack: string | undefined): string {
 
 function watchRegexes(run: () => void): Map<string, Seen> {
   const seen = new Map<string, Seen>();
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with .call(this) and put back
   const exec = RegExp.prototype.exec;
   let inside = false;
   RegExp.prototype.exec = function (this: RegExp, s: string) {
@@ -150,7 +151,10 @@ function alphabetOf(source: string): string[] {
     if (c === "\\") {
       const e = source[++i] ?? "";
       if (e === "d") out.add("1");
-      else if (e === "s") (out.add(" "), out.add("\t"));
+      else if (e === "s") {
+        out.add(" ");
+        out.add("\t");
+      }
       else if (e === "S" || e === "w" || e === "D") out.add("a");
       else if (e === "n") out.add("\n");
       else if (e === "r") out.add("\r");

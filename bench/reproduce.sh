@@ -40,7 +40,7 @@ llama_server_test() { # docs/openai-compatible.md "measured 4.5e-4, 1.4e-4, 7.4e
   record llama-server-test node --import tsx --test --test-reporter=spec test/llamaServer.test.ts
 }
 cpmi_variants() { # bench/README.md: cpmi_s1 / cpmi_s0 against MC, q-a-hashes against question-answer-is (60 records)
-  record cpmi-variants node dist/cli.mjs bench --records 60 --gpu off --methods cpmi,mc --also-samples 1,0,0:q-a-hashes --bon-records 0 --report-dir "$OUT/cpmi-variants"
+  record cpmi-variants node dist/cli.mjs bench --records 60 --gpu off --methods cpmi,mc --also-samples 1,0,solution:q-a-hashes --bon-records 0 --report-dir "$OUT/cpmi-variants"
 }
 reference_parity() { # the AUC test/cli.test.ts bounds: 20 reference records, reference templates, their own negatives
   local tmp

@@ -99,7 +99,7 @@ describe("steplens score", () => {
     assert.equal(fallback.status, 0, fallback.stderr);
     assert.match(fallback.stdout, /FALLBACK/);
     const flagged = steplens(["score", noGold, "--templates", "reference", "--gold", "46", "--json"]);
-    assert.equal(JSON.parse(flagged.stdout).gold_source, "flag");
+    assert.equal((JSON.parse(flagged.stdout) as { gold_source: string }).gold_source, "flag");
   });
 
   test("bad input files get a clear message and a non-zero exit, other files are still scored", () => {

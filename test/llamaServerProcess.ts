@@ -43,7 +43,7 @@ export async function startLlamaServer(options: { slots?: number; threads?: numb
     "-np", String(slots), "-c", String(512 * slots), "--no-warmup", "--no-webui"];
   const child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => {
+  child.stderr.on("data", (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-20_000);
   });
   const url = `http://127.0.0.1:${port}`;

@@ -163,7 +163,7 @@ export class TestClient {
   }
 
   request<T>(method: string, params?: unknown): Promise<T> {
-    return this.rpc.sendRequest(method, params) as Promise<T>;
+    return this.rpc.sendRequest<T>(method, params);
   }
 
   /** shutdown (the server disposes its model), then the connections close. */

@@ -58,7 +58,7 @@ describe("language server on the demo model", () => {
     const d = onStep2[0]!;
     assert.deepEqual(d.range, steps![1], "the diagnostic covers step 2's text, prefix excluded");
     assert.equal(wrongText.split("\n")[d.range.start.line]!.slice(d.range.start.character, d.range.end.character), "The mugs cost 2 * 7 = 18 dollars.");
-    assert.match(String(d.message), /^Step 2 (moves the model toward a wrong answer: \S+ instead of 24|makes the correct answer 24 less likely) \(reward −\d+\.\d\d, soft label 0\.\d\d\)$/);
+    assert.match(typeof d.message === "string" ? d.message : d.message.value, /^Step 2 (moves the model toward a wrong answer: \S+ instead of 24|makes the correct answer 24 less likely) \(reward −\d+\.\d\d, soft label 0\.\d\d\)$/);
     for (const good of [steps![0]!, steps![2]!]) {
       assert.ok(!published.diagnostics.some((x) => x.severity! <= 2 && overlaps(x.range, good)), `no warning on the good step at line ${good.start.line}`);
     }
@@ -189,8 +189,8 @@ describe("language server on the demo model", () => {
     assert.ok(lines.every((r) => r.cpmi.length > 0 && r.cpmi.length === r.soft_label.length));
     assert.equal(first.metrics?.records, 5);
     // 1.0 measured on these 5 records, 10 steps (bench/results/lsp-label-auc); 0.9 lets two step pairs swap.
-    assert.ok(first.metrics!.auc! >= 0.9, JSON.stringify(first.metrics));
-    assert.ok(Number.isFinite(first.metrics!.wasserstein));
+    assert.ok(first.metrics.auc! >= 0.9, JSON.stringify(first.metrics));
+    assert.ok(Number.isFinite(first.metrics.wasserstein));
     const kinds = client.notifications<{ token: string; value: { kind: string } }>("$/progress", (p) => p.token === "label-1").map((p) => p.value.kind);
     assert.equal(kinds[0], "begin");
     assert.ok(kinds.includes("report"));
@@ -201,7 +201,7 @@ describe("language server on the demo model", () => {
     void client
       .waitFor<{ token: string; value: { kind: string; message?: string } }>("$/progress", (p) => p.token === "label-2" && p.value.kind === "report" && /: 6 of 40 records/.test(p.value.message ?? ""))
       .then(() => cancel.cancel());
-    const second = (await client.rpc.sendRequest("steplens/labelDataset", { input, output, limit: 40, workDoneToken: "label-2" }, cancel.token)) as LabelDatasetResult;
+    const second = await client.rpc.sendRequest<LabelDatasetResult>("steplens/labelDataset", { input, output, limit: 40, workDoneToken: "label-2" }, cancel.token);
     assert.equal(second.resumed, 5);
     assert.equal(second.cancelled, true);
     assert.ok(second.records >= 1 && second.records < 35, `stopped early after ${second.records} records`);

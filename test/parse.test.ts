@@ -47,7 +47,7 @@ describe("parser: the demo model card's formats", () => {
     }
     assert.equal(sol.finalAnswer?.value, "24");
     assert.equal(sol.finalAnswer?.style, "the-answer-is");
-    assert.equal(slice(card, sol.finalAnswer!.valueRange), "24");
+    assert.equal(slice(card, sol.finalAnswer.valueRange), "24");
   });
 
   const headers: [string, string][] = [
@@ -106,7 +106,7 @@ describe("parser: the demo model card's formats", () => {
       assert.equal(sol.steps.length, 1, "the answer line is not a step");
       assert.equal(sol.finalAnswer?.value, value);
       assert.equal(sol.finalAnswer?.style, style);
-      assert.equal(slice(text, sol.finalAnswer!.range).trim(), line);
+      assert.equal(slice(text, sol.finalAnswer.range).trim(), line);
     });
   }
 });
@@ -172,7 +172,7 @@ describe("parser: LaTeX", () => {
     assert.equal(slice(text, sol.steps[1]!.textRange), "The 2 packs hold $2 \\times 8 = 16$ pencils.");
     assert.equal(sol.finalAnswer?.value, "17");
     assert.equal(sol.finalAnswer?.style, "boxed");
-    assert.equal(slice(text, sol.finalAnswer!.valueRange), "17");
+    assert.equal(slice(text, sol.finalAnswer.valueRange), "17");
   });
 
   test("align* rows split at \\\\, itemize, and \\section*{Solution}", () => {
@@ -205,7 +205,7 @@ describe("parser: Markdown structure", () => {
     const text = "---\nanswer: 8\n---\n\nQuestion: Ann has 3 apples and buys 5 more. How many?\n\nShe has 3 + 5 = 8 apples.\nSo the total is 8.\n\nThe answer is 8.\n";
     const doc = parseDocument(text, { fileName: "a.md" });
     assert.equal(doc.goldAnswer?.value, "8");
-    assert.equal(slice(text, doc.goldAnswer!.range).includes("8"), true);
+    assert.equal(slice(text, doc.goldAnswer.range).includes("8"), true);
     const sol = only(doc);
     assert.deepEqual(sol.steps.map((s) => slice(text, s.textRange)), ["She has 3 + 5 = 8 apples.", "So the total is 8."]);
   });

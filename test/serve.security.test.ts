@@ -46,7 +46,7 @@ function raw(base: string, route: string, init: { method?: string; headers?: Rec
 
 const errorOf = (a: RawAnswer): { code: string; message: string } => (JSON.parse(a.text) as { error: { code: string; message: string } }).error;
 
-async function accepted(s: InProcessServer): Promise<number> {
+function accepted(s: InProcessServer): number {
   return s.server.queue.stats().accepted;
 }
 
@@ -61,7 +61,7 @@ describe("cross-site requests to a token-less loopback server (issue 10 item 3)"
 
   test("the reported attack (text/plain, Origin and Host evil.example) is refused and runs nothing; so is each of its three parts alone", async () => {
     const body = JSON.stringify({ problem: records[0]!.problem, steps: records[0]!.steps, gold_answer: records[0]!.gold_answer });
-    const before = await accepted(s);
+    const before = accepted(s);
     const attack = await raw(s.url, "/v1/score", { method: "POST", headers: { host: "evil.example", origin: "http://evil.example", "content-type": "text/plain" }, body });
     assert.equal(attack.status, 403, attack.text);
     const hostOnly = await raw(s.url, "/v1/score", { method: "POST", headers: { host: `evil.example:${port}`, "content-type": "application/json" }, body });
@@ -72,7 +72,7 @@ describe("cross-site requests to a token-less loopback server (issue 10 item 3)"
     assert.equal(errorOf(originOnly).code, "forbidden-origin");
     const typeOnly = await raw(s.url, "/v1/score", { method: "POST", headers: { "content-type": "text/plain" }, body });
     assert.equal(typeOnly.status, 415, typeOnly.text);
-    assert.equal(await accepted(s), before, "no refused request reached the queue");
+    assert.equal(accepted(s), before, "no refused request reached the queue");
   });
 
   test("Host: names of this machine and --allow-host names pass; any other name (DNS rebinding) gets 403", async () => {
@@ -169,7 +169,7 @@ describe("cross-site requests to a token-less loopback server (issue 10 item 3)"
       }
       const labeled = text.trim().split("\n").map((l) => JSON.parse(l) as { event: string; record?: LabelRecord & { cpmi: number[] } }).filter((l) => l.event === "record").map((l) => l.record!);
       assert.deepEqual(labeled.map((r) => [r.id, r.problem, r.steps]), batch.map((r) => [r.id, r.problem, r.steps]));
-      await waitFor("the temp dir to be removed", async () => (existsSync(dir) ? undefined : true));
+      await waitFor("the temp dir to be removed", () => (existsSync(dir) ? undefined : true));
     } finally {
       if (saved === undefined) delete process.env.TMPDIR;
       else process.env.TMPDIR = saved;
@@ -187,14 +187,14 @@ describe("cross-site requests to a token-less loopback server (issue 10 item 3)"
       ["/v1/backend/continuations", { prefix: "x", continuations: "ab" }, /continuations/],
       ["/v1/backend/sample", { prefix: "x", options: { n: 1, maxTokens: 4, temperature: 1, seed: 1, stopAt: "never" } }, /options\.stopAt/],
     ];
-    const before = await accepted(s);
+    const before = accepted(s);
     for (const [route, body, field] of cases) {
       const r = await postJson(`${s.url}${route}`, body);
       const text = await r.text();
       assert.equal(r.status, 400, `${route} ${JSON.stringify(body).slice(0, 80)}: ${text}`);
       assert.match(text, field);
     }
-    assert.equal(await accepted(s), before, "no malformed request reached the queue");
+    assert.equal(accepted(s), before, "no malformed request reached the queue");
   });
 });
 
@@ -234,7 +234,7 @@ describe("hostile bodies, hang-ups and the log (issue 10 item 9)", () => {
         });
         sock.on("error", reject);
       });
-      const line = await waitFor(`the server to log the hang-up on ${route}`, async () => logs.slice(seen).find((l) => l.includes(route)));
+      const line = await waitFor(`the server to log the hang-up on ${route}`, () => logs.slice(seen).find((l) => l.includes(route)));
       assert.match(line, /closed the connection/);
       assert.doesNotMatch(line, /\n|\bat .*:\d+:\d+/, "no stack trace");
     }
@@ -250,7 +250,7 @@ describe("hostile bodies, hang-ups and the log (issue 10 item 9)", () => {
       text += Buffer.from(value).toString();
     }
     stop.abort();
-    const line = await waitFor("the server to log the cancelled batch", async () => logs.slice(seen).find((l) => l.includes("/v1/label")));
+    const line = await waitFor("the server to log the cancelled batch", () => logs.slice(seen).find((l) => l.includes("/v1/label")));
     assert.match(line, /closed the connection/);
     assert.doesNotMatch(line, /\n|\bat .*:\d+:\d+/, "no stack trace");
   });
@@ -263,7 +263,7 @@ describe("hostile bodies, hang-ups and the log (issue 10 item 9)", () => {
     const m = await raw(s.url, `/nothing?access_token=${secret}`);
     assert.equal(m.status, 404);
     assert.doesNotMatch(m.text, new RegExp(secret));
-    const line = await waitFor("the request to be logged", async () => logs.find((l) => l.startsWith("GET /v1/model")));
+    const line = await waitFor("the request to be logged", () => logs.find((l) => l.startsWith("GET /v1/model")));
     assert.match(line, /token=/, "the log still says a token parameter was sent");
     assert.doesNotMatch(logs.join("\n"), new RegExp(secret));
   });
@@ -292,11 +292,11 @@ describe("Retry-After (issue 10 item 9)", () => {
     await long.text();
     const longMs = performance.now() - t0;
     // A batch's stream ends inside its job; the lane is free a moment later.
-    await waitFor("the batch to leave its lane", async () => (s.server.queue.stats().running === 0 ? true : undefined));
+    await waitFor("the batch to leave its lane", () => (s.server.queue.stats().running === 0 ? true : undefined));
     // A job running, another refused: how long does the server say to wait?
     const stop = new AbortController();
     const running = postJson(`${s.url}/v1/label`, { records: records.slice(130, 150) }, { signal: stop.signal }).catch(() => undefined);
-    await waitFor("the next batch to run", async () => (s.server.queue.stats().running === 1 ? true : undefined));
+    await waitFor("the next batch to run", () => (s.server.queue.stats().running === 1 ? true : undefined));
     const refused = await postJson(`${s.url}/v1/score`, { problem: records[106]!.problem, steps: records[106]!.steps, gold_answer: records[106]!.gold_answer });
     stop.abort();
     await running;
@@ -307,7 +307,7 @@ describe("Retry-After (issue 10 item 9)", () => {
       `Retry-After ${retryAfter} s; typical jobs took ${short.map((x) => Math.round(x)).join(", ")} ms, the long one ${Math.round(longMs)} ms`,
     );
     assert.match(((await refused.json()) as { error: { message: string } }).error.message, new RegExp(`retry after ${retryAfter} s`));
-    await waitFor("the cancelled batch to leave its lane", async () => (s.server.queue.stats().running === 0 ? true : undefined));
+    await waitFor("the cancelled batch to leave its lane", () => (s.server.queue.stats().running === 0 ? true : undefined));
   });
 });
 

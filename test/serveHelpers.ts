@@ -44,11 +44,11 @@ export async function startChild(args: string[], env: NodeJS.ProcessEnv = {}): P
   });
   let err = "";
   let out = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`steplens serve did not start in 60 s:\n${err}`)), 60_000);
-    child.stderr!.on("data", (d: Buffer) => {
+    child.stderr.on("data", (d: Buffer) => {
       err += d.toString();
       const m = /ready: (http:\/\/\S+)/.exec(err);
       if (m) {
@@ -73,7 +73,7 @@ export async function postJson(url: string, body: unknown, init: { token?: strin
   });
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
   const until = Date.now() + ms;
   for (;;) {
     const v = await probe();

@@ -11,6 +11,6 @@ export function report(message: string): void {
 /** Ends the command with a message; exit code 2 for bad usage, 1 for everything else. */
 export function fail(err: unknown): never {
   const known = err instanceof OptionError || err instanceof BackendError || err instanceof UnknownTemplateError || err instanceof DatasetError;
-  report(known ? (err as Error).message : `unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  report(known ? (err).message : `unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   process.exit(err instanceof OptionError || err instanceof UnknownTemplateError ? 2 : 1);
 }

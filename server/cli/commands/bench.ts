@@ -61,7 +61,7 @@ export function registerBench(program: Command): void {
       .option("--mc-temperature <t>", "Monte Carlo sampling temperature", parseFloatStrict, DEFAULT_MC.temperature)
       .option("--mc-max-tokens <n>", "Monte Carlo rollout length limit", parseIntStrict, DEFAULT_MC.maxTokens)
       .option("--naive-records <n>", "label only the first n records with cpmi_naive (it computes cpmi's scores at far higher cost) and scale its cost (default: min(records, 10))", parseIntStrict)
-      .option("--also-samples <list>", "also measure CPMI with other settings in the same run: samples per prefix, optionally :templates (methods cpmi_sN or cpmi_sN_TEMPLATES), e.g. 0,1,0:question-answer-is"),
+      .option("--also-samples <list>", "also measure CPMI with other settings in the same run: N samples per prefix as the negatives' source (0 = heuristic edits only) or solution (the solution's own results), optionally :templates (methods cpmi_sN or cpmi_sN_TEMPLATES), e.g. 1,0,solution:q-a-hashes"),
     "labeling",
   )).action(async (flags: BenchFlags) => {
     try {
@@ -136,8 +136,11 @@ async function runBench(flags: BenchFlags): Promise<void> {
       .filter((x) => x.trim() !== "")
       .map((x) => {
         const [n, templates] = x.trim().split(":");
+        const suffix = templates ? `_${templates}` : "";
+        // "solution" keeps cpmi's negatives (read from the solution) and changes only the templates.
+        if (n === "solution") return { name: `cpmi_solution${suffix}`, options: { ...engine, ...(templates ? { templates } : {}) } };
         const samples = parseIntStrict(n!);
-        return { name: `cpmi_s${samples}${templates ? `_${templates}` : ""}`, options: { ...engine, samples, ...(templates ? { templates } : {}) } };
+        return { name: `cpmi_s${samples}${suffix}`, options: { ...engine, samples, negativesFrom: "samples", ...(templates ? { templates } : {}) } };
       }),
     onProgress: progress ? (done, total) => process.stderr.write(`\rlabeling ${done}/${total} records`) : undefined,
   });

@@ -62,7 +62,7 @@ function asTokens(v: unknown, what: string): number[] {
   if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === "number")) {
     throw new BackendError(`llama-server's /tokenize answered without a token list for ${what}`, "backend");
   }
-  return tokens as number[];
+  return tokens;
 }
 
 function asCompletion(v: unknown): CompletionResult {

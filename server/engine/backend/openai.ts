@@ -163,7 +163,7 @@ export class OpenAiBackend implements Backend {
     if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === "number") || (tokens.length === 0 && text.length > 0)) {
       throw new BackendError(`the server's ${url} answered without the text's tokens: it does not speak vLLM's tokenizer API ({prompt, add_special_tokens} -> {tokens})`, "backend");
     }
-    return tokens as number[];
+    return tokens;
   }
 
   async tokenize(text: string): Promise<number[]> {

@@ -253,7 +253,7 @@ export async function runLabelingBench(records: readonly BenchRecord[], options:
         }
         if (need("cpmi_implicit") && cpmiChunk) {
           // Both rows of this run, combined: its cost is the sum of theirs.
-          scores.cpmi_implicit!.push(...soft.map((row, k) => combineStepScores(cpmiChunk!.soft[k]!, row)));
+          scores.cpmi_implicit!.push(...soft.map((row, k) => combineStepScores(cpmiChunk.soft[k]!, row)));
           add("cpmi_implicit", p.seconds + cpmiChunk.seconds, sumTokens([p.tokens, cpmiChunk.tokens]));
         }
       }

@@ -71,7 +71,7 @@ export function readFrontMatter(lines: LineIndex): FrontMatter | undefined {
     if (!isScalar(value) || value.value === null || typeof value.value === "object") continue;
     // A plain scalar as written: YAML reads `answer: 12345678901234567890` as a float (1.2e+19) and
     // `answer: 1e3` as 1000; the answer is what the author wrote.
-    const raw = (value.type === "PLAIN" && value.range ? yamlText.slice(value.range[0], value.range[1]) : String(value.value)).trim();
+    const raw = (value.type === "PLAIN" && value.range ? yamlText.slice(value.range[0], value.range[1]) : scalarText(value.value)).trim();
     if (raw === "") continue;
     if (ANSWER_KEYS.has(key) && !fm.answer && !fm.warning) {
       const refused = tooLongAnswer(raw, `the front matter's "${key}"`);
@@ -98,4 +98,9 @@ function flowDepth(s: string): number {
 
 function firstLine(s: string): string {
   return s.split(/\r?\n/, 1)[0]!.trim();
+}
+
+/** A YAML scalar other than null or a collection, as text. */
+function scalarText(v: unknown): string {
+  return typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" || typeof v === "bigint" ? String(v) : "";
 }
