@@ -34,17 +34,34 @@ export interface HubFaults {
    */
   stallAfter?: number;
   stallAlign?: number;
+  /**
+   * A ranged transfer that reaches this byte of the file goes silent there (until the client hangs
+   * up); the stall is announced once every byte before it went out. At the start of the last chunk:
+   * every other chunk arrives, and the only transfer left never ends.
+   */
+  stallAt?: number;
   /** Flip one byte of what the storage serves (the checksum header stays the original's). */
   corrupt?: boolean;
 }
 
 export class Hub {
   readonly requests: HubRequest[] = [];
-  faults: HubFaults = {};
+  private currentFaults: HubFaults = {};
+  /** Setting new faults also forgets an earlier stall, so that waitForStall waits for a new one. */
+  get faults(): HubFaults {
+    return this.currentFaults;
+  }
+  set faults(faults: HubFaults) {
+    this.currentFaults = faults;
+    this.stalled = false;
+    this.held = false;
+  }
   /** Body bytes the storage sent in ranged transfers. */
   bytesSent = 0;
   private stalledWaiters: (() => void)[] = [];
   private stalled = false;
+  /** A transfer is silent at faults.stallAt. */
+  private held = false;
   private readonly sockets = new Set<import("node:net").Socket>();
   private cut = false;
 
@@ -120,7 +137,7 @@ export class Hub {
     return hub;
   }
 
-  /** Resolves once a transfer is stalled (faults.stallAfter). */
+  /** Resolves once a transfer is stalled (faults.stallAfter or faults.stallAt). */
   async waitForStall(): Promise<void> {
     if (this.stalled) return;
     await new Promise<void>((r) => this.stalledWaiters.push(r));
@@ -132,8 +149,15 @@ export class Hub {
     if (server) await new Promise<void>((r) => server.close(() => r()));
   }
 
+  private announceHeldStall(): void {
+    const { stallAt } = this.faults;
+    if (!this.held || this.stalled || stallAt == null || this.bytesSent < stallAt) return;
+    this.stalled = true;
+    for (const w of this.stalledWaiters.splice(0)) w();
+  }
+
   private stream(res: http.ServerResponse, body: Buffer, counted: boolean, start: number): void {
-    const { cutAfter, stallAfter } = this.faults;
+    const { cutAfter, stallAfter, stallAt } = this.faults;
     const align = this.faults.stallAlign ?? 5 * 1024 * 1024;
     let cutAt = body.length;
     if (counted && cutAfter != null && !this.cut && cutAfter < body.length) {
@@ -144,6 +168,11 @@ export class Hub {
     const pump = (): void => {
       while (offset < body.length) {
         if (offset >= cutAt) return void res.socket?.destroy();
+        if (counted && stallAt != null && start + offset === stallAt) {
+          this.held = true;
+          this.announceHeldStall();
+          return;
+        }
         if (counted && stallAfter != null && this.bytesSent >= stallAfter && (start + offset) % align === 0) {
           // Stalled: the connection stays open and silent until the client gives up.
           this.stalled = true;
@@ -154,7 +183,10 @@ export class Hub {
         const nextBoundary = (Math.floor((start + offset) / align) + 1) * align - start;
         const piece = body.subarray(offset, Math.min(cutAt, body.length, offset + 64 * 1024, nextBoundary));
         offset += piece.length;
-        if (counted) this.bytesSent += piece.length;
+        if (counted) {
+          this.bytesSent += piece.length;
+          this.announceHeldStall();
+        }
         if (!res.write(piece)) return void res.once("drain", pump);
       }
       res.end();

@@ -98,23 +98,30 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   if (!alreadyThere) {
     options.onStart?.({ path: file, total: downloader.totalSize, resumedFrom });
     // Closing the downloader writes its progress into the .ipull file: wait for it before saying so.
-    let cancelled: Promise<void> | undefined;
-    const onAbort = (): void => void (cancelled = downloader.cancel({ deleteTempFile: false }));
+    // Once it is closed the pull is over, whether or not download() settles: when the only transfer
+    // left is a silent connection, ipull's download() never does (and the pull would never return).
+    let onAbort = (): void => {};
+    const cancelled = new Promise<"cancelled">((resolve, reject) => {
+      onAbort = (): void => void downloader.cancel({ deleteTempFile: false }).then(() => resolve("cancelled"), reject);
+    });
     options.signal?.addEventListener("abort", onAbort, { once: true });
     try {
       if (options.signal?.aborted) throw new Error("aborted");
-      await downloader.download();
+      const downloading = downloader.download();
+      // Raced away from on cancel: a late rejection then has nothing left to report.
+      downloading.catch(() => {});
+      if ((await Promise.race([downloading, cancelled])) === "cancelled") throw new Error("aborted");
     } catch (err) {
       if (options.signal?.aborted) {
         await cancelled;
-        throw new PullError(`download of ${source} interrupted; what arrived is kept in ${partial}: run the same command again to resume`, "cancelled");
+        throw new PullError(interrupted(source, partial), "cancelled");
       }
       throw new PullError(`download of ${source} failed: ${errorText(err)}. What arrived is kept; run the same command again to resume`, "network");
     } finally {
       options.signal?.removeEventListener("abort", onAbort);
     }
     if (options.signal?.aborted) {
-      throw new PullError(`download of ${source} interrupted; what arrived is kept in ${partial}: run the same command again to resume`, "cancelled");
+      throw new PullError(interrupted(source, partial), "cancelled");
     }
   }
   const sha256 = await fileSha256(file);
@@ -131,6 +138,13 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     throw new PullError(`what ${source} served is not a GGUF model file (it does not start with the GGUF magic bytes); the file was deleted`, "invalid");
   }
   return { path: file, bytes: statSync(file).size, sha256, checksum: given ? "given" : hubSha ? "hub" : "none", resumedFrom, alreadyThere };
+}
+
+/** ipull does not always leave its partial file behind when closed: say what is actually there. */
+function interrupted(source: string, partial: string): string {
+  return existsSync(partial)
+    ? `download of ${source} interrupted; what arrived is kept in ${partial}: run the same command again to resume`
+    : `download of ${source} interrupted; nothing was kept: run the same command again to download it`;
 }
 
 /**
