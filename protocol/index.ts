@@ -80,6 +80,8 @@ export interface DocumentScores {
   threshold: number;
   /** Tokens the model evaluated for this check; 0 when every step came from the content cache. */
   tokens?: { evaluated: number; generated: number };
+  /** The quality these scores were computed at (steplens.check.quality). */
+  quality?: "fast" | "full";
 }
 
 // ---- server → client notifications ----
@@ -216,6 +218,9 @@ export interface SetTokenParams {
 
 export type CheckFrequency = "edit" | "save" | "manual";
 
+/** fast: one template, negatives from the solution; full: the configured set; auto: fast while typing, full when idle, saved, opened or on the Score command. */
+export type CheckQuality = "fast" | "full" | "auto";
+
 /** local: llama.cpp here; remote: `steplens serve`; openai: an OpenAI-compatible server (vLLM…); llama-server: llama.cpp's server. */
 export type BackendSetting = "local" | "remote" | "openai" | "llama-server";
 
@@ -233,7 +238,9 @@ export interface StepLensSettings {
   method: "cpmi" | "mc" | "cpmi_merge" | "rand_merge" | "implicit" | "cpmi_implicit";
   /** lines: one step per line or list item; entropy: one-paragraph solutions are cut by the model (EDU-PRM). */
   segmentation: "lines" | "entropy";
-  check: { frequency: CheckFrequency; debounceMs: number };
+  check: { frequency: CheckFrequency; debounceMs: number; quality: CheckQuality };
+  /** auto: the model's own chat template when it has one; chat: always (refused without one); raw: plain completion prompts. */
+  promptFormat: "auto" | "chat" | "raw";
   goldAnswer: string;
   /** Server backends: the server's base URL (http or https) and the per-request timeout. */
   remote: { url: string; timeoutMs: number };
@@ -250,7 +257,8 @@ export const DEFAULT_SETTINGS: StepLensSettings = {
   aggregation: "min",
   method: "cpmi",
   segmentation: "lines",
-  check: { frequency: "edit", debounceMs: 600 },
+  check: { frequency: "edit", debounceMs: 600, quality: "auto" },
+  promptFormat: "auto",
   goldAnswer: "",
   remote: { url: "", timeoutMs: 30_000 },
 };

@@ -240,7 +240,7 @@ describe("settings and limits (no model)", () => {
 
 describe("language server without workspace/configuration, manual checks", () => {
   test("initializationOptions carry the settings; manual publishes nothing until steplens/scoreDocument", async () => {
-    const client = await TestClient.inProcess({ initializationOptions: { modelPath: DEMO_MODEL, settings: { gpu: "off", check: { frequency: "manual", debounceMs: 600 } } } });
+    const client = await TestClient.inProcess({ initializationOptions: { modelPath: DEMO_MODEL, settings: { gpu: "off", check: { frequency: "manual", debounceMs: 600, quality: "auto" } } } });
     try {
       await client.waitFor<ServerStatus>("steplens/status", (s) => s.state === "ready");
       const uri = fileUri(WRONG);

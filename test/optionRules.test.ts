@@ -31,9 +31,9 @@ const cases: Case[] = [
   { flag: "--aggregation", value: "median", setting: { aggregation: "median" }, engine: { ...server, aggregation: "median" }, expected: /must be one of min, mean, last, product/ },
   { flag: "--timeout", value: "5", setting: { remote: { timeoutMs: 5 } }, engine: { ...server, timeoutMs: 5 }, expected: /must be a whole number of milliseconds from 100 to 3600000/ },
   { flag: "--max-in-flight", value: "0", setting: {}, engine: { ...server, maxInFlight: 0 }, expected: /must be a whole number from 1 to 1024/ },
-  // steplens.promptFormat and steplens.check.quality are wired into the editor's settings in the editor round.
-  { flag: "--prompt-format", value: "jinja", setting: {}, engine: { ...server, promptFormat: "jinja" }, expected: /must be one of auto, chat, raw/ },
-  { flag: "--quality", value: "best", setting: {}, rule: "quality", expected: /must be one of fast, full/ },
+  { flag: "--prompt-format", value: "jinja", setting: { promptFormat: "jinja" }, engine: { ...server, promptFormat: "jinja" }, expected: /must be one of auto, chat, raw/ },
+  // The setting also takes "auto" (fast while typing, full when idle): its message adds it.
+  { flag: "--quality", value: "best", setting: { check: { quality: "best" } }, rule: "quality", expected: /must be one of fast, full/ },
 ];
 
 describe("option rules shared by the CLI, the editor settings and the engine", () => {

@@ -4,6 +4,7 @@
 import type { DocumentScores } from "../../protocol/index.js";
 import { parseDocumentSegmented } from "../engine/segment/entropySegment.js";
 import { scoreDocument } from "../engine/scoreDocument.js";
+import { scorerForQuality, type Quality } from "../engine/quality.js";
 import { CheckQueue } from "./checkQueue.js";
 import type { ServerContext } from "./context.js";
 import { buildDiagnostics, type ExtraNote } from "./diagnostics.js";
@@ -18,8 +19,12 @@ export async function runCheck(ctx: ServerContext, uri: string, signal: AbortSig
   if (!doc || signal.aborted) return undefined;
   const state = ctx.stateOf(uri);
   const goldSetting = settings.goldAnswer;
-  const key = `${doc.version}:${ctx.config.generation}:${goldSetting}`;
-  if (!forced && state.scoredFor === key && state.scores) return state.scores;
+  // auto: an edit's check is fast, and a full one follows once the text is quiet; a save, an open or
+  // the Score command (forced) gets the full one at once.
+  const quality: Quality = settings.check.quality === "auto" ? (!forced && state.typing ? "fast" : "full") : settings.check.quality;
+  const base = `${doc.version}:${ctx.config.generation}:${goldSetting}`;
+  const key = `${base}:${quality}`;
+  if (!forced && state.scores && (state.scoredFor === key || state.scoredFor === `${base}:full`)) return state.scores;
   const version = doc.version;
   const parsed = ctx.parsedNow(uri)!;
   const { doc: capped, note } = capSteps(parsed);
@@ -38,7 +43,7 @@ export async function runCheck(ctx: ServerContext, uri: string, signal: AbortSig
         settings.segmentation === "entropy"
           ? capSteps(await parseDocumentSegmented(doc.getText(), { fileName: fileNameOf(uri), format: formatOf(doc.languageId), segmentation: "entropy", backend: engine.backend, entropy: { signal } })).doc
           : capped;
-      scored = await scoreDocument(engine.scorer, target, {
+      scored = await scoreDocument(scorerForQuality(engine, quality), target, {
         method: engine.method,
         mc: engine.mc,
         gold: useSetting ? goldSetting : undefined,
@@ -53,6 +58,7 @@ export async function runCheck(ctx: ServerContext, uri: string, signal: AbortSig
     if (signal.aborted) return undefined;
     const tokens = scored.solutions.reduce((t, s) => ({ evaluated: t.evaluated + s.result.tokens.evaluated, generated: t.generated + s.result.tokens.generated }), { evaluated: 0, generated: 0 });
     const scores = documentScores(scored, { uri, version, engine, goldFromSetting: useSetting, ignored: state.ignored, tokens });
+    scores.quality = quality;
     const notes: ExtraNote[] = parsed.warnings.map((w) => ({ message: w.message, range: w.range ? wireRange(w.range) : undefined }));
     const parseMessages = new Set(parsed.warnings.map((w) => w.message));
     for (const w of scored.warnings) if (!parseMessages.has(w)) notes.push({ message: w });
@@ -61,6 +67,10 @@ export async function runCheck(ctx: ServerContext, uri: string, signal: AbortSig
     state.notes = notes;
     state.scoredFor = key;
     ctx.publish(uri);
+    if (settings.check.quality === "auto" && quality === "fast") {
+      state.typing = false;
+      ctx.queue.schedule(uri, settings.check.debounceMs);
+    }
     return scores;
   });
 }

@@ -78,7 +78,7 @@ export function resolveSettings(layers: readonly unknown[]): ResolvedSettings {
     method: ruled("method", "method", d.method),
     segmentation: ((): StepLensSettings["segmentation"] => {
       const v = pick(objects, "segmentation");
-      if (v === undefined || v === "" || v === "lines" || v === "entropy") return (v || d.segmentation) as StepLensSettings["segmentation"];
+      if (v === undefined || v === "" || v === "lines" || v === "entropy") return v || d.segmentation;
       reject("segmentation", v, "one of lines, entropy", d.segmentation);
       return d.segmentation;
     })(),
@@ -91,7 +91,16 @@ export function resolveSettings(layers: readonly unknown[]): ResolvedSettings {
         return d.check.frequency;
       })(),
       debounceMs: ruled("check.debounceMs", "debounceMs", d.check.debounceMs),
+      quality: ((): StepLensSettings["check"]["quality"] => {
+        const v = pick(objects, "check.quality");
+        if (v === undefined || v === "" || v === "auto") return d.check.quality;
+        const checked = checkOption("quality", v);
+        if (checked.ok) return checked.value;
+        reject("check.quality", v, `${checked.expected} or auto`, d.check.quality);
+        return d.check.quality;
+      })(),
     },
+    promptFormat: ruled("promptFormat", "promptFormat", d.promptFormat),
     // A gold answer may be typed as a number in settings.json.
     goldAnswer: typeof goldRaw === "number" ? String(goldRaw) : str("goldAnswer", d.goldAnswer),
     remote: {
@@ -113,7 +122,7 @@ export function resolveSettings(layers: readonly unknown[]): ResolvedSettings {
  * backend also restarts on a new URL, timeout or token (`token` enters only as a hash).
  */
 export function engineKey(s: StepLensSettings, token = ""): string {
-  const shaping = [s.modelPath, s.gpu, s.gpuLayers, s.templates, s.negatives, s.threshold, s.aggregation, s.backend, s.method];
+  const shaping = [s.modelPath, s.gpu, s.gpuLayers, s.templates, s.promptFormat, s.negatives, s.threshold, s.aggregation, s.backend, s.method];
   if (s.backend === "local") return JSON.stringify(shaping);
   const tokenHash = token ? createHash("sha256").update(token).digest("hex").slice(0, 16) : "";
   return JSON.stringify([...shaping, s.remote.url, s.remote.timeoutMs, tokenHash]);
