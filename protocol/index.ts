@@ -139,6 +139,8 @@ export interface DocumentScores {
   tokens?: { evaluated: number; generated: number };
   /** With several methods (steplens.methods): all of them, the one that decides the verdicts first. */
   methods?: string[];
+  /** The quality these scores were computed at (steplens.check.quality). */
+  quality?: "fast" | "full";
 }
 
 // ---- server → client notifications ----
@@ -294,6 +296,9 @@ export interface SetTokenParams {
 
 export type CheckFrequency = "edit" | "save" | "manual";
 
+/** fast: one template, negatives from the solution; full: the configured set; auto: fast while typing, full when idle, saved, opened or on the Score command. */
+export type CheckQuality = "fast" | "full" | "auto";
+
 /** local: llama.cpp here; remote: `steplens serve`; openai: an OpenAI-compatible server (vLLM…); llama-server: llama.cpp's server. */
 export type BackendSetting = "local" | "remote" | "openai" | "llama-server";
 
@@ -323,7 +328,9 @@ export interface StepLensSettings {
   beta: number;
   /** lines: one step per line or list item; entropy: one-paragraph solutions are cut by the model (EDU-PRM). */
   segmentation: "lines" | "entropy";
-  check: { frequency: CheckFrequency; debounceMs: number };
+  check: { frequency: CheckFrequency; debounceMs: number; quality: CheckQuality };
+  /** auto: the model's own chat template when it has one; chat: always (refused without one); raw: plain completion prompts. */
+  promptFormat: "auto" | "chat" | "raw";
   goldAnswer: string;
   /** Server backends: the server's base URL (http or https) and the per-request timeout. */
   remote: { url: string; timeoutMs: number };
@@ -343,7 +350,8 @@ export const DEFAULT_SETTINGS: StepLensSettings = {
   referenceModelPath: "",
   beta: 0.05,
   segmentation: "lines",
-  check: { frequency: "edit", debounceMs: 600 },
+  check: { frequency: "edit", debounceMs: 600, quality: "auto" },
+  promptFormat: "auto",
   goldAnswer: "",
   remote: { url: "", timeoutMs: 30_000 },
 };

@@ -14,7 +14,7 @@ import { LlamaCppBackend } from "../server/engine/backend/llamaCpp.js";
 import { surveyGpus, type GpuType } from "../server/engine/backend/gpu.js";
 import { BackendError } from "../server/engine/backend/types.js";
 import type { DoctorReport } from "../server/cli/commands/doctor.js";
-import { CLI, DEMO_MODEL, REPO, runCli } from "./helpers.js";
+import { CLI, DEMO_MODEL, REPO, runCli, SHARED } from "./helpers.js";
 import { TestClient } from "./lsp-client.js";
 import { engineKey, resolveSettings } from "../server/lsp/settings.js";
 import { startInProcess } from "./serveHelpers.js";
@@ -55,9 +55,9 @@ describe("steplens doctor", () => {
     assert.equal(m.contextLength, 512);
     assert.ok(m.parameters! > 10e6 && m.parameters! < 20e6, `about 15M parameters, got ${m.parameters}`);
     assert.equal(report.run?.ok, true, report.run?.error ?? "");
-    assert.equal(report.run!.device, "cpu");
-    assert.equal(report.run!.deviceNote, "CPU (GPU off by setting)");
-    assert.ok(report.run!.tokensEvaluated! > 5 && report.run!.tokensPerSecond! > 0);
+    assert.equal(report.run.device, "cpu");
+    assert.equal(report.run.deviceNote, "CPU (GPU off by setting)");
+    assert.ok(report.run.tokensEvaluated! > 5 && report.run.tokensPerSecond! > 0);
   });
 
   test("the text report ends by saying everything works", async () => {
@@ -66,6 +66,20 @@ describe("steplens doctor", () => {
     assert.match(r.stdout, /^ok {2}model +.*arith-demo-15m-f16\.gguf \(27\.\d MiB\)$/m);
     assert.match(r.stdout, /one scoring: \d+ tokens in [\d.]+ ms \(\d+ tokens\/s\)/);
     assert.match(r.stdout, /everything needed works\n$/);
+  });
+
+  test("reading and writing speeds in tokens/s, on the real-tokenizer fixture too", async () => {
+    for (const model of [DEMO_MODEL, path.join(SHARED, "models/qwen2-tokenizer-tiny-random-q8_0.gguf")]) {
+      const r = await doctor(["--model", model, "--gpu", "off", "--json"]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const run = (JSON.parse(r.stdout) as DoctorReport).run!;
+      assert.ok(run.promptTokens! >= 100, `a prompt of ${run.promptTokens} tokens`);
+      assert.ok(run.promptTokensPerSecond! > 0 && run.generationTokensPerSecond! > 0, JSON.stringify(run));
+      assert.ok(run.generatedTokens! >= 1 && run.generatedTokens! <= 32);
+      assert.equal(run.threads, 1);
+    }
+    const text = await doctor(["--model", DEMO_MODEL, "--gpu", "off"]);
+    assert.match(text.stdout, /speed +reading \d+ tokens\/s \(a \d+-token prompt\), writing [\d.]+ tokens\/s \(\d+ sampled\) on 1 CPU thread/);
   });
 
   test("a missing model file: exit 1, the path and what to do", async () => {

@@ -36,6 +36,8 @@ export interface ClientOptions {
   initializationOptions?: InitializationOptions;
   /** Folder paths sent as the workspace folders (and the first as rootUri); none by default. */
   workspaceFolders?: string[];
+  /** How long a wait may take before it fails (default 90 s; benchmarks of large models need more). */
+  waitLimitMs?: number;
   /** `textDocument.hover.contentFormat` (default ["markdown"]). */
   hoverFormats?: string[];
   /** Skip `initialize`, to see what the server does with messages sent before it. */
@@ -53,6 +55,7 @@ export class TestClient {
   /** Every workspace/configuration item the server asked for. */
   readonly configurationRequests: ConfigurationItem[] = [];
   private waiters: { method: string; pred: (p: never) => boolean; resolve: (p: unknown) => void }[] = [];
+  private waitLimitMs = WAIT_LIMIT_MS;
 
   private constructor(
     readonly rpc: MessageConnection,
@@ -81,6 +84,7 @@ export class TestClient {
 
   private async initialize(options: ClientOptions): Promise<void> {
     const { rpc } = this;
+    this.waitLimitMs = options.waitLimitMs ?? WAIT_LIMIT_MS;
     rpc.onNotification((method: string, params: unknown) => this.record(method, params));
     rpc.onRequest("workspace/configuration", (p: { items: ConfigurationItem[] }) =>
       p.items.map((item) => {
@@ -147,8 +151,8 @@ export class TestClient {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
         const got = this.log.map((e) => e.method).join(", ");
-        reject(new Error(`no matching ${method} within ${WAIT_LIMIT_MS / 1000} s; received: ${got}`));
-      }, WAIT_LIMIT_MS);
+        reject(new Error(`no matching ${method} within ${this.waitLimitMs / 1000} s; received: ${got}`));
+      }, this.waitLimitMs);
       timer.unref();
       this.waiters.push(waiter);
     });

@@ -21,6 +21,9 @@ import { fileUri, TestClient } from "./lsp-client.js";
 import { startLlamaServer } from "./llamaServerProcess.js";
 import { startChild } from "./serveHelpers.js";
 
+/** A diagnostic's message as text, whether the server sent a string or markup. */
+const messageText = (m: string | { value: string }): string => (typeof m === "string" ? m : m.value);
+
 const WRONG = path.join(REPO, "examples/wrong-step.md");
 const wrongText = readFileSync(WRONG, "utf8");
 const wrongUri = fileUri(WRONG);
@@ -69,7 +72,7 @@ function waitForNew<T>(client: TestClient, method: string, pred: (p: T) => boole
 }
 
 const diagnosticsFor = (uri: string, version: number) => (p: PublishDiagnosticsParams) => p.uri === uri && p.version === version;
-const remoteConfig = (url: string): Partial<StepLensSettings> => ({ backend: "remote", remote: { url, timeoutMs: 20_000 }, check: { frequency: "edit", debounceMs: 50 } });
+const remoteConfig = (url: string): Partial<StepLensSettings> => ({ backend: "remote", remote: { url, timeoutMs: 20_000 }, check: { frequency: "edit", debounceMs: 50, quality: "auto" } });
 
 /** Step 2's hover without its last line, which names the model and where it ran. */
 async function step2Hover(client: TestClient, scores: DocumentScores): Promise<string> {
@@ -163,7 +166,7 @@ describe("language server through a model server (steplens serve, llama-server)"
         remote.open(wrongUri, wrongText);
         const published = await remote.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", diagnosticsFor(wrongUri, 1));
         const scores = await remote.waitFor<DocumentScores>("steplens/scores", (p) => p.uri === wrongUri && p.solutions.length > 0);
-        assert.ok(published.diagnostics.some((d) => d.severity! <= 2 && /^Step 2 /.test(String(d.message))), JSON.stringify(published.diagnostics));
+        assert.ok(published.diagnostics.some((d) => d.severity! <= 2 && /^Step 2 /.test(messageText(d.message))), JSON.stringify(published.diagnostics));
         assert.deepEqual(published.diagnostics, localDiagnostics.diagnostics);
         assert.equal(await step2Hover(remote, scores), localHover);
         assert.equal(scores.backend, "remote");
@@ -193,7 +196,7 @@ describe("language server through a model server (steplens serve, llama-server)"
       // proportions, so the frequency-weighted negative mean (and the printed reward) differ a little
       // (measured: step 2 reward −2.63 vs −2.77 locally). Where the diagnostics land, their severity,
       // the words, and the gold answer's log-probability gains must agree.
-      const shape = (d: PublishDiagnosticsParams) => d.diagnostics.map((x) => ({ range: x.range, severity: x.severity, code: x.code, words: String(x.message).replace(/[−-]?\d+\.\d\d/g, "#"), data: x.data }));
+      const shape = (d: PublishDiagnosticsParams) => d.diagnostics.map((x) => ({ range: x.range, severity: x.severity, code: x.code, words: messageText(x.message).replace(/[−-]?\d+\.\d\d/g, "#"), data: x.data as unknown }));
       assert.deepEqual(shape(got), shape(expected));
       const gains = (s: DocumentScores): number[] => s.solutions.flatMap((sol) => sol.steps.flatMap((st) => st.terms.map((t) => t.goldGain)));
       const want = gains(expectedScores);
@@ -225,7 +228,7 @@ describe("language server through a model server (steplens serve, llama-server)"
       const ready = await waitForNew<ServerStatus>(client, "steplens/status", (s) => s.state === "ready");
       assert.equal(ready.remote?.failures, 0);
       const published = await client.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", diagnosticsFor(wrongUri, 1));
-      assert.ok(published.diagnostics.some((d) => /^Step 2 /.test(String(d.message))));
+      assert.ok(published.diagnostics.some((d) => /^Step 2 /.test(messageText(d.message))));
 
       // Clearing the token: a server that needs one says so.
       await client.rpc.sendNotification("steplens/setToken", { token: null });
@@ -254,7 +257,7 @@ describe("language server through a model server (steplens serve, llama-server)"
       serve = await startServe(port);
       // No request from the client: the server finds the model server on its own and checks the open file.
       const published = await client.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", diagnosticsFor(wrongUri, 1));
-      const step2 = published.diagnostics.find((d) => /^Step 2 /.test(String(d.message)));
+      const step2 = published.diagnostics.find((d) => /^Step 2 /.test(messageText(d.message)));
       assert.ok(step2, JSON.stringify(published.diagnostics));
       assert.ok(client.notifications<ServerStatus>("steplens/status").some((s) => s.state === "ready" && s.remote?.failures === 0));
 
@@ -270,7 +273,7 @@ describe("language server through a model server (steplens serve, llama-server)"
 
       serve = await startServe(port);
       const again = await client.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", diagnosticsFor(wrongUri, 2));
-      assert.ok(again.diagnostics.some((d) => /^Step 2 /.test(String(d.message))), JSON.stringify(again.diagnostics));
+      assert.ok(again.diagnostics.some((d) => /^Step 2 /.test(messageText(d.message))), JSON.stringify(again.diagnostics));
       assert.equal((await client.request<ServerStatus>("steplens/status")).remote?.failures, 0);
       // The output channel: one warning per outage (not per attempt), and a line when it is back.
       const logs = client.notifications<{ type: number; message: string }>("window/logMessage");

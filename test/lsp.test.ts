@@ -269,7 +269,7 @@ describe("settings and limits (no model)", () => {
     assert.equal(r.problems.length, 4, r.problems.join("\n"));
     assert.match(r.problems.join("\n"), /steplens\.negatives must be a whole number from 1 to 64, got "lots"; using 4/);
     assert.match(r.problems.join("\n"), /steplens\.check\.frequency must be one of edit, save, manual/);
-    assert.match(r.problems.join("\n"), /steplens\.templates must be "default", "reference" or template names .*got "nonsense"; using "default"/);
+    assert.match(r.problems.join("\n"), /steplens\.templates must be "default", "reference", "chat" or template names .*got "nonsense"; using "default"/);
     assert.deepEqual(resolveSettings([undefined, 7]).settings, DEFAULT_SETTINGS);
   });
 
@@ -285,7 +285,7 @@ describe("settings and limits (no model)", () => {
 
 describe("language server without workspace/configuration, manual checks", () => {
   test("initializationOptions carry the settings; manual publishes nothing until steplens/scoreDocument", async () => {
-    const client = await TestClient.inProcess({ initializationOptions: { modelPath: DEMO_MODEL, settings: { gpu: "off", check: { frequency: "manual", debounceMs: 600 } } } });
+    const client = await TestClient.inProcess({ initializationOptions: { modelPath: DEMO_MODEL, settings: { gpu: "off", check: { frequency: "manual", debounceMs: 600, quality: "auto" } } } });
     try {
       await client.waitFor<ServerStatus>("steplens/status", (s) => s.state === "ready");
       const uri = fileUri(WRONG);

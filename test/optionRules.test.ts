@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { createEngine, OptionError, type EngineOptions } from "../server/engine/engineOptions.js";
 import { resolveSettings } from "../server/lsp/settings.js";
+import { checkOption, type OptionName } from "../server/engine/optionRules.js";
 import { REPO, runCli } from "./helpers.js";
 
 const FILE = path.join(REPO, "examples/wrong-step.md");
@@ -14,7 +15,9 @@ const FILE = path.join(REPO, "examples/wrong-step.md");
 interface Case {
   flag: string;
   setting: Record<string, unknown>;
-  engine: EngineOptions;
+  /** Absent for an option the engine factory does not take (the quality is chosen per scoring call): then `rule` is checked. */
+  engine?: EngineOptions;
+  rule?: OptionName;
   value: string;
   expected: RegExp;
 }
@@ -28,6 +31,9 @@ const cases: Case[] = [
   { flag: "--aggregation", value: "median", setting: { aggregation: "median" }, engine: { ...server, aggregation: "median" }, expected: /must be one of min, mean, last, product/ },
   { flag: "--timeout", value: "5", setting: { remote: { timeoutMs: 5 } }, engine: { ...server, timeoutMs: 5 }, expected: /must be a whole number of milliseconds from 100 to 3600000/ },
   { flag: "--max-in-flight", value: "0", setting: {}, engine: { ...server, maxInFlight: 0 }, expected: /must be a whole number from 1 to 1024/ },
+  { flag: "--prompt-format", value: "jinja", setting: { promptFormat: "jinja" }, engine: { ...server, promptFormat: "jinja" }, expected: /must be one of auto, chat, raw/ },
+  // The setting also takes "auto" (fast while typing, full when idle): its message adds it.
+  { flag: "--quality", value: "best", setting: { check: { quality: "best" } }, rule: "quality", expected: /must be one of fast, full/ },
 ];
 
 describe("option rules shared by the CLI, the editor settings and the engine", () => {
@@ -41,7 +47,11 @@ describe("option rules shared by the CLI, the editor settings and the engine", (
         assert.equal(problems.length, 1, problems.join("\n"));
         assert.match(problems[0]!, c.expected);
       }
-      await assert.rejects(createEngine(c.engine), (err: Error) => err instanceof OptionError && c.expected.test(err.message));
+      if (c.engine) await assert.rejects(createEngine(c.engine), (err: Error) => err instanceof OptionError && c.expected.test(err.message));
+      else {
+        const checked = checkOption(c.rule!, c.value);
+        assert.ok(!checked.ok && c.expected.test(`must be ${checked.expected}`));
+      }
     });
   }
 });

@@ -7,7 +7,7 @@ import { BACKEND_KINDS } from "../engine/backend/create.js";
 import { checkOption, GPU_MODES, OPTION_RULES, type OptionName, type OptionValue } from "../engine/optionRules.js";
 
 /** A commander parser that reads a flag by the engine's rule for it (optionRules.ts): one rule, three front ends. */
-function byRule<K extends OptionName>(name: K): (value: string) => OptionValue<K> {
+export function byRule<K extends OptionName>(name: K): (value: string) => OptionValue<K> {
   return (value) => {
     const checked = checkOption(name, value);
     if (!checked.ok) throw new InvalidArgumentError(`must be ${checked.expected}`);
@@ -33,11 +33,12 @@ export const PRESETS: Record<FlagPreset, { templates: string; negatives: number;
 export function addEngineFlags(cmd: Command, preset: FlagPreset = "scoring"): Command {
   const d = PRESETS[preset];
   return cmd
-    .option("-m, --model <path>", "GGUF model file (default: ../shared/models/arith-demo-15m-f16.gguf, or $STEPLENS_MODEL)")
+    .option("-m, --model <path>", "GGUF model file, or a model pulled with `steplens pull` (hf:USER/REPO:QUANT) (default: ../shared/models/arith-demo-15m-f16.gguf, or $STEPLENS_MODEL)")
     .addOption(new Option("--gpu <mode>", "GPU use").choices(GPU_MODES).default("auto"))
     .option("--threads <n>", "CPU threads (default: all cores)", parseIntStrict)
-    .option("--context <n>", "context size in tokens (default: the model's, at most 4096)", parseIntStrict)
-    .option("-t, --templates <names>", "answer-cue templates: default, reference, or comma-separated names (see `steplens templates`)", d.templates)
+    .option("--context <n>", "most context tokens per sequence (default: the model's training context; memory is taken as the texts need it)", parseIntStrict)
+    .option("-t, --templates <names>", "answer-cue templates: default, reference, chat, or comma-separated names (see `steplens templates`)", d.templates)
+    .option("--prompt-format <format>", "auto, chat or raw: prompts in the model's own chat template (chat), as raw completion text (raw), or chat when the GGUF has a chat template (auto)", byRule("promptFormat"), "auto")
     .option("--negatives <m>", "number of hard negatives M", byRule("negatives"), d.negatives)
     .addOption(new Option("--negatives-from <where>", "hard negatives: sampled from the model after every prefix (samples), or the results the solution's own steps compute (solution: no token generated)").choices(choicesOf("negativesFrom")).default(d.negativesFrom))
     .option("--samples <n>", "samples per prefix used to find hard negatives (--negatives-from samples)", byRule("samples"), 8)
@@ -76,6 +77,7 @@ export interface EngineFlagValues {
   threads?: number;
   context?: number;
   templates: string;
+  promptFormat?: string;
   negatives: number;
   samples: number;
   seed: number;
@@ -102,6 +104,7 @@ export function engineOptionsFrom(flags: EngineFlagValues): EngineOptions {
     threads: flags.threads,
     contextSize: flags.context,
     templates: flags.templates,
+    promptFormat: flags.promptFormat,
     negatives: flags.negatives,
     samples: flags.samples,
     seed: flags.seed,

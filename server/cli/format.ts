@@ -39,7 +39,8 @@ export function formatDocumentScore(file: string, scored: DocumentScore, engine:
     lines.push(`  policy ${engine.backend.info.model} · reference ${engine.referenceModelPath} · ${engine.backend.info.device} · β ${engine.implicit?.config.beta}`);
     lines.push(`  method implicit: reward = β × Σ log π_θ/π_ref over the step's tokens, q = running sum, soft = σ(reward / 2β)`);
   } else {
-    lines.push(`  model ${engine.backend.info.model} · ${engine.backend.info.device} · templates ${engine.scorer.config.templates.map((t) => t.name).join(", ")}`);
+    const templates = (scored.solutions[0]?.result.templates ?? engine.scorer.config.templates.map((t) => t.name)).join(", ");
+    lines.push(`  model ${engine.backend.info.model} · ${engine.backend.info.device} · ${engine.promptFormat ?? "raw"} prompts · templates ${templates}`);
     lines.push(`  gold answer ${gold}`);
     if (engine.method === "cpmi_implicit") lines.push(`  Implicit PRM policy ${engine.modelPath} · β ${engine.implicit?.config.beta}`);
     const c = engine.scorer.config.calibration;
@@ -126,9 +127,10 @@ export function documentJson(file: string, scored: DocumentScore, engine: Engine
     model: engine.backend.info.model,
     ...(engine.referenceModelPath ? { reference_model: engine.referenceModelPath } : {}),
     device: engine.backend.info.device,
-    templates: engine.scorer.config.templates.map((t) => t.name),
+    templates: scored.solutions[0]?.result.templates ?? engine.scorer.config.templates.map((t) => t.name),
     // The scale of every soft_label below: the same for this model and settings wherever it is seen.
     calibration: calibrationJson(engine),
+    prompt_format: engine.promptFormat ?? "raw",
     warnings: scored.warnings,
     solutions: scored.solutions.map((s) => ({
       index: s.solution.index,

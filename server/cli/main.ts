@@ -12,6 +12,7 @@ import { registerBench } from "./commands/bench.js";
 import { registerBon } from "./commands/bon.js";
 import { registerDoctor } from "./commands/doctor.js";
 import { registerServe } from "./commands/serve.js";
+import { registerPull } from "./commands/pull.js";
 import { VERSION } from "../version.js";
 
 const program = new Command()
@@ -30,6 +31,7 @@ registerBench(program);
 registerBon(program);
 registerDoctor(program);
 registerServe(program);
+registerPull(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);

@@ -5,6 +5,7 @@ import type { GpuSetting } from "./backend/llamaCpp.js";
 import { openBackend } from "./backend/create.js";
 import { servedPair, type RemoteModelRole } from "./backend/remote.js";
 import { defaultModelPath } from "./backend/modelPath.js";
+import { defaultModelsDir, findCachedModel, isModelSource } from "./models/modelCache.js";
 import type { Backend } from "./backend/types.js";
 import type { PoolEvent } from "./backend/pool.js";
 import { CpmiScorer, DEFAULT_CPMI, type CpmiConfig } from "./cpmi/scorer.js";
@@ -12,7 +13,7 @@ import { NEUTRAL_CALIBRATION, type Calibration } from "./cpmi/softLabels.js";
 import { findCalibration } from "./cpmi/calibrations.js";
 import { calibrationConfigKey, modelIdentity } from "./cpmi/calibrationKey.js";
 import { checkOption, GPU_MODES, optionProblem, type OptionName, type OptionValue } from "./optionRules.js";
-import { resolveTemplates } from "./cpmi/templates.js";
+import { PromptFormatError, resolvePromptFormat, resolveTemplates, UnknownTemplateError, type PromptFormat } from "./cpmi/templates.js";
 import { isPairMethod, type StepMethod } from "./methods/stepMethods.js";
 import { DEFAULT_MC, MonteCarloScorer } from "./mc/monteCarlo.js";
 import { DEFAULT_BETA, ImplicitPrmScorer, implicitCalibration, lazyReference } from "./implicit/implicitPrm.js";
@@ -23,8 +24,10 @@ export interface EngineOptions {
   gpu?: GpuSetting;
   threads?: number;
   contextSize?: number;
-  /** "default", "reference", or comma-separated template names. */
+  /** "default", "reference", "chat", or comma-separated template names. */
   templates?: string;
+  /** auto (default): the model's chat template when it has one, else raw completion prompts; chat; raw. */
+  promptFormat?: string;
   negatives?: number;
   samples?: number;
   seed?: number;
@@ -89,7 +92,15 @@ export function cpmiConfigFrom(options: EngineOptions, modelPath: string): CpmiC
   const negatives = valid("negatives", options.negatives ?? DEFAULT_CPMI.negatives, "--negatives");
   const samples = valid("samples", options.samples ?? DEFAULT_CPMI.samplesPerPrefix, "--samples");
   const threshold = valid("threshold", options.threshold ?? DEFAULT_CPMI.threshold, "--threshold");
-  const templates = resolveTemplates(options.templates ?? "default");
+  const promptFormat = options.promptFormat == null ? undefined : valid("promptFormat", options.promptFormat, "--prompt-format");
+  // The names are checked here, before a model loads; chat templates are bound to the model's chat
+  // template once it is loaded (createEngine).
+  let templates: ReturnType<typeof resolveTemplates>;
+  try {
+    templates = resolveTemplates(options.templates ?? "default", { format: promptFormat === "chat" ? "chat" : "raw" });
+  } catch (err) {
+    throw err instanceof PromptFormatError ? new OptionError(err.message) : err;
+  }
   const negativeWeights = valid("negativeWeights", options.negativeWeights ?? DEFAULT_CPMI.negativeWeights, "--negative-weights");
   const negativesFrom = valid("negativesFrom", options.negativesFrom ?? DEFAULT_CPMI.negativesFrom, "--negatives-from");
   const config: CpmiConfig = {
@@ -171,11 +182,13 @@ export interface Engine {
   implicit?: ImplicitPrmScorer;
   /** Implicit PRM's reference model file (pair methods); with --backend remote, the server's reference's name. */
   referenceModelPath?: string;
+  /** The prompts the templates write: the model's chat template or raw completion text. */
+  promptFormat?: PromptFormat;
   dispose(): Promise<void>;
 }
 
 export async function createEngine(options: EngineOptions): Promise<Engine> {
-  const modelPath = options.modelPath ?? defaultModelPath();
+  const modelPath = await localModelPath(options);
   if (options.gpu != null) valid("gpu", options.gpu, "--gpu");
   if (options.gpuLayers != null) valid("gpuLayers", options.gpuLayers, "--gpu-layers");
   const methods = methodsOf(options);
@@ -215,15 +228,24 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     // Monte Carlo methods fork their rollouts into the same branches. Implicit PRM needs one
     // sequence per lane (its single pass), so its policy context stays as small as the reference's.
     branches: onePass ? 1 : Math.max(config.samplesPerPrefix, config.negatives + 1, rollouts ? DEFAULT_MC.rollouts : 1),
-    walkers: onePass ? 1 : config.templates.length,
+    // `default` is three templates in either prompt format, which is known only once the model is.
+    walkers: onePass ? 1 : walkersFor(options.templates ?? "default", config.templates.length),
     // A server takes as many requests at once as --max-in-flight allows, also with one endpoint.
     parallel: options.parallel ?? (kind !== "local" ? options.maxInFlight : undefined),
     signal: options.signal,
     role: pair && remote ? (combined ? "reference" : "policy") : undefined,
   });
-  // A server names its model only once connected (the editor sends no model path): its soft labels
-  // must use that model's calibration, as the same model run locally does.
-  if (kind !== "local" && !options.calibration) config.calibration = findCalibration(modelIdentity(backend.info.model), calibrationConfigKey(config));
+  let promptFormat: PromptFormat;
+  try {
+    promptFormat = bindTemplates(config, options, backend);
+  } catch (err) {
+    await backend.dispose();
+    throw err instanceof PromptFormatError || err instanceof UnknownTemplateError ? new OptionError(err.message) : err;
+  }
+  // The calibration's key names the templates, which are bound only now (chat or raw); a server names
+  // its model only once connected (the editor sends no model path): its soft labels must use that
+  // model's calibration, as the same model run locally does.
+  if (!options.calibration) config.calibration = findCalibration(modelIdentity(kind !== "local" ? backend.info.model : cpmiModel), calibrationConfigKey(config));
   const method = methods[0]!;
   const mc = rollouts ? new MonteCarloScorer(backend, DEFAULT_MC) : undefined;
   let implicit: ImplicitPrmScorer | undefined;
@@ -269,5 +291,51 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     await policy?.dispose();
     await backend.dispose();
   };
-  return { backend, scorer: new CpmiScorer(backend, config), modelPath, method, methods, mc, implicit, referenceModelPath: pair ? referenceName : undefined, dispose };
+  return { backend, scorer: new CpmiScorer(backend, config), modelPath, method, methods, mc, implicit, referenceModelPath: pair ? referenceName : undefined, promptFormat, dispose };
+}
+
+/**
+ * `--model hf:USER/REPO:QUANT` (or a URL) names a model in the cache that `steplens pull` filled.
+ * Nothing is downloaded here: a model that was not pulled is an error that says how to pull it.
+ */
+async function localModelPath(options: EngineOptions): Promise<string> {
+  const given = options.modelPath ?? defaultModelPath();
+  if ((options.backend ?? "local") !== "local" || !isModelSource(given)) return given;
+  const found = await findCachedModel(given);
+  if (!found) {
+    throw new OptionError(`model ${given} is not in the model cache (${defaultModelsDir()}); download it first with: steplens pull ${given}`);
+  }
+  return found;
+}
+
+/** The most templates `spec` can stand for in either prompt format (one walker each). */
+function walkersFor(spec: string, known: number): number {
+  try {
+    return Math.max(known, resolveTemplates(spec, { format: "chat" }).length);
+  } catch (err) {
+    // `reference` has no chat form: the raw count is the count.
+    if (err instanceof PromptFormatError) return known;
+    throw err;
+  }
+}
+
+/**
+ * Resolves the template spec once the model is known: `default` (and `all`) become the chat set when
+ * the prompt format is chat. A template named explicitly keeps its own format; one that contradicts
+ * an explicit --prompt-format is an error rather than a silent switch.
+ */
+function bindTemplates(config: CpmiConfig, options: EngineOptions, backend: Backend): PromptFormat {
+  const spec = options.templates ?? "default";
+  const explicitReference = spec.split(",").some((n) => n.trim() === "reference");
+  const format = explicitReference && options.promptFormat !== "chat" ? "raw" : resolvePromptFormat(options.promptFormat, backend.chat);
+  config.templates = resolveTemplates(spec, { format, chat: backend.chat });
+  for (const t of config.templates) {
+    if (t.format === "chat" && !backend.chat) {
+      throw new PromptFormatError(`template ${t.name} uses the model's chat template, and this model has none; use a raw template (steplens templates lists them)`);
+    }
+    if (options.promptFormat != null && options.promptFormat !== "auto" && t.format !== options.promptFormat) {
+      throw new PromptFormatError(`template ${t.name} is a ${t.format} template but --prompt-format is ${options.promptFormat}; name templates of that format or use --prompt-format auto`);
+    }
+  }
+  return config.templates.every((t) => t.format === "chat") ? "chat" : config.templates.every((t) => t.format === "raw") ? "raw" : format;
 }

@@ -7,7 +7,8 @@
 import { z } from "zod";
 import { BACKEND_KINDS } from "./backend/create.js";
 import { AGGREGATIONS } from "./cpmi/aggregate.js";
-import { resolveTemplates } from "./cpmi/templates.js";
+import { PROMPT_FORMATS, resolveTemplates } from "./cpmi/templates.js";
+import { QUALITIES } from "./quality.js";
 import { ALL_STEP_METHODS } from "./methods/stepMethods.js";
 
 export const GPU_MODES = ["auto", "off", "cuda", "vulkan", "metal"] as const;
@@ -45,6 +46,10 @@ export const OPTION_RULES = {
   gpuLayers: { schema: z.union([z.literal("auto"), z.number().int().min(0)]), expected: '"auto" or a whole number of layers (0 = CPU only)', numeric: true } as Rule<"auto" | number>,
   negativeWeights: oneOf(["frequency", "uniform"] as const),
   negativesFrom: oneOf(["samples", "solution"] as const),
+  /** auto: the GGUF's chat template when it has one, else raw completion text. */
+  promptFormat: oneOf(PROMPT_FORMATS),
+  /** fast: one template, negatives from the solution; full: the configured set (quality.ts). */
+  quality: oneOf(QUALITIES),
   timeoutMs: wholeNumber(100, 3_600_000, "a whole number of milliseconds from 100 to 3600000"),
   maxInFlight: wholeNumber(1, 1024, "a whole number from 1 to 1024"),
   debounceMs: { schema: z.number().min(0).max(60_000), expected: "a delay in milliseconds from 0 to 60000", numeric: true } as Rule<number>,
@@ -57,7 +62,7 @@ export const OPTION_RULES = {
         return false;
       }
     }),
-    expected: '"default", "reference" or template names separated by commas (see `steplens templates`)',
+    expected: '"default", "reference", "chat" or template names separated by commas (see `steplens templates`)',
   } as Rule<string>,
 } satisfies Record<string, Rule<unknown>>;
 

@@ -4,6 +4,7 @@
 import type { DocumentScores } from "../../protocol/index.js";
 import { parseDocumentSegmented } from "../engine/segment/entropySegment.js";
 import { scoreDocumentMethods } from "../engine/methods/scoreMethods.js";
+import { scorerForQuality, type Quality } from "../engine/quality.js";
 import { CheckQueue } from "./checkQueue.js";
 import type { ServerContext } from "./context.js";
 import { buildDiagnostics, type ExtraNote } from "./diagnostics.js";
@@ -19,8 +20,12 @@ export async function runCheck(ctx: ServerContext, uri: string, signal: AbortSig
   if (!doc || signal.aborted) return undefined;
   const state = ctx.stateOf(uri);
   const goldSetting = settings.goldAnswer;
-  const key = `${doc.version}:${ctx.config.generation}:${goldSetting}`;
-  if (!forced && state.scoredFor === key && state.scores) return state.scores;
+  // auto: an edit's check is fast, and a full one follows once the text is quiet; a save, an open or
+  // the Score command (forced) gets the full one at once.
+  const quality: Quality = settings.check.quality === "auto" ? (!forced && state.typing ? "fast" : "full") : settings.check.quality;
+  const base = `${doc.version}:${ctx.config.generation}:${goldSetting}`;
+  const key = `${base}:${quality}`;
+  if (!forced && state.scores && (state.scoredFor === key || state.scoredFor === `${base}:full`)) return state.scores;
   const version = doc.version;
   // The text the parse below is of: Implicit PRM reads it through the parse's ranges, after any wait for the model.
   const sourceText = doc.getText();
@@ -41,8 +46,9 @@ export async function runCheck(ctx: ServerContext, uri: string, signal: AbortSig
         settings.segmentation === "entropy"
           ? capSteps(await parseDocumentSegmented(doc.getText(), { fileName: fileNameOf(uri), format: formatOf(doc.languageId), segmentation: "entropy", backend: engine.backend, entropy: { signal } })).doc
           : capped;
-      // Every method of steplens.methods (or steplens.method alone); Implicit PRM reads the text as written.
-      results = await scoreDocumentMethods(engine, target, {
+      // Every method of steplens.methods (or steplens.method alone), CPMI at this check's quality;
+      // Implicit PRM reads the text as written.
+      results = await scoreDocumentMethods({ ...engine, scorer: scorerForQuality(engine, quality) }, target, {
         sourceText,
         gold: useSetting ? goldSetting : undefined,
         signal,
@@ -59,6 +65,7 @@ export async function runCheck(ctx: ServerContext, uri: string, signal: AbortSig
       .flatMap((r) => r.scored.solutions)
       .reduce((t, s) => ({ evaluated: t.evaluated + s.result.tokens.evaluated, generated: t.generated + s.result.tokens.generated }), { evaluated: 0, generated: 0 });
     const scores = addMethodTerms(documentScores(scored, { uri, version, engine, goldFromSetting: useSetting, ignored: state.ignored, tokens }), results, useSetting);
+    scores.quality = quality;
     const notes: ExtraNote[] = parsed.warnings.map((w) => ({ message: w.message, range: w.range ? wireRange(w.range) : undefined }));
     const parseMessages = new Set(parsed.warnings.map((w) => w.message));
     for (const w of scores.warnings) if (!parseMessages.has(w)) notes.push({ message: w });
@@ -68,6 +75,10 @@ export async function runCheck(ctx: ServerContext, uri: string, signal: AbortSig
     state.scoredFor = key;
     ctx.shown.checked(uri, scores, settings.segmentation !== "entropy");
     ctx.publish(uri);
+    if (settings.check.quality === "auto" && quality === "fast") {
+      state.typing = false;
+      ctx.queue.schedule(uri, settings.check.debounceMs);
+    }
     return scores;
   });
 }

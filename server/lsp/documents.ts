@@ -17,8 +17,10 @@ export const MAX_STEPS_PER_CHECK = 200;
 
 export interface DocState {
   scores?: DocumentScores;
-  /** `${version}:${settings generation}` the scores were computed for. */
+  /** `${version}:${settings generation}:${gold}:${quality}` the scores were computed for. */
   scoredFor?: string;
+  /** The next check was asked for by an edit (steplens.check.quality auto scores it fast). */
+  typing?: boolean;
   notes: ExtraNote[];
   /** Step keys the user chose to ignore; kept for the session, across edits. */
   ignored: Set<string>;

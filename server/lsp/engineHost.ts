@@ -67,6 +67,7 @@ export function engineOptionsOf(settings: StepLensSettings, token?: string): Eng
     gpu: settings.gpu,
     gpuLayers: settings.gpuLayers,
     templates: settings.templates,
+    promptFormat: settings.promptFormat,
     negatives: settings.negatives,
     threshold: settings.threshold,
     aggregation: settings.aggregation,

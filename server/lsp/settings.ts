@@ -96,7 +96,16 @@ export function resolveSettings(layers: readonly unknown[]): ResolvedSettings {
         return d.check.frequency;
       })(),
       debounceMs: ruled("check.debounceMs", "debounceMs", d.check.debounceMs),
+      quality: ((): StepLensSettings["check"]["quality"] => {
+        const v = pick(objects, "check.quality");
+        if (v === undefined || v === "" || v === "auto") return d.check.quality;
+        const checked = checkOption("quality", v);
+        if (checked.ok) return checked.value;
+        reject("check.quality", v, `${checked.expected} or auto`, d.check.quality);
+        return d.check.quality;
+      })(),
     },
+    promptFormat: ruled("promptFormat", "promptFormat", d.promptFormat),
     // A gold answer may be typed as a number in settings.json.
     goldAnswer: typeof goldRaw === "number" ? String(goldRaw) : str("goldAnswer", d.goldAnswer),
     remote: {
@@ -124,7 +133,7 @@ export function resolveSettings(layers: readonly unknown[]): ResolvedSettings {
  * backend also restarts on a new URL, timeout or token (`token` enters only as a hash).
  */
 export function engineKey(s: StepLensSettings, token = ""): string {
-  const shaping = [s.modelPath, s.gpu, s.gpuLayers, s.templates, s.negatives, s.threshold, s.aggregation, s.backend, s.method, s.methods, s.referenceModelPath, s.beta];
+  const shaping = [s.modelPath, s.gpu, s.gpuLayers, s.templates, s.promptFormat, s.negatives, s.threshold, s.aggregation, s.backend, s.method, s.methods, s.referenceModelPath, s.beta];
   if (s.backend === "local") return JSON.stringify(shaping);
   const tokenHash = token ? createHash("sha256").update(token).digest("hex").slice(0, 16) : "";
   return JSON.stringify([...shaping, s.remote.url, s.remote.timeoutMs, tokenHash]);

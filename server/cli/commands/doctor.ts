@@ -36,6 +36,13 @@ interface RunCheck {
   scoreMs?: number;
   tokensEvaluated?: number;
   tokensPerSecond?: number;
+  /** Reading a prompt: tokens evaluated in one batch per second (what scoring a step mostly is). */
+  promptTokensPerSecond?: number;
+  promptTokens?: number;
+  /** Writing: tokens sampled one at a time per second, one sequence (what sampling negatives is). */
+  generationTokensPerSecond?: number;
+  generatedTokens?: number;
+  threads?: number;
   error?: string;
 }
 
@@ -125,7 +132,7 @@ export async function runDoctor(flags: DoctorFlags): Promise<DoctorReport> {
     report.gpu.types = survey.types.map((t) => ({ type: t.type, name: GPU_NAMES[t.type], usable: t.usable, ...(t.reason ? { reason: t.reason } : {}) }));
     const usable = survey.types.filter((t) => t.usable).map((t) => GPU_NAMES[t.type]);
     report.gpu.summary = usable.length > 0 ? `usable: ${usable.join(", ")}` : whyNoGpu(survey);
-    const setting = options.gpu as GpuSetting | undefined;
+    const setting = options.gpu;
     if (setting && setting !== "auto" && setting !== "off") {
       const t = survey.types.find((x) => x.type === setting);
       if (t && !t.usable) problems.push({ check: "gpu", message: `--gpu / steplens.gpu is "${setting}" but ${GPU_NAMES[t.type]} cannot be used here: ${t.reason}. Use "auto" or "off"` });
@@ -234,6 +241,7 @@ async function timedScore(backend: Backend): Promise<RunCheck> {
     const ms = performance.now() - t;
     if (!scores.every((s) => Number.isFinite(s.meanLogprob))) throw new Error("the model returned log-probabilities that are not numbers");
     const tokens = session.counters.evaluated;
+    const speed = await throughput(session);
     return {
       ok: true,
       device: backend.info.device,
@@ -242,10 +250,37 @@ async function timedScore(backend: Backend): Promise<RunCheck> {
       scoreMs: round(ms, 1),
       tokensEvaluated: tokens,
       tokensPerSecond: ms > 0 ? Math.round((tokens / ms) * 1000) : undefined,
+      ...speed,
+      ...(backend.info.threads != null ? { threads: backend.info.threads } : {}),
     };
   } finally {
     session.release();
   }
+}
+
+/**
+ * The two speeds a user of a real model needs: reading (a ~200-token prompt in one batch, what every
+ * step's scoring mostly costs) and writing (32 tokens sampled one at a time, what sampling negatives
+ * and Monte Carlo rollouts cost). Measured on the loaded model, on whatever device it runs on.
+ */
+async function throughput(session: Awaited<ReturnType<Backend["openSession"]>>): Promise<Partial<RunCheck>> {
+  const prompt = `Question: ${"Tom has 3 apples and buys 4 more, then gives 2 away. ".repeat(12)}How many apples does Tom have?\nAnswer:`;
+  const before = session.counters.evaluated;
+  let t = performance.now();
+  await session.scoreContinuations(prompt, [" 5."]);
+  const readMs = performance.now() - t;
+  const read = session.counters.evaluated - before;
+  const generatedBefore = session.counters.generated;
+  t = performance.now();
+  await session.sample(prompt, { n: 1, maxTokens: 32, temperature: 1, seed: 7 });
+  const writeMs = performance.now() - t;
+  const written = session.counters.generated - generatedBefore;
+  return {
+    promptTokens: read,
+    promptTokensPerSecond: readMs > 0 ? Math.round((read / readMs) * 1000) : undefined,
+    generatedTokens: written,
+    generationTokensPerSecond: writeMs > 0 && written > 0 ? round((written / writeMs) * 1000, 1) : undefined,
+  };
 }
 
 async function probeEndpoint(kind: string, url: string, token: string | undefined, timeoutMs: number | undefined, model: string | undefined): Promise<NonNullable<DoctorReport["endpoints"]>[number]> {
@@ -295,6 +330,12 @@ export function formatDoctor(r: DoctorReport): string {
     if (r.run.ok) {
       lines.push(`ok  runs          loaded in ${r.run.loadSeconds} s on ${r.run.device === "cpu" ? "the CPU" : (r.run.deviceNote ?? r.run.device)}`);
       lines.push(`                  one scoring: ${r.run.tokensEvaluated} tokens in ${r.run.scoreMs} ms (${r.run.tokensPerSecond} tokens/s)`);
+      if (r.run.promptTokensPerSecond != null) {
+        lines.push(
+          `    speed         reading ${r.run.promptTokensPerSecond} tokens/s (a ${r.run.promptTokens}-token prompt), writing ${r.run.generationTokensPerSecond ?? "?"} tokens/s (${r.run.generatedTokens} sampled)` +
+            `${r.run.threads != null && r.run.device === "cpu" ? ` on ${r.run.threads} CPU thread${r.run.threads === 1 ? "" : "s"}` : ""}`,
+        );
+      }
     } else lines.push(`!!  runs          ${r.run.error}`);
   }
   for (const e of r.endpoints ?? []) {

@@ -1,13 +1,15 @@
 import { Option, type Command } from "commander";
-import { createEngine, type Engine } from "../../engine/engineOptions.js";
+import { createEngine, OptionError, type Engine } from "../../engine/engineOptions.js";
 import { parseDocumentSegmented, type Segmentation } from "../../engine/segment/entropySegment.js";
 import { ALL_STEP_METHODS } from "../../engine/methods/stepMethods.js";
 import { scoreDocument, type DocumentScore } from "../../engine/scoreDocument.js";
-import { addEngineFlags, addImplicitFlags, engineOptionsFrom, parseIntStrict, type EngineFlagValues } from "../engineFlags.js";
+import { addEngineFlags, addImplicitFlags, byRule, engineOptionsFrom, parseIntStrict, type EngineFlagValues } from "../engineFlags.js";
 import { parseDocument } from "../../engine/parse/index.js";
 import { MAX_SOLUTION_BYTES, readSolutionFile, SolutionFileError } from "../../engine/parse/readSolutionFile.js";
 import { documentJson, formatDocumentScore } from "../format.js";
 import { fail, report } from "../report.js";
+import { scorerForQuality, type Quality } from "../../engine/quality.js";
+import { explainPrompt, formatExplanation } from "../../engine/cpmi/explainPrompt.js";
 
 interface ScoreFlags extends EngineFlagValues {
   json?: boolean;
@@ -16,6 +18,8 @@ interface ScoreFlags extends EngineFlagValues {
   format?: "markdown" | "latex" | "plain";
   method: string;
   segment: string;
+  quality: Quality;
+  explainPrompt?: number;
 }
 
 export function registerScore(program: Command): void {
@@ -29,8 +33,13 @@ export function registerScore(program: Command): void {
       .option("--format <format>", "markdown, latex or plain (default: from the file extension)")
       .option("--max-bytes <n>", "refuse files larger than this", parseIntStrict, MAX_SOLUTION_BYTES)
       .addOption(new Option("--method <method>", "how steps are scored: cpmi, mc (Monte Carlo rollouts, Math-Shepherd), cpmi_merge (MC for step 1, CPMI after), rand_merge (the paper's control), implicit (Implicit PRM: --model is the policy, --reference-model the reference; no gold answer needed), cpmi_implicit (per step the mean of CPMI's soft label on the reference and Implicit PRM's)").choices([...ALL_STEP_METHODS]).default("cpmi"))
-      .addOption(new Option("--segment <mode>", "how a solution is cut into steps: lines (one per line or list item), or entropy (a solution written as one paragraph is cut where the model would start a new line; EDU-PRM)").choices(["lines", "entropy"]).default("lines")),
+      .addOption(new Option("--segment <mode>", "how a solution is cut into steps: lines (one per line or list item), or entropy (a solution written as one paragraph is cut where the model would start a new line; EDU-PRM)").choices(["lines", "entropy"]).default("lines"))
+      .option("--quality <q>", "full or fast. full: the templates and sampled negatives above; fast: the first template only, negatives from the solution's own results, nothing sampled (what the editor uses while you type)", byRule("quality"), "full")
+      .option("--explain-prompt <step>", "print the exact text the model reads for step N (every template, the gold answer marked, its tokens) instead of scoring", parseIntStrict),
   )).action(async (files: string[], flags: ScoreFlags) => {
+    if (flags.explainPrompt != null && flags.method === "implicit") {
+      fail(new OptionError("--explain-prompt shows CPMI's answer-cue prompts; --method implicit reads the solution as written, with no prompt to show: drop one of them"));
+    }
     let failed = 0;
     const problem = (file: string, message: string): void => {
       failed++;
@@ -78,7 +87,17 @@ export function registerScore(program: Command): void {
             problem(file, NO_STEPS);
             continue;
           }
-          const scored: DocumentScore = await scoreDocument(engine.scorer, doc, { gold: flags.gold, method: engine.method, mc: engine.mc, implicit: engine.implicit, sourceText: text });
+          const scorer = scorerForQuality(engine, flags.quality);
+          if (flags.explainPrompt != null) {
+            for (const solution of doc.solutions) {
+              const steps = solution.steps.map((s) => s.text);
+              const gold = flags.gold ?? doc.goldAnswer?.value ?? "{answer}";
+              const e = explainPrompt(engine.backend, scorer.config.templates, doc.problem, steps, flags.explainPrompt, gold);
+              process.stdout.write(flags.json ? JSON.stringify({ file, solution: solution.index, ...e }) + "\n" : `${file}${doc.solutions.length > 1 ? ` (solution ${solution.index + 1})` : ""}: ${formatExplanation(e)}`);
+            }
+            continue;
+          }
+          const scored: DocumentScore = await scoreDocument(scorer, doc, { gold: flags.gold, method: engine.method, mc: engine.mc, implicit: engine.implicit, sourceText: text });
           if (flags.json) process.stdout.write(JSON.stringify(documentJson(file, scored, engine)) + "\n");
           else process.stdout.write(formatDocumentScore(file, scored, engine) + "\n");
           // A score of "—" and status 0 would pass for a checked file in a script.

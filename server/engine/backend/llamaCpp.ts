@@ -16,6 +16,9 @@ import { NumberStop } from "./numberStop.js";
 import { answerLineDone } from "./answerStop.js";
 import { GPU_NAMES, gpuUnavailableMessage, surveyGpus, whyNoGpu } from "./gpu.js";
 import { commonPrefixLength, LanePool } from "./shared.js";
+import { chatPromptOf, type ChatPrompt } from "./chatPrompt.js";
+import { TokensStartingWith } from "./boundaryTokens.js";
+import { SamplerMemory } from "./samplerMemory.js";
 import { checkGgufFile } from "./ggufHeader.js";
 
 export type GpuSetting = "auto" | "off" | "cuda" | "vulkan" | "metal";
@@ -29,8 +32,11 @@ export interface LlamaCppOptions {
   /** CPU threads. Defaults to os.availableParallelism(): node-llama-cpp's own default (4) oversubscribes
    * 2-core machines and was measured 20-100x slower there. */
   threads?: number;
-  /** Tokens per sequence; defaults to the model's training context, at most 4096. */
+  /** Most tokens per sequence; defaults to the model's training context. The context starts at
+   * `initialContextSize` and grows to what the documents need (LlamaCppBackend.grow). */
   contextSize?: number;
+  /** Tokens per sequence at load (default 1024, at most contextSize). */
+  initialContextSize?: number;
   /** Sequences per lane that branch from the shared prefix (answer continuations, samples). */
   branches?: number;
   /** Walker sequences per lane; one per answer-cue template keeps every template's prefix cached. */
@@ -111,16 +117,28 @@ async function deviceNote(llama: Llama, requested: GpuSetting, offloaded: number
 export class LlamaCppBackend implements Backend {
   readonly counters: TokenCounters = { evaluated: 0, generated: 0 };
   readonly parallel: number;
+  /** The model's own chat template, when its GGUF has one (chat-format prompts). */
+  chat?: ChatPrompt;
   /** Set once in load(): the lanes need the backend as the owner of their token counters. */
   private lanes!: LanePool<Lane>;
+  private allLanes: Lane[] = [];
+  readonly gate = new ResizeGate();
+  readonly samplerMemory: SamplerMemory;
+  private readonly bos: Token | undefined;
 
   private constructor(
     readonly info: BackendInfo,
     private readonly model: LlamaModel,
-    private readonly context: LlamaContext,
+    private context: LlamaContext,
     parallel: number,
+    private readonly shape: ContextShape,
   ) {
     this.parallel = parallel;
+    // The model's metadata decides (`tokenizer.ggml.add_bos_token`): Llama-style models read a BOS
+    // first, Qwen2.5 has a BOS token but was trained without it in front of every text.
+    this.bos = model.tokens.shouldPrependBosToken ? (model.tokens.bos ?? undefined) : undefined;
+    const vocabulary = (model.fileInfo.metadata?.tokenizer as { ggml?: { tokens?: readonly unknown[] } } | undefined)?.ggml?.tokens?.length ?? 0;
+    this.samplerMemory = new SamplerMemory(vocabulary);
   }
 
   static async load(options: LlamaCppOptions): Promise<LlamaCppBackend> {
@@ -157,19 +175,22 @@ export class LlamaCppBackend implements Backend {
       );
     }
     const trainContext = model.trainContextSize || 2048;
-    const contextSize = Math.min(options.contextSize ?? trainContext, 4096);
-    const branchCount = Math.max(1, options.branches ?? 8);
-    const laneCount = Math.max(1, options.parallel ?? 1);
-    const walkerCount = Math.max(1, options.walkers ?? 2);
+    // Every sequence gets the whole context size in llama.cpp (node-llama-cpp allocates
+    // contextSize x sequences cells), so the size follows what the documents need, not the model's
+    // maximum: 32k x 11 sequences of a 7B model would be gigabytes of KV cache. It starts small and
+    // grows (grow()) up to the model's training context or the user's --context.
+    const maxContextSize = Math.max(64, options.contextSize ?? trainContext);
+    const shape: ContextShape = {
+      threads,
+      branches: Math.max(1, options.branches ?? 8),
+      walkers: Math.max(1, options.walkers ?? 2),
+      lanes: Math.max(1, options.parallel ?? 1),
+      maxContextSize,
+    };
+    const contextSize = Math.min(maxContextSize, options.initialContextSize ?? INITIAL_CONTEXT);
     let context: LlamaContext;
     try {
-      context = await model.createContext({
-        contextSize,
-        sequences: laneCount * (branchCount + walkerCount),
-        threads: { ideal: threads, min: threads },
-        batchSize: Math.min(512, contextSize),
-        createSignal: options.signal,
-      });
+      context = await createContext(model, shape, contextSize, options.signal);
     } catch (err) {
       await model.dispose();
       throwIfLoadAborted(options.signal);
@@ -180,31 +201,86 @@ export class LlamaCppBackend implements Backend {
       model: options.modelPath,
       device: llama.gpu === false ? "cpu" : llama.gpu,
       deviceNote: await deviceNote(llama, gpu, model.gpuLayers),
-      contextSize: context.contextSize,
+      // What a text may need; the allocation grows to it on demand (grow()).
+      contextSize: maxContextSize,
       vocabulary: vocabularySize(model),
       threads,
     };
-    const backend: LlamaCppBackend = new LlamaCppBackend(info, model, context, laneCount);
-    const lanes = Array.from(
-      { length: laneCount },
-      () =>
-        new Lane(
-          backend,
-          model,
-          context,
-          Array.from({ length: walkerCount }, () => context.getSequence()),
-          Array.from({ length: branchCount }, () => context.getSequence()),
-          options.reusePrefix ?? true,
-        ),
-    );
-    backend.lanes = new LanePool(lanes);
+    const backend: LlamaCppBackend = new LlamaCppBackend(info, model, context, shape.lanes, shape);
+    backend.chat = await chatPromptOf(model);
+    const healing = new TokensStartingWith(model);
+    backend.allLanes = Array.from({ length: shape.lanes }, () => {
+      const { walkers, branches } = sequencesOf(context, shape);
+      return new Lane(backend, model, context, walkers, branches, options.reusePrefix ?? true, healing);
+    });
+    backend.lanes = new LanePool(backend.allLanes);
     return backend;
   }
 
+  /** Tokens of `text` without BOS; special-token text (a chat template's `<|im_start|>`) is parsed, as llama-server does for prompts. */
   tokenize(text: string): Promise<number[]> {
-    return Promise.resolve(this.model.tokenize(text));
+    return Promise.resolve(this.model.tokenize(text, true));
   }
 
+  /** The tokens the model is given for `text`: BOS first when the model's metadata asks for one. */
+  promptTokens(text: string): Token[] {
+    return this.withBos(this.model.tokenize(text, true));
+  }
+
+  /** `tokens` as the model reads them: BOS first when the metadata asks for one and the text did not write it. */
+  withBos(tokens: readonly Token[]): Token[] {
+    // A chat template may write the BOS itself (Llama 3's starts with <|begin_of_text|>).
+    if (this.bos != null && tokens[0] !== this.bos) return [this.bos, ...tokens];
+    return [...tokens];
+  }
+
+  /** For `--explain-prompt`: how a prompt and one answer continuation are cut into tokens. */
+  describePrompt(prefix: string, continuation: string): PromptDescription {
+    const prefixTokens = this.promptTokens(prefix);
+    const full = this.promptTokens(prefix + continuation);
+    const split = commonPrefixLength(prefixTokens, full);
+    const piece = (t: Token): string => this.model.detokenize([t], true);
+    return {
+      bos: this.model.tokens.bos != null && prefixTokens[0] === this.model.tokens.bos ? piece(this.model.tokens.bos) : undefined,
+      promptTokens: split,
+      answerTokens: full.slice(split).map(piece),
+      answerText: this.model.detokenize(full.slice(split), true, full.slice(Math.max(0, split - 8), split)),
+      mergedTail: split < prefixTokens.length ? this.model.detokenize(prefixTokens.slice(split), true) : undefined,
+    };
+  }
+
+  /** Tokens per sequence allocated now (info.contextSize is what it may grow to). */
+  get allocatedContextSize(): number {
+    return this.context.contextSize;
+  }
+
+  /**
+   * Grows every sequence's context to hold `tokens` (rounded up to a power of two, at most
+   * info.contextSize). llama.cpp cannot resize a context: a new one replaces it once no lane is inside
+   * a call, and the lanes start over with empty caches. Without memory for the larger context the
+   * backend keeps its size and lowers info.contextSize, so callers truncate from then on.
+   */
+  async grow(tokens: number): Promise<void> {
+    await this.gate.resize(async () => {
+      const current = this.context.contextSize;
+      if (tokens <= current) return;
+      let target = INITIAL_CONTEXT;
+      while (target < tokens) target *= 2;
+      target = Math.min(target, this.shape.maxContextSize);
+      if (target <= current) return;
+      await this.context.dispose();
+      try {
+        this.context = await createContext(this.model, this.shape, target);
+      } catch {
+        this.context = await createContext(this.model, this.shape, current);
+        this.shape.maxContextSize = current;
+        this.info.contextSize = current;
+      }
+      for (const lane of this.allLanes) lane.rebind(this.context, sequencesOf(this.context, this.shape));
+    });
+  }
+
+  /** Special tokens are written as their text, the inverse of tokenize(), which parses them. */
   detokenize(tokens: readonly number[]): Promise<string> {
     // An id outside the vocabulary aborts llama.cpp, so it is refused first (as a rejection, like every backend error).
     try {
@@ -212,10 +288,11 @@ export class LlamaCppBackend implements Backend {
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    return Promise.resolve(this.model.detokenize(tokens as Token[]));
+    return Promise.resolve(this.model.detokenize(tokens as Token[], true));
   }
 
   async openSession(options: SessionOptions = {}): Promise<BackendSession> {
+    // A resize holds every lane; a session opened meanwhile waits for the new context.
     const lane = await this.lanes.acquire();
     if (options.fresh) {
       try {
@@ -242,28 +319,80 @@ export class LlamaCppBackend implements Backend {
   }
 }
 
+/** What `--explain-prompt` shows about the tokens of one prompt and answer. */
+export interface PromptDescription {
+  /** The BOS token's text when the model's input starts with it (added by metadata or written by a chat template). */
+  bos?: string;
+  /** Tokens before the first token that carries answer text (BOS included). */
+  promptTokens: number;
+  /** The scored tokens, each as text (a SentencePiece token's leading space may show only in answerText). */
+  answerTokens: string[];
+  /** The scored tokens as one text, read after the prompt. */
+  answerText: string;
+  /** Prompt text the tokenizer merged into the first answer token (then healed, see boundaryTokens.ts). */
+  mergedTail?: string;
+}
+
+/** Enough for a GSM8K-length solution in a chat template; doubled on demand (grow). */
+const INITIAL_CONTEXT = 1024;
+
+interface ContextShape {
+  threads: number;
+  branches: number;
+  walkers: number;
+  lanes: number;
+  maxContextSize: number;
+}
+
+async function createContext(model: LlamaModel, shape: ContextShape, contextSize: number, signal?: AbortSignal): Promise<LlamaContext> {
+  return await model.createContext({
+    contextSize,
+    sequences: shape.lanes * (shape.branches + shape.walkers),
+    threads: { ideal: shape.threads, min: shape.threads },
+    batchSize: Math.min(512, contextSize),
+    createSignal: signal,
+  });
+}
+
+function sequencesOf(context: LlamaContext, shape: ContextShape): { walkers: LlamaContextSequence[]; branches: LlamaContextSequence[] } {
+  return {
+    walkers: Array.from({ length: shape.walkers }, () => context.getSequence()),
+    branches: Array.from({ length: shape.branches }, () => context.getSequence()),
+  };
+}
+
+/** What a lane needs from its backend. */
+interface LaneOwner {
+  readonly counters: TokenCounters;
+  readonly samplerMemory: SamplerMemory;
+  readonly info: BackendInfo;
+  readonly gate: ResizeGate;
+  promptTokens(text: string): Token[];
+  withBos(tokens: readonly Token[]): Token[];
+  grow(tokens: number): Promise<void>;
+}
+
 /** A walker sequence and its branch sequences: one scoring session's share of the context. */
 class Lane {
-  private readonly bos: Token | undefined;
   private readonly walkerLock = new AsyncLock();
-  private readonly lastUsed: number[];
+  private lastUsed: number[];
   private clock = 0;
 
   constructor(
-    private readonly owner: { counters: TokenCounters },
+    private readonly owner: LaneOwner,
     private readonly model: LlamaModel,
-    private readonly context: LlamaContext,
+    private context: LlamaContext,
     /**
      * Walkers hold the KV cache of a prefix and move along consecutive prefixes. With one walker per
      * template, each template's walk keeps its own cache, so re-scoring after an edit of step k
      * evaluates only the tokens from step k on.
      */
-    private readonly walkers: LlamaContextSequence[],
+    private walkers: LlamaContextSequence[],
     /** Each answer continuation or sample forks from the walker's KV cache into one of these. */
-    private readonly branches: LlamaContextSequence[],
+    private branches: LlamaContextSequence[],
     private readonly reuse: boolean,
+    private readonly healing: TokensStartingWith,
   ) {
-    this.bos = model.tokens.bos ?? undefined;
     this.lastUsed = walkers.map(() => 0);
   }
 
@@ -279,8 +408,25 @@ class Lane {
     this.clock = 0;
   }
 
+  /** After the backend grew its context: the new context's sequences (their caches start empty). */
+  rebind(context: LlamaContext, seqs: { walkers: LlamaContextSequence[]; branches: LlamaContextSequence[] }): void {
+    this.context = context;
+    this.walkers = seqs.walkers;
+    this.branches = seqs.branches;
+    this.lastUsed = this.walkers.map(() => 0);
+  }
+
   /** This lane's tokens since its current session opened. */
   sessionCounters: TokenCounters = { evaluated: 0, generated: 0 };
+
+  /** Every evaluation goes through here, so that node-llama-cpp's per-call sampler memory is accounted for. */
+  private async evaluate(seq: LlamaContextSequence, items: Parameters<LlamaContextSequence["controlledEvaluate"]>[0]): ReturnType<LlamaContextSequence["controlledEvaluate"]> {
+    try {
+      return await seq.controlledEvaluate(items);
+    } finally {
+      this.owner.samplerMemory.note();
+    }
+  }
 
   private count(evaluated: number, generated = 0): void {
     this.owner.counters.evaluated += evaluated;
@@ -291,19 +437,42 @@ class Lane {
 
   async scoreContinuations(prefix: string, continuations: readonly string[], signal?: AbortSignal): Promise<ContinuationScore[]> {
     throwIfAborted(signal);
-    const prefixTokens = this.model.tokenize(prefix);
+    const prefixTokens = this.owner.promptTokens(prefix);
     const jobs: ContinuationJob[] = continuations.map((continuation) => {
-      const full = this.model.tokenize(prefix + continuation);
-      // Tokenize prefix+continuation as one string, like the reference implementation; when the
-      // tokenizer merges across the boundary, the merged token counts as part of the continuation.
+      // Tokenize prefix+continuation as one string, like the reference implementation: these are
+      // the tokens the model would see. The answer starts at the first token that is not the
+      // prefix's; when the tokenizer merged the prefix's end into it, that token is healed.
+      const full = this.owner.promptTokens(prefix + continuation);
       const split = commonPrefixLength(prefixTokens, full);
       if (split === 0 || split === full.length) {
         throw new BackendError(`cannot split continuation ${JSON.stringify(continuation)} from its prefix after tokenizing`, "backend");
       }
-      return { full, split };
+      if (split === prefixTokens.length) return { full, split };
+      const tail = this.model.detokenize(prefixTokens.slice(split), true, prefixTokens.slice(Math.max(0, split - 4), split));
+      const heal = this.healing.get(tail);
+      return heal.includes(full[split]!) ? { full, split, heal } : { full, split };
     });
     if (jobs.length === 0) return [];
-    return this.reuse ? await this.scoreContinuationsShared(jobs, signal) : await this.scoreContinuationsNaive(jobs, signal);
+    const longest = Math.max(...jobs.map((j) => j.full.length));
+    return await this.withRoom(longest, () => (this.reuse ? this.scoreContinuationsShared(jobs, signal) : this.scoreContinuationsNaive(jobs, signal)));
+  }
+
+  /**
+   * Runs one call with `tokens` of room in every sequence: the backend's context grows first when
+   * needed, and no resize happens while the call runs (the lane's sequences stay valid).
+   */
+  private async withRoom<T>(tokens: number, fn: () => Promise<T>): Promise<T> {
+    const overflow = (): BackendError =>
+      new BackendError(`the text is ${tokens} tokens long but the model's context holds ${this.owner.info.contextSize}`, "context-overflow");
+    if (tokens > this.owner.info.contextSize) throw overflow();
+    if (tokens > this.context.contextSize) await this.owner.grow(tokens);
+    await this.owner.gate.enter();
+    try {
+      if (tokens > this.context.contextSize) throw overflow();
+      return await fn();
+    } finally {
+      this.owner.gate.exit();
+    }
   }
 
   /**
@@ -319,27 +488,19 @@ class Lane {
     // Leave at least the last token of every answer to be predicted at or after the walker's end.
     const common = Math.min(commonPrefixOfAll(fulls), ...fulls.map((f) => f.length - 1));
     const lead = fulls[0]!.slice(0, common);
-    const withBos = this.bos != null ? [this.bos, ...lead] : [...lead];
-    const offset = withBos.length - lead.length;
-    if (withBos.length + 1 >= this.context.contextSize) {
-      throw new BackendError(
-        `the text is ${withBos.length + 1} tokens long but the model's context holds ${this.context.contextSize}`,
-        "context-overflow",
-      );
-    }
-    // Output at withBos index i predicts full[i - offset + 1]; answer token k is predicted at index k - 1 + offset.
+    // Output at index i of `lead` predicts token i + 1.
     const requests = new Map<number, Token[]>();
     for (let k = minSplit; k <= common; k++) {
       const targets = new Set<Token>();
-      for (const j of jobs) if (k >= j.split && k < j.full.length) targets.add(j.full[k]!);
-      if (targets.size > 0) requests.set(k - 1 + offset, [...targets]);
+      for (const j of jobs) for (const t of targetsAt(j, k)) targets.add(t);
+      if (targets.size > 0) requests.set(k - 1, [...targets]);
     }
     const tokenLogprobs: number[][] = jobs.map(() => []);
     const needBranch: number[] = [];
     await this.walkerLock.run(async () => {
-      const { outputs } = await this.moveWalker(withBos, requests);
+      const { outputs } = await this.moveWalker(lead, requests);
       jobs.forEach((job, n) => {
-        for (let k = job.split; k <= common && k < job.full.length; k++) tokenLogprobs[n]!.push(logprobOf(outputs.get(k - 1 + offset), job.full[k]!));
+        for (let k = job.split; k <= common && k < job.full.length; k++) tokenLogprobs[n]!.push(answerLogprob(outputs.get(k - 1), job, k));
         if (job.full.length - 1 > common) needBranch.push(n);
       });
     });
@@ -349,9 +510,9 @@ class Lane {
       // Fork every branch before evaluating any: the evaluations then start in the same tick and
       // node-llama-cpp decodes them as one batch.
       const copied = await this.walkerLock.run(async () => {
-        const { seq: walker } = await this.moveWalker(withBos);
+        const { seq: walker } = await this.moveWalker(lead);
         const ok: boolean[] = [];
-        for (let g = 0; g < group.length; g++) ok.push(await this.copyInto(this.branches[g]!, walker, withBos.length));
+        for (let g = 0; g < group.length; g++) ok.push(await this.copyInto(this.branches[g]!, walker, lead.length));
         return ok;
       });
       await Promise.all(
@@ -360,18 +521,18 @@ class Lane {
           const seq = this.branches[g]!;
           if (!copied[g]) {
             await seq.clearHistory();
-            await seq.controlledEvaluate(withBos);
-            this.count(withBos.length);
+            await this.evaluate(seq, lead);
+            this.count(lead.length);
           }
           // Evaluate full[common .. length-2]; each predicts the next answer token.
           const inputs = job.full.slice(common, -1);
-          const items = inputs.map((token, i) => [
-            token,
-            { generateNext: { logits: { filter: { tokens: [job.full[common + i + 1]!], includeSelected: true } }, totalLogitWeight: true } },
-          ] as const);
+          const items = inputs.map((token, i) => [token, logitsRequest(targetsAt(job, common + i + 1))] as const);
           this.count(items.length);
-          const out = await seq.controlledEvaluate(items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
-          inputs.forEach((_, i) => tokenLogprobs[n]!.push(logprobOf(out[i]?.next, job.full[common + i + 1]!)));
+          const out = await this.evaluate(seq, items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
+          inputs.forEach((_, i) => {
+            const k = common + i + 1;
+            if (k >= job.split) tokenLogprobs[n]!.push(answerLogprob(out[i]?.next, job, k));
+          });
         }),
       );
     }
@@ -381,7 +542,6 @@ class Lane {
   /** Naive baseline: every continuation evaluates its whole prefix from scratch in its own branch. */
   private async scoreContinuationsNaive(jobs: readonly ContinuationJob[], signal?: AbortSignal): Promise<ContinuationScore[]> {
     const results = new Array<ContinuationScore>(jobs.length);
-    // Continuations that share the same token split branch together from one walker state.
     for (let start = 0; start < jobs.length; start += this.branches.length) {
       throwIfAborted(signal);
       const group = jobs.slice(start, start + this.branches.length);
@@ -391,22 +551,12 @@ class Lane {
       await Promise.all(
         group.map(async (job, k) => {
           const seq = this.branches[k]!;
-          const stem = stems[k]!;
           const answer = job.full.slice(job.split);
-          const inputs = [stem, ...answer.slice(0, -1)];
-          const items = inputs.map((token, j) => [
-            token,
-            {
-              generateNext: {
-                logits: { filter: { tokens: [answer[j]!], includeSelected: true } },
-                totalLogitWeight: true,
-              },
-            },
-          ] as const);
+          const inputs = [stems[k]!, ...answer.slice(0, -1)];
+          const items = inputs.map((token, j) => [token, logitsRequest(targetsAt(job, job.split + j))] as const);
           this.count(items.length);
-          const out = await seq.controlledEvaluate(items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
-          const tokenLogprobs = answer.map((target, j) => logprobOf(out[j]?.next, target));
-          results[start + k] = scoreOf(tokenLogprobs);
+          const out = await this.evaluate(seq, items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
+          results[start + k] = scoreOf(answer.map((_, j) => answerLogprob(out[j]?.next, job, job.split + j)));
         }),
       );
     }
@@ -414,7 +564,13 @@ class Lane {
   }
 
   async sample(prefix: string, options: SampleOptions, signal?: AbortSignal): Promise<string[]> {
-    const prefixTokens = this.model.tokenize(prefix);
+    const prefixTokens = this.owner.promptTokens(prefix);
+    // Room for the prompt and as much of the samples as the context can take; they stop at its end.
+    const room = Math.max(prefixTokens.length + 1, Math.min(prefixTokens.length + options.maxTokens + 1, this.owner.info.contextSize));
+    return await this.withRoom(room, () => this.sampleIn(prefixTokens, options, signal));
+  }
+
+  private async sampleIn(prefixTokens: Token[], options: SampleOptions, signal?: AbortSignal): Promise<string[]> {
     const out: string[] = [];
     for (let start = 0; start < options.n; start += this.branches.length) {
       const seqs = this.branches.slice(0, Math.min(this.branches.length, options.n - start));
@@ -425,11 +581,13 @@ class Lane {
       // puts them into one batch; free-running loops drift apart into one small decode each.
       for (let step = 0; step < options.maxTokens && next.some((t) => t != null); step++) {
         throwIfAborted(signal);
+        // A sample that would run past the context ends where it is.
+        if (prefixTokens.length + step >= this.context.contextSize) break;
         await Promise.all(
           seqs.map(async (seq, k) => {
             const token = next[k];
             if (token == null) return;
-            const res = await seq.controlledEvaluate([
+            const res = await this.evaluate(seq, [
               [
                 token,
                 {
@@ -473,10 +631,14 @@ class Lane {
 
   async tokenEntropies(prefix: string, text: string, signal?: AbortSignal): Promise<TokenEntropies> {
     throwIfAborted(signal);
-    const prefixTokens = this.model.tokenize(prefix);
-    const full = this.model.tokenize(prefix + text);
+    const prefixTokens = this.owner.promptTokens(prefix);
+    const full = this.owner.promptTokens(prefix + text);
     const split = commonPrefixLength(prefixTokens, full);
     if (split === 0 || split >= full.length) throw new BackendError("cannot split the text from its prefix after tokenizing", "backend");
+    return await this.withRoom(full.length, () => this.tokenEntropiesIn(prefix, text, full, split));
+  }
+
+  private async tokenEntropiesIn(prefix: string, text: string, full: Token[], split: number): Promise<TokenEntropies> {
     const rest = full.slice(split);
     const seq = this.branches[0]!;
     const stem = await this.forkAt(seq, full.slice(0, split));
@@ -485,7 +647,7 @@ class Lane {
     // a 150k one costs a copy per token, which is why only segmentation asks for it.
     const items = inputs.map((token) => [token, { generateNext: { probabilities: true } }] as const);
     this.count(items.length);
-    const out = await seq.controlledEvaluate(items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
+    const out = await this.evaluate(seq, items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
     const entropies: number[] = [];
     const logprobs: number[] = [];
     const lineBreakProbs: number[] = [];
@@ -500,7 +662,7 @@ class Lane {
       lineBreakProbs.push(newline != null ? (probs.get(newline) ?? 0) : 0);
     });
     // Offsets: detokenize growing token prefixes; the shift absorbs a leading space the tokenizer adds
-    // or drops, so that offsets index the caller's own string.
+    // or drops (and a BOS), so that offsets index the caller's own string.
     const whole = prefix + text;
     const shift = whole.length - this.model.detokenize(full).length;
     const at = (k: number): number => Math.min(text.length, Math.max(0, this.model.detokenize(full.slice(0, k)).length + shift - prefix.length));
@@ -516,11 +678,13 @@ class Lane {
   async tokenLogprobs(tokens: readonly number[], from: number, signal?: AbortSignal): Promise<number[]> {
     throwIfAborted(signal);
     checkTokenIds(this.model, tokens);
-    const withBos: Token[] = this.bos != null ? [this.bos, ...(tokens as Token[])] : [...(tokens as Token[])];
+    // The BOS by the model's metadata, as every prompt gets it (none for Qwen2.5).
+    const withBos = this.owner.withBos(tokens as Token[]);
+    return await this.withRoom(withBos.length, () => this.tokenLogprobsIn(tokens, withBos, from));
+  }
+
+  private async tokenLogprobsIn(tokens: readonly number[], withBos: readonly Token[], from: number): Promise<number[]> {
     const offset = withBos.length - tokens.length;
-    if (withBos.length > this.context.contextSize) {
-      throw new BackendError(`the text is ${withBos.length} tokens long but the model's context holds ${this.context.contextSize}`, "context-overflow");
-    }
     // Input i predicts tokens[i - offset + 1]; the last input predicts nothing we need.
     const inputs = withBos.slice(0, -1);
     const items = inputs.map((token, i) => {
@@ -531,7 +695,7 @@ class Lane {
     });
     const seq = this.branches[0]!;
     await seq.clearHistory();
-    const out = await seq.controlledEvaluate(items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
+    const out = await this.evaluate(seq, items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
     // BOS and every token but the last went in: with BOS, exactly as many tokens as the text has.
     this.count(inputs.length);
     const logprobs = tokens.map(() => NaN);
@@ -549,25 +713,24 @@ class Lane {
   }
 
   /**
-   * Puts `seq` in the state "everything of `tokens` but the last token is in the KV cache" and returns
-   * that last token: the caller evaluates it to get the distribution of what follows `tokens`.
-   * The walker moves to the prefix first, evaluating only what it lacks; the branch then copies the
-   * walker's KV cells (a metadata copy in llama.cpp) instead of evaluating the prefix again.
+   * Puts `seq` in the state "everything of `tokens` (the model's input, BOS included) but the last
+   * token is in the KV cache" and returns that last token: the caller evaluates it to get the
+   * distribution of what follows `tokens`. The walker moves to the prefix first, evaluating only
+   * what it lacks; the branch then copies the walker's KV cells instead of evaluating the prefix again.
    */
   private async forkAt(seq: LlamaContextSequence, tokens: readonly Token[]): Promise<Token> {
-    const withBos = this.bos != null ? [this.bos, ...tokens] : [...tokens];
-    if (withBos.length >= this.context.contextSize) {
+    if (tokens.length >= this.context.contextSize) {
       throw new BackendError(
-        `the text is ${withBos.length} tokens long but the model's context holds ${this.context.contextSize}`,
+        `the text is ${tokens.length} tokens long but the model's context holds ${this.context.contextSize}`,
         "context-overflow",
       );
     }
-    const stem = withBos.slice(0, -1);
-    const last = withBos[withBos.length - 1]!;
+    const stem = tokens.slice(0, -1);
+    const last = tokens[tokens.length - 1]!;
     if (!this.reuse) {
       // Naive baseline: every request evaluates its whole prefix from scratch.
       await seq.clearHistory();
-      await seq.controlledEvaluate(stem);
+      await this.evaluate(seq, stem);
       this.count(stem.length);
       return last;
     }
@@ -578,7 +741,7 @@ class Lane {
     });
     if (!copied) {
       await seq.clearHistory();
-      await seq.controlledEvaluate(stem);
+      await this.evaluate(seq, stem);
       this.count(stem.length);
     }
     return last;
@@ -611,11 +774,9 @@ class Lane {
     if (rest.length > 0) {
       const items = rest.map((token, i) => {
         const targets = requests?.get(keep + i);
-        return targets
-          ? ([token, { generateNext: { logits: { filter: { tokens: [...targets], includeSelected: true } }, totalLogitWeight: true } }] as const)
-          : token;
+        return targets ? ([token, logitsRequest(targets)] as const) : token;
       });
-      const out = await seq.controlledEvaluate(items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
+      const out = await this.evaluate(seq, items as unknown as Parameters<LlamaContextSequence["controlledEvaluate"]>[0]);
       this.count(rest.length);
       rest.forEach((_, i) => {
         const next = out[i]?.next;
@@ -638,10 +799,31 @@ class Lane {
 }
 
 interface ContinuationJob {
-  /** prefix + continuation, tokenized as one string. */
+  /** The model's input for prefix + continuation tokenized as one string (BOS included). */
   full: Token[];
-  /** Index of the continuation's first token in `full`. */
+  /** Index of the first token in `full` that carries continuation text. */
   split: number;
+  /**
+   * Set when full[split] also spells the prefix's last characters: every token whose text starts
+   * with those characters, whose summed probability heals full[split]'s (boundaryTokens.ts).
+   */
+  heal?: readonly Token[];
+}
+
+/** Tokens whose logits the prediction of full[k] needs. */
+function targetsAt(job: ContinuationJob, k: number): readonly Token[] {
+  if (k < job.split || k >= job.full.length) return [];
+  return k === job.split && job.heal ? [job.full[k]!, ...job.heal] : [job.full[k]!];
+}
+
+function logitsRequest(targets: readonly Token[]): { generateNext: { logits: { filter: { tokens: Token[]; includeSelected: true } }; totalLogitWeight: true } } {
+  return { generateNext: { logits: { filter: { tokens: [...targets], includeSelected: true } }, totalLogitWeight: true } };
+}
+
+/** log p(full[k]) from the output that predicts it, healed for a merged first token. */
+function answerLogprob(next: WalkerOutput | undefined, job: ContinuationJob, k: number): number {
+  const lp = logprobOf(next, job.full[k]!);
+  return k === job.split && job.heal ? lp - logMassOf(next!, job.heal) : lp;
 }
 
 /** What a controlled evaluation returns for a position whose logits were asked for. */
@@ -670,10 +852,57 @@ function scoreOf(tokenLogprobs: number[]): ContinuationScore {
   return { tokenLogprobs, meanLogprob: tokenLogprobs.reduce((a, b) => a + b, 0) / tokenLogprobs.length };
 }
 
+/** log of the summed probability of `tokens`, from the same filtered output as logprobOf. */
+function logMassOf(next: WalkerOutput, tokens: readonly Token[]): number {
+  if (!next.logits || next.totalLogitWeight == null) throw new BackendError("llama.cpp returned no logits", "backend");
+  let max = -Infinity;
+  for (const v of next.logits.values()) max = Math.max(max, v);
+  let sum = 0;
+  for (const t of tokens) {
+    const logit = next.logits.get(t);
+    if (logit != null) sum += Math.exp(logit - max);
+  }
+  return Math.log(sum) - Math.log(next.totalLogitWeight);
+}
+
 function commonPrefixOfAll(lists: readonly (readonly number[])[]): number {
   let n = lists[0]!.length;
   for (const l of lists.slice(1)) n = Math.min(n, commonPrefixLength(lists[0]!, l));
   return n;
+}
+
+/**
+ * Lets the backend replace its llama.cpp context between calls: lanes enter for the length of one
+ * call; a resize waits until none is inside and holds new calls back until it is done.
+ */
+class ResizeGate {
+  private inside = 0;
+  private resizing: Promise<void> | undefined;
+  private idle: (() => void) | undefined;
+
+  async enter(): Promise<void> {
+    while (this.resizing) await this.resizing;
+    this.inside++;
+  }
+
+  exit(): void {
+    this.inside--;
+    if (this.inside === 0) this.idle?.();
+  }
+
+  async resize(fn: () => Promise<void>): Promise<void> {
+    while (this.resizing) await this.resizing;
+    let done!: () => void;
+    this.resizing = new Promise<void>((r) => (done = r));
+    try {
+      while (this.inside > 0) await new Promise<void>((r) => (this.idle = r));
+      await fn();
+    } finally {
+      this.idle = undefined;
+      this.resizing = undefined;
+      done();
+    }
+  }
 }
 
 /** Serialises walker moves: branches fork concurrently but must all see the walker at their stem. */

@@ -2,6 +2,8 @@
 // implements it today; a remote backend (steplens serve, OpenAI-compatible servers) is one more
 // implementation of the same interface, so nothing above this file knows where the model runs.
 
+import type { ChatPrompt } from "./chatPrompt.js";
+
 export interface BackendInfo {
   /** "llama.cpp" for local inference, "remote" for a server. */
   kind: string;
@@ -11,7 +13,7 @@ export interface BackendInfo {
   device: string;
   /** For people: which GPU and how many layers, or why the CPU (e.g. no CUDA driver found). */
   deviceNote?: string;
-  /** Tokens of context one sequence can hold. */
+  /** Tokens of context one sequence can hold (a local backend allocates it as texts need it). */
   contextSize: number;
   /** Token ids the model knows: 0 to vocabulary − 1 (known for local models; a server checks client ids against it). */
   vocabulary?: number;
@@ -114,6 +116,8 @@ export interface Backend {
   tokenOffsets?(text: string, tokens: readonly number[]): Promise<number[]>;
   /** Waits for a free lane. */
   openSession(options?: SessionOptions): Promise<BackendSession>;
+  /** The model's own chat template, for chat-format prompts; absent for base models and servers. */
+  readonly chat?: ChatPrompt;
   dispose(): Promise<void>;
 }
 

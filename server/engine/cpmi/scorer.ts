@@ -142,9 +142,22 @@ export interface TokenCost {
 
 const ANSWER_PROBE = " 1234567.";
 
+/**
+ * Log-probabilities and samples by content. Scorers of one model may share it (the editor's fast and
+ * full quality): a key names the template, prefix and answer, so what one computed the other reuses.
+ */
+export interface ScoreMemo {
+  lp: Map<string, number>;
+  samples: Map<string, string[]>;
+}
+
+export function newScoreMemo(): ScoreMemo {
+  return { lp: new Map(), samples: new Map() };
+}
+
 export class CpmiScorer {
-  private readonly lpCache = new Map<string, number>();
-  private readonly sampleCache = new Map<string, string[]>();
+  private readonly lpCache: Map<string, number>;
+  private readonly sampleCache: Map<string, string[]>;
   /** The model's own answer per problem (and candidates' answers): files re-checked while their author types, and records of one problem, share it. */
   private readonly goldCache = new Map<string, Promise<GoldAnswer>>();
   /** Bounds the memo so a long editing session or a large dataset cannot grow memory without end. */
@@ -153,9 +166,25 @@ export class CpmiScorer {
   constructor(
     readonly backend: Backend,
     readonly config: CpmiConfig,
-  ) {}
+    readonly memo: ScoreMemo = newScoreMemo(),
+  ) {
+    this.lpCache = memo.lp;
+    this.sampleCache = memo.samples;
+  }
 
   async score(request: ScoreRequest): Promise<SolutionScore> {
+    const capacity = this.backend.info.contextSize;
+    try {
+      return await this.scoreOnce(request);
+    } catch (err) {
+      // A local backend that found no memory for a larger context lowers contextSize: the solution
+      // is then scored up to what fits, with the rest reported as not scored.
+      if (err instanceof BackendError && err.code === "context-overflow" && this.backend.info.contextSize < capacity) return await this.scoreOnce(request);
+      throw err;
+    }
+  }
+
+  private async scoreOnce(request: ScoreRequest): Promise<SolutionScore> {
     // The one way to a missing gold answer (modelAnswer.ts). It writes in a session of its own, so it
     // runs before this one is opened: a backend with one lane would otherwise wait on itself.
     const gold = request.gold ?? (await this.goldFor(request.problem, [], { signal: request.signal }));

@@ -9,6 +9,7 @@ export function registerDocumentEvents(ctx: ServerContext): void {
 
   documents.onDidOpen((e) => {
     ctx.stateOf(e.document.uri).seenVersion = e.document.version;
+    ctx.stateOf(e.document.uri).typing = false;
     if (!isManual()) queue.schedule(e.document.uri, 0);
   });
   documents.onDidChangeContent((e) => {
@@ -17,6 +18,7 @@ export function registerDocumentEvents(ctx: ServerContext): void {
     if (!state || state.seenVersion === e.document.version) return;
     state.seenVersion = e.document.version;
     state.parsed = undefined;
+    state.typing = true;
     queue.supersede(e.document.uri);
     if (settings().check.frequency === "edit") queue.schedule(e.document.uri, settings().check.debounceMs);
     // The old scores, marked stale where the edit touched them, right away (not when the check ends).
@@ -27,6 +29,8 @@ export function registerDocumentEvents(ctx: ServerContext): void {
     }
   });
   documents.onDidSave((e) => {
+    const state = states.get(e.document.uri);
+    if (state) state.typing = false;
     if (!isManual()) queue.schedule(e.document.uri, 0);
   });
   documents.onDidClose((e) => {
