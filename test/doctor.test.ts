@@ -176,7 +176,7 @@ describe("GPU settings", () => {
     try {
       const status = await client.waitFor<ServerStatus>("steplens/status", (s) => s.state === "error");
       assert.ok(status.message?.includes(bad.reason), status.message ?? "");
-      assert.match(status.message!, /"auto".*"off".*Change "steplens\.gpu", then reload\.$/);
+      assert.match(status.message!, /"auto".*"off".*Change "steplens\.gpu"; StepLens tries again as soon as the setting changes\.$/);
       assert.doesNotMatch(status.message!, /modelPath/, "the model path is fine; the message does not send the user there");
       assert.equal((await client.request<ServerStatus>("steplens/status")).state, "error", "still answering requests");
       configuration.gpu = "off";

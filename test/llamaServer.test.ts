@@ -52,8 +52,8 @@ describe("llama-server backend (real llama-server on loopback)", { timeout: 45 *
     assert.equal(remote.parallel, 1);
   });
 
-  test("tokenizes like the local backend (no BOS, special-token text kept as text)", async () => {
-    for (const text of ["Question: 9 × 3 = 27\nThe answer is 46.", " 1234567.", "<s> is text"]) {
+  test("tokenizes like the local backend (no BOS added; special-token text parsed, as a prompt is)", async () => {
+    for (const text of ["Question: 9 × 3 = 27\nThe answer is 46.", " 1234567.", "<s> is a special token"]) {
       assert.deepEqual(await remote.tokenize(text), await local.tokenize(text), text);
     }
   });

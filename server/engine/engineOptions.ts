@@ -117,8 +117,11 @@ export function cpmiConfigFrom(options: EngineOptions, modelPath: string): CpmiC
     aggregation,
     calibration: NEUTRAL_CALIBRATION,
   };
-  // One scale per model file and reward settings, whoever asks (cpmi/calibrations.ts).
-  config.calibration = options.calibration ?? findCalibration(modelIdentity(modelPath), calibrationConfigKey(config));
+  // One scale per model file and reward settings, whoever asks (cpmi/calibrations.ts). A chat
+  // template's text is known only once the model is (its chat template): createEngine looks the
+  // scale up again after binding the templates, and says there what a model without one lacks.
+  if (options.calibration) config.calibration = options.calibration;
+  else if (templates.every((t) => t.format !== "chat")) config.calibration = findCalibration(modelIdentity(modelPath), calibrationConfigKey(config));
   return config;
 }
 

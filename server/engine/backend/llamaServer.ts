@@ -118,8 +118,9 @@ export class LlamaServerBackend implements Backend {
   }
 
   async tokenize(text: string, signal?: AbortSignal): Promise<number[]> {
-    // parse_special false: "<s>" written in a solution is text, as for the local backend.
-    const res = await requestJson("POST", joinUrl(this.base, "/tokenize"), { content: text, add_special: false, parse_special: false }, this.http, signal);
+    // Special-token text is parsed, as the local backend does and as llama-server reads a prompt: a
+    // chat template's <|im_start|> must be one token. (A solution that writes "<s>" gets that token.)
+    const res = await requestJson("POST", joinUrl(this.base, "/tokenize"), { content: text, add_special: false, parse_special: true }, this.http, signal);
     return asTokens(res, JSON.stringify(text.slice(0, 40)));
   }
 
