@@ -54,6 +54,17 @@ export function ggufFilesIn(dir: string, source: string): ModelFile[] {
   return out;
 }
 
+/**
+ * Every GGUF Select Model offers, in the order it lists them: the workspace's, the model cache's, the
+ * current model's folder, next to the extension; a file found twice is listed under its first place.
+ */
+export function gatherModels(workspace: readonly ModelFile[], current: string, extensionPath: string, cacheDir: string = modelCacheDir()): ModelFile[] {
+  const found: ModelFile[] = [...workspace, ...ggufFilesIn(cacheDir, MODEL_CACHE_SOURCE)];
+  if (current && path.isAbsolute(current)) found.push(...ggufFilesIn(path.dirname(current), "folder of the current model"));
+  for (const dir of besideExtensionDirs(extensionPath)) found.push(...ggufFilesIn(dir, "next to StepLens"));
+  return dedupeModels(found);
+}
+
 /** First occurrence wins, so earlier sources (the workspace) name a file found twice. */
 export function dedupeModels(files: readonly ModelFile[]): ModelFile[] {
   const seen = new Set<string>();

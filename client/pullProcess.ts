@@ -133,9 +133,15 @@ export function startPull(invocation: PullInvocation, onEvent: (event: PullEvent
   };
 }
 
+/**
+ * What stderr says went wrong: the CLI's last `steplens:` message, else the header of a crash's
+ * uncaught error (Node prints the stack, the error's fields and its version after it).
+ */
 function lastLine(text: string): string | undefined {
-  const line = text.trim().split("\n").at(-1)?.replace(/^steplens: /, "");
-  return line || undefined;
+  const lines = text.split("\n").map((l) => l.trim());
+  const said = lines.filter((l) => l.startsWith("steplens: ")).at(-1);
+  if (said) return said.slice("steplens: ".length);
+  return lines.filter((l) => /^\w*Error\b/.test(l)).at(-1) ?? (lines.filter((l) => l !== "").at(-1) || undefined);
 }
 
 /** The notification's words for an event, and how far along it is (0–100). */

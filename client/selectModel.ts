@@ -5,15 +5,13 @@
 // workspace could not use it anyway. The rows come from modelFiles.ts; downloads run the bundled CLI
 // as a child process (pullProcess.ts), only when the user picks a model to download.
 
+import { existsSync } from "node:fs";
 import path from "node:path";
 import * as vscode from "vscode";
 import {
-  besideExtensionDirs,
-  dedupeModels,
   fallbackModel,
   formatBytes,
-  ggufFilesIn,
-  MODEL_CACHE_SOURCE,
+  gatherModels,
   modelCacheDir,
   modelPickItems,
   modelPickPlaceholder,
@@ -47,10 +45,7 @@ function configuredModel(): string {
 
 export async function selectModel(extensionPath: string): Promise<void> {
   const current = configuredModel();
-  const found: ModelFile[] = [...(await workspaceModels()), ...ggufFilesIn(modelCacheDir(), MODEL_CACHE_SOURCE)];
-  if (current && path.isAbsolute(current)) found.push(...ggufFilesIn(path.dirname(current), "folder of the current model"));
-  for (const dir of besideExtensionDirs(extensionPath)) found.push(...ggufFilesIn(dir, "next to StepLens"));
-  const models = dedupeModels(found);
+  const models = gatherModels(await workspaceModels(), current, extensionPath);
   const fallback = fallbackModel(extensionPath);
 
   const items: ModelPick[] = modelPickItems(models, current, fallback, (f) => vscode.workspace.asRelativePath(f)).map((item) =>
@@ -104,11 +99,23 @@ async function useModel(value: string, fallback: string | undefined, note: strin
 
 type RecommendedPick = vscode.QuickPickItem & { model: RecommendedModel };
 
+/** The model being downloaded: one at a time (two pulls of one file would share its partial file). */
+let downloading: string | undefined;
+
 /**
  * The curated list, then the pull with a cancellable progress notification. Resolves to the
  * downloaded file, or undefined when the user backed out, cancelled or the download failed (said).
  */
 async function downloadRecommended(extensionPath: string): Promise<{ path: string; note: string } | undefined> {
+  if (downloading) {
+    void vscode.window.showInformationMessage(`StepLens is downloading ${downloading} already; its notification has Cancel.`);
+    return undefined;
+  }
+  const cli = path.join(extensionPath, "dist", "cli.mjs");
+  if (!existsSync(cli)) {
+    void vscode.window.showErrorMessage(`StepLens cannot download models: its CLI is missing (${cli}). Rebuild the extension (npm run build) or reinstall it.`);
+    return undefined;
+  }
   const dir = modelCacheDir();
   const rows: RecommendedPick[] = RECOMMENDED_MODELS.map((model) => ({
     label: model.label,
@@ -121,9 +128,10 @@ async function downloadRecommended(extensionPath: string): Promise<{ path: strin
     placeHolder: `Downloaded into ${dir} when you choose one; an interrupted download resumes`,
     matchOnDetail: true,
   });
-  if (!pick) return undefined;
+  if (!pick || downloading) return undefined;
   const { model } = pick;
-  const invocation = pullInvocation({ cliPath: path.join(extensionPath, "dist", "cli.mjs"), source: model.source, dir });
+  const invocation = pullInvocation({ cliPath: cli, source: model.source, dir });
+  downloading = model.label;
   const outcome = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Downloading ${model.label}`, cancellable: true },
     async (progress, token) => {
@@ -140,6 +148,7 @@ async function downloadRecommended(extensionPath: string): Promise<{ path: strin
         return await pull.outcome;
       } finally {
         subscription.dispose();
+        downloading = undefined;
       }
     },
   );

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { MODEL_CACHE_SOURCE, dedupeModels, ggufFilesIn, modelCacheDir, modelPickItems } from "../client/modelFiles.js";
+import { MODEL_CACHE_SOURCE, gatherModels, ggufFilesIn, modelCacheDir, modelPickItems } from "../client/modelFiles.js";
 import { parsePullLine, progressText, pullFailureText, pullInvocation, startPull, type PullEvent, type PullInvocation, type PullOutcome } from "../client/pullProcess.js";
 import { approxSize, RECOMMENDED_MODELS } from "../client/recommendedModels.js";
 import { defaultModelsDir, isModelSource } from "../server/engine/models/modelCache.js";
@@ -45,12 +45,20 @@ describe("Select Model: the model cache's rows", () => {
       const cached = ggufFilesIn(cache, MODEL_CACHE_SOURCE);
       assert.deepEqual(cached.map((m) => path.basename(m.path)), ["hf_Qwen_qwen2.5-0.5b-instruct-q8_0.gguf"]);
       const current = cached[0]!.path;
-      // Found twice (the cache and "folder of the current model"): listed once, under the cache.
-      const models = dedupeModels([...cached, ...ggufFilesIn(cache, "folder of the current model")]);
+      // Found twice (the cache and "folder of the current model"): listed once, under the cache,
+      // after the workspace's.
+      const workspace = { path: "/w/own.gguf", bytes: 4, source: "workspace" };
+      const models = gatherModels([workspace], current, "/nowhere/ext", cache);
+      assert.deepEqual(
+        models.map((m) => m.source),
+        ["workspace", MODEL_CACHE_SOURCE],
+      );
       const items = modelPickItems(models, current, undefined);
       assert.deepEqual(
         items.map((i) => [i.action, i.label]),
         [
+          ["separator", "workspace"],
+          ["file", "$(file-binary) own.gguf"],
           ["separator", MODEL_CACHE_SOURCE],
           ["file", "$(file-binary) hf_Qwen_qwen2.5-0.5b-instruct-q8_0.gguf"],
           ["separator", "other"],
@@ -58,8 +66,8 @@ describe("Select Model: the model cache's rows", () => {
           ["browse", "$(folder-opened) Browse…"],
         ],
       );
-      assert.match(items[1]!.description!, /^current · 8 B$/);
-      assert.equal(items[1]!.detail, current, "the cache row shows the full path");
+      assert.match(items[3]!.description!, /^current · 8 B$/);
+      assert.equal(items[3]!.detail, current, "the cache row shows the full path");
     } finally {
       rmSync(cache, { recursive: true, force: true });
     }
@@ -110,6 +118,15 @@ describe("the child's command line, environment and output", () => {
     assert.deepEqual(progressText({ event: "progress", downloaded: 365 * MB + MB / 5, total: 986 * MB }), { percent: (365.2 / 986) * 100, message: "37% · 365.2 of 986.0 MB" });
     assert.deepEqual(progressText({ event: "start", path: "/p", total: 100 * MB, resumedFrom: 25 * MB }), { percent: 25, message: "resuming: 25.0 of 100.0 MB already here" });
     assert.equal(progressText({ event: "error", code: "network", message: "x" }), undefined);
+  });
+
+  test("a CLI that is not there fails with Node's reason, not its version trailer", async () => {
+    const outcome = await startPull(pullInvocation({ cliPath: path.join(os.tmpdir(), "no-such-steplens", "cli.mjs"), source: "hf:A/B-GGUF:Q8_0", dir: os.tmpdir() })).outcome;
+    assert.equal(outcome.kind, "failed", JSON.stringify(outcome));
+    if (outcome.kind !== "failed") return;
+    assert.equal(outcome.code, "process");
+    assert.doesNotMatch(outcome.message, /^Node\.js v/);
+    assert.match(outcome.message, /no-such-steplens|Cannot find module|MODULE_NOT_FOUND/);
   });
 
   test("what the user reads when it did not finish names the model and what to do", () => {
