@@ -50,7 +50,7 @@ describe("llama.cpp backend on the demo model", () => {
       const out = await seq.controlledEvaluate(
         input.map((t, j) => (j >= split && j < input.length - 1 ? [t, { generateNext: { probabilities: true } }] : t)),
       );
-      const expected = full.slice(split).map((tok, k) => Math.log(out[split + k]!.next!.probabilities!.get(tok)!));
+      const expected = full.slice(split).map((tok, k) => Math.log(out[split + k]!.next.probabilities!.get(tok)!));
       right!.tokenLogprobs.forEach((lp, k) => assert.ok(Math.abs(lp - expected[k]!) < 5e-3, `token ${k}: ${lp} vs ${expected[k]}`));
       await context.dispose();
       await model.dispose();
