@@ -2,6 +2,7 @@
 // The words are for someone who installed the .vsix: no development checkout, maybe no model yet.
 
 import { existsSync, readdirSync, statSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 
 export const DEMO_MODEL_FILE = "arith-demo-15m-f16.gguf";
@@ -17,6 +18,19 @@ export interface ModelFile {
 export function besideExtensionDirs(extensionPath: string): string[] {
   return [path.resolve(extensionPath, "../shared/models"), path.resolve(extensionPath, "shared/models")];
 }
+
+/**
+ * The folder `steplens pull` downloads into, found as the CLI finds it (server/engine/models/
+ * modelCache.ts defaultModelsDir; the client does not import the server): $STEPLENS_MODELS_DIR, else
+ * XDG_CACHE_HOME or ~/.cache, under steplens/models.
+ */
+export function modelCacheDir(env: NodeJS.ProcessEnv = process.env, home: string = os.homedir()): string {
+  if (env.STEPLENS_MODELS_DIR) return path.resolve(env.STEPLENS_MODELS_DIR);
+  return path.join(env.XDG_CACHE_HOME || path.join(home, ".cache"), "steplens", "models");
+}
+
+/** How the cache's rows are labelled in the picker. */
+export const MODEL_CACHE_SOURCE = "downloaded (StepLens model cache)";
 
 /** The GGUF files directly in `dir` (not below it: a models folder can be large). Missing folders give none. */
 export function ggufFilesIn(dir: string, source: string): ModelFile[] {
@@ -38,6 +52,17 @@ export function ggufFilesIn(dir: string, source: string): ModelFile[] {
     }
   }
   return out;
+}
+
+/**
+ * Every GGUF Select Model offers, in the order it lists them: the workspace's, the model cache's, the
+ * current model's folder, next to the extension; a file found twice is listed under its first place.
+ */
+export function gatherModels(workspace: readonly ModelFile[], current: string, extensionPath: string, cacheDir: string = modelCacheDir()): ModelFile[] {
+  const found: ModelFile[] = [...workspace, ...ggufFilesIn(cacheDir, MODEL_CACHE_SOURCE)];
+  if (current && path.isAbsolute(current)) found.push(...ggufFilesIn(path.dirname(current), "folder of the current model"));
+  for (const dir of besideExtensionDirs(extensionPath)) found.push(...ggufFilesIn(dir, "next to StepLens"));
+  return dedupeModels(found);
 }
 
 /** First occurrence wins, so earlier sources (the workspace) name a file found twice. */
@@ -74,7 +99,7 @@ export function fallbackModel(extensionPath: string, env: NodeJS.ProcessEnv = pr
 }
 
 export interface ModelPickItem {
-  action: "file" | "browse" | "clear" | "separator";
+  action: "file" | "browse" | "download" | "clear" | "separator";
   label: string;
   description?: string;
   detail?: string;
@@ -85,8 +110,9 @@ export interface ModelPickItem {
 export const GET_A_MODEL = "a GGUF model file (llama.cpp's format; Hugging Face hosts GGUF builds of most open models)";
 
 /**
- * Select Model's rows: the GGUF files found (grouped by where), Browse…, and Clear when the setting
- * is set and something would be used without it. `relative` shortens workspace paths.
+ * Select Model's rows: the GGUF files found (grouped by where), Download a recommended model…,
+ * Browse…, and Clear when the setting is set and something would be used without it. `relative`
+ * shortens workspace paths.
  */
 export function modelPickItems(models: readonly ModelFile[], current: string, fallback: string | undefined, relative: (file: string) => string = (f) => f): ModelPickItem[] {
   const items: ModelPickItem[] = [];
@@ -104,6 +130,7 @@ export function modelPickItems(models: readonly ModelFile[], current: string, fa
     });
   }
   items.push({ action: "separator", label: "other" });
+  items.push({ action: "download", label: "$(cloud-download) Download a recommended model…", description: "asks before downloading", detail: "A short list of GGUF models for math, with their sizes; saved in the StepLens model cache." });
   items.push({ action: "browse", label: "$(folder-opened) Browse…", description: "choose a .gguf file", detail: `Any ${GET_A_MODEL}.` });
   if (current !== "" && fallback) {
     items.push({ action: "clear", label: "$(discard) Clear steplens.modelPath", description: `use ${path.basename(fallback)}`, detail: fallback });
@@ -112,5 +139,5 @@ export function modelPickItems(models: readonly ModelFile[], current: string, fa
 }
 
 export function modelPickPlaceholder(models: readonly ModelFile[]): string {
-  return models.length > 0 ? "GGUF model for scoring (saved in your user settings)" : `No model found in this workspace: download ${GET_A_MODEL}, then choose Browse…`;
+  return models.length > 0 ? "GGUF model for scoring (saved in your user settings)" : `No model found yet: choose "Download a recommended model…", or download ${GET_A_MODEL} yourself and choose Browse…`;
 }

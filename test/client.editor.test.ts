@@ -165,7 +165,7 @@ describe("Select Model and the model setting speak to someone who installed the 
     const words = JSON.stringify(none) + modelPickPlaceholder([]);
     assert.doesNotMatch(words, /checkout|shared|demo/i);
     assert.match(modelPickPlaceholder([]), /download a GGUF model file/);
-    assert.deepEqual(none.map((i) => i.action), ["separator", "browse"], "nothing to clear to when no model would be found");
+    assert.deepEqual(none.map((i) => i.action), ["separator", "download", "browse"], "nothing to clear to when no model would be found");
   });
 
   test("Clear is offered only when a model would still be found, and names it", () => {
@@ -176,7 +176,7 @@ describe("Select Model and the model setting speak to someone who installed the 
     assert.equal(fallbackModel("/nowhere/ext", {}), undefined);
     const found: ModelFile[] = [{ path: file, bytes: 4, source: "workspace" }];
     const items = modelPickItems(found, "/old.gguf", file);
-    assert.deepEqual(items.map((i) => i.action), ["separator", "file", "separator", "browse", "clear"]);
+    assert.deepEqual(items.map((i) => i.action), ["separator", "file", "separator", "download", "browse", "clear"]);
     assert.match(items.at(-1)!.description!, /use m\.gguf/);
     assert.equal(modelPickItems(found, "", file).some((i) => i.action === "clear"), false, "nothing set, nothing to clear");
   });

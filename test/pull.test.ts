@@ -88,6 +88,37 @@ describe("steplens pull against a loopback hub", () => {
     assert.equal(again.sha256, SHA);
   });
 
+  test("--progress-json prints start, progress up to 100% and done as JSON lines on stdout, and a failure as an error line", async () => {
+    hub.faults = {};
+    const cache = dir();
+    const run = await runCli(["pull", SOURCE, "--dir", cache, "--hf-endpoint", hub.url, "--progress-json"]);
+    assert.equal(run.code, 0, run.stderr);
+    const events = run.stdout.trim().split("\n").map((l) => JSON.parse(l) as { event: string; downloaded?: number; total?: number; path?: string; sha256?: string; resumedFrom?: number });
+    assert.equal(events[0]!.event, "start");
+    assert.equal(events[0]!.total, GGUF.length);
+    assert.equal(events[0]!.resumedFrom, 0);
+    const progress = events.filter((e) => e.event === "progress");
+    assert.ok(progress.length >= 2, `progress lines: ${progress.length}`);
+    // At most one line per permille, and never backwards.
+    assert.ok(progress.length <= 1001, `progress lines: ${progress.length}`);
+    for (let i = 1; i < progress.length; i++) assert.ok(progress[i]!.downloaded! > progress[i - 1]!.downloaded!);
+    assert.equal(progress.at(-1)!.downloaded, GGUF.length);
+    const done = events.at(-1)!;
+    assert.equal(done.event, "done");
+    assert.equal(done.sha256, SHA);
+    assert.equal(done.path, events[0]!.path);
+    assert.deepEqual(new Set(events.map((e) => e.event)), new Set(["start", "progress", "done"]));
+    // stderr keeps its words for people.
+    assert.match(run.stderr, /downloading .* MB to /);
+
+    const missing = await runCli(["pull", `hf:${REPO_ID}:Q2_K`, "--dir", cache, "--hf-endpoint", hub.url, "--progress-json"]);
+    assert.equal(missing.code, 1);
+    const error = JSON.parse(missing.stdout.trim()) as { event: string; code: string; message: string };
+    assert.equal(error.event, "error");
+    assert.equal(error.code, "not-found");
+    assert.match(error.message, /no such model file/);
+  });
+
   test("a plain URL downloads under its file name, checked against the checksum its server names", async () => {
     hub.faults = {};
     const result = await pullModel({ source: `${hub.url}/${REPO_ID}/resolve/main/${FILE}`, dir: dir() });

@@ -15,6 +15,7 @@ interface PullFlags {
   sha256?: string;
   json?: boolean;
   list?: boolean;
+  progressJson?: boolean;
 }
 
 const MB = 1024 * 1024;
@@ -31,6 +32,7 @@ export function registerPull(program: Command): void {
     .option("--sha256 <hex>", "the SHA-256 the file must have, for servers that name none")
     .option("--list", "list the models in the cache instead")
     .option("--json", "print the result as JSON")
+    .option("--progress-json", "print one JSON line per event on stdout (start, progress, done, error) for programs that drive a pull, such as the editor")
     .action(async (model: string | undefined, flags: PullFlags) => {
       const dir = flags.dir ?? defaultModelsDir();
       if (flags.list || !model) {
@@ -43,6 +45,7 @@ export function registerPull(program: Command): void {
       const abort = new AbortController();
       const onSigint = (): void => abort.abort();
       process.on("SIGINT", onSigint);
+      const events = flags.progressJson ? jsonEvents() : undefined;
       const progress = progressReporter();
       try {
         const result = await pullModel({
@@ -55,11 +58,16 @@ export function registerPull(program: Command): void {
           onStart: ({ path, total, resumedFrom }) => {
             report(resumedFrom > 0 ? `resuming ${path}: ${mb(resumedFrom)} of ${mb(total)} MB already here` : `downloading ${mb(total)} MB to ${path}`);
             progress.start(total, resumedFrom);
+            events?.start(path, total, resumedFrom);
           },
-          onProgress: (p) => progress.update(p),
+          onProgress: (p) => {
+            progress.update(p);
+            events?.update(p);
+          },
         });
         progress.stop();
-        if (flags.json) process.stdout.write(JSON.stringify(result) + "\n");
+        if (events) events.emit({ event: "done", ...result });
+        else if (flags.json) process.stdout.write(JSON.stringify(result) + "\n");
         else {
           const checked = result.checksum === "none" ? "the server names no checksum: not verified (pass --sha256 to check one)" : `SHA-256 matches the ${result.checksum === "hub" ? "hub's" : "given one"}`;
           process.stdout.write(`${result.alreadyThere ? "already in the cache" : "downloaded"}: ${result.path} (${mb(result.bytes)} MB); ${checked}\n`);
@@ -69,17 +77,45 @@ export function registerPull(program: Command): void {
         progress.stop();
         if (err instanceof PullError) {
           report(err.message);
+          events?.emit({ event: "error", code: err.code, message: err.message });
           // An interrupted transfer can leave a silent connection open; Ctrl-C means stop now.
           if (err.code === "cancelled") process.exit(130);
           process.exitCode = err.code === "invalid" ? 2 : 1;
         } else {
           report(`unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+          events?.emit({ event: "error", code: "unexpected", message: err instanceof Error ? err.message : String(err) });
           process.exitCode = 1;
         }
       } finally {
         process.off("SIGINT", onSigint);
       }
     });
+}
+
+/**
+ * `--progress-json`: the pull as JSON lines on stdout, for the editor's progress notification
+ * (client/modelDownload.ts reads them). Progress goes out when the whole permille changes, so a
+ * fast local transfer does not flood the pipe with ipull's per-chunk events.
+ */
+function jsonEvents(): { start(path: string, total: number, at: number): void; update(p: PullProgress): void; emit(event: Record<string, unknown>): void } {
+  let lastPermille = -1;
+  let total = 0;
+  const emit = (event: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(event) + "\n");
+  return {
+    emit,
+    start(path, t, at) {
+      total = t;
+      lastPermille = Math.floor((at / Math.max(1, t)) * 1000);
+      emit({ event: "start", path, total: t, resumedFrom: at });
+    },
+    update(p) {
+      total = p.total || total;
+      const permille = Math.floor((p.downloaded / Math.max(1, total)) * 1000);
+      if (permille <= lastPermille) return;
+      lastPermille = permille;
+      emit({ event: "progress", downloaded: p.downloaded, total });
+    },
+  };
 }
 
 /** A bar on a terminal; elsewhere (logs, CI, tests) one line per tenth of the file. */
