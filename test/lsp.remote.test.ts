@@ -276,7 +276,8 @@ describe("language server through a model server (steplens serve, llama-server)"
       assert.ok(views.length > 0 && views.every((v) => v.solutions.length > 0 && v.solutions.every((x) => x.stale === true)), `the scores stay, marked stale: ${JSON.stringify(views.map((v) => ({ version: v.version, stale: v.solutions.map((x) => x.stale) })))}`);
 
       serve = await startServe(port);
-      const again = await client.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", diagnosticsFor(wrongUri, 2));
+      // The rescored edit: version 2's diagnostics again, not its stale view (which had none).
+      const again = await client.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", (p) => diagnosticsFor(wrongUri, 2)(p) && p.diagnostics.length > 0);
       assert.ok(again.diagnostics.some((d) => /^Step 2 /.test(messageText(d.message))), JSON.stringify(again.diagnostics));
       assert.equal((await client.request<ServerStatus>("steplens/status")).remote?.failures, 0);
       // The output channel: one warning per outage (not per attempt), and a line when it is back.
