@@ -7,7 +7,7 @@
 //      (must be none) and how much scoring work was started and then cancelled (--no-typing skips it).
 // With --spawn, the server's peak resident memory (VmHWM) is read from /proc at the end.
 // With --qualities, the engine behind the server scores the same file in fast and in full quality
-// (quality.ts; the editor's steplens.check.quality setting is wired later): first score, re-score
+// (quality.ts, the engine side of the editor's steplens.check.quality): first score, re-score
 // after an edit of the last step. With --label N, `steplens label` labels N GSM8K records.
 // Usage: node --import tsx bench/lspLatency.ts [--model GGUF] [--file MD] [--threads N] [--spawn]
 //          [--qualities] [--label N] [--no-typing] [--debounce MS] [--json] [--out FILE]
@@ -93,8 +93,14 @@ async function lspRun() {
   // 2. Edit the last step (the debounce is part of what a user waits for, so it is reported apart).
   t = performance.now();
   client.change(uri, 2, edited);
-  const second = await client.waitFor<DocumentScores>("steplens/scores", (p) => p.uri === uri && p.version === 2 && p.solutions.length > 0);
+  // An edit is answered at once with the last check's scores marked stale (issue 12 item 6): the
+  // re-score is the first notification of version 2 with nothing stale. With steplens.check.quality
+  // "auto" (the default) that is the fast check, and the full one follows once the text is quiet.
+  const fresh = (p: DocumentScores): boolean => !p.solutions.some((s) => s.stale === true);
+  const second = await client.waitFor<DocumentScores>("steplens/scores", (p) => p.uri === uri && p.version === 2 && p.solutions.length > 0 && fresh(p));
   const editMs = performance.now() - t;
+  const upgraded = second.quality === "fast" ? await client.waitFor<DocumentScores>("steplens/scores", (p) => p.uri === uri && p.version === 2 && p.quality === "full" && fresh(p)) : second;
+  const upgradeMs = performance.now() - t;
 
   // 3. Type 50 characters at 20 per second at the end of step 3.
   let typing: Typing | undefined;
@@ -110,7 +116,7 @@ async function lspRun() {
     }
     const typingMs = performance.now() - typingStart;
     t = performance.now();
-    const last = await client.waitFor<DocumentScores>("steplens/scores", (p) => p.uri === uri && p.version === version && p.solutions.length > 0);
+    const last = await client.waitFor<DocumentScores>("steplens/scores", (p) => p.uri === uri && p.version === version && p.solutions.length > 0 && fresh(p));
     const settleMs = performance.now() - t;
     const finalDiags = await client.waitFor<PublishDiagnosticsParams>("textDocument/publishDiagnostics", (p) => p.uri === uri && p.version === version);
     const startedChecks = client.notifications<{ value: { kind: string } }>("$/progress", (p) => p.value.kind === "begin").length - beganBefore;
@@ -140,8 +146,11 @@ async function lspRun() {
     first_diagnostics_ms: Math.round(firstMs),
     first_tokens: first.tokens,
     edit_last_step_ms: Math.round(editMs),
+    edit_quality: second.quality,
     edit_debounce_ms: debounceMs,
     edit_tokens: second.tokens,
+    edit_full_ms: Math.round(upgradeMs),
+    edit_full_tokens: upgraded.tokens,
     ...(typing ? { typing } : {}),
     ...(peakRss != null ? { peak_rss_mib: Math.round(peakRss / 1024) } : {}),
   };
@@ -234,7 +243,8 @@ else {
   console.log(`language-server latency on ${path.basename(FILE)}, ${path.basename(MODEL)} on CPU, debounce ${debounceMs} ms (${l.server}); load average ${loadAtStart.map((x) => x.toFixed(1)).join(" ")} on ${os.availableParallelism()} CPUs; commit ${String(result.commit)}`);
   console.log(`  model load (to ready)               ${l.model_load_ms} ms`);
   console.log(`  first diagnostics after open        ${l.first_diagnostics_ms} ms (tokens evaluated ${l.first_tokens?.evaluated}, generated ${l.first_tokens?.generated})`);
-  console.log(`  re-score after editing the last step ${l.edit_last_step_ms} ms incl. the ${debounceMs} ms debounce (tokens evaluated ${l.edit_tokens?.evaluated}, generated ${l.edit_tokens?.generated})`);
+  console.log(`  re-score after editing the last step ${l.edit_last_step_ms} ms incl. the ${debounceMs} ms debounce, ${l.edit_quality ?? "?"} quality (tokens evaluated ${l.edit_tokens?.evaluated}, generated ${l.edit_tokens?.generated})`);
+  if (l.edit_quality === "fast") console.log(`  full-quality scores of the edit       ${l.edit_full_ms} ms after the edit (tokens evaluated ${l.edit_full_tokens?.evaluated}, generated ${l.edit_full_tokens?.generated})`);
   if (l.typing) {
     const ty = l.typing;
     console.log(`  typing ${ty.characters} chars at 20/s (${ty.seconds} s): checks started ${ty.checks_started}, completed ${ty.checks_completed}, cancelled ${ty.checks_cancelled}`);

@@ -100,12 +100,16 @@ llama_server_build() { # README / docs: how long building llama-server takes (re
 doctor() { # docs/scale.md: steplens doctor on the demo model
   record doctor node dist/cli.mjs doctor
 }
+lsp_latency() { # issue 11: editor latency, fast and full quality, peak RSS, labeling s/record; the 0.5B stand-in (make it with ../shared/tools/models/make_random_gguf.py qwen2-0.5b /tmp/qwen2-0.5b.gguf) and the demo model
+  record lsp-latency-qwen2-0.5b node --import tsx bench/lspLatency.ts --model "${STANDIN:-/tmp/qwen2-0.5b.gguf}" --file bench/fixtures/gsm8k-six-steps.md --threads 2 --spawn --qualities --label 5 --no-typing
+  record lsp-latency-demo node --import tsx bench/lspLatency.ts --file bench/fixtures/gsm8k-six-steps.md --threads 2 --spawn --qualities --label 5 --no-typing
+}
 timings() { # the speed checks that left the test suite (bench/timings.ts)
   record timings node --import tsx bench/timings.ts
 }
 
 COUNTS=(vsix_sizes openai_fixture llama_server_agreement llama_server_test cpmi_variants reference_parity lsp_label_auc calibrations label_history segment bon_variants pool_kill)
-TIMINGS=(bench_default bench_200 bench_threads serve_load llama_server_agreement_times llama_server_build doctor timings)
+TIMINGS=(bench_default bench_200 bench_threads serve_load llama_server_agreement_times llama_server_build doctor timings lsp_latency)
 
 [ $# -gt 0 ] || { echo "usage: bash bench/reproduce.sh counts|timings|all|STEP... (steps: ${COUNTS[*]} ${TIMINGS[*]})" >&2; exit 2; }
 npm run build >&2
