@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { LlamaCppBackend } from "../server/engine/backend/llamaCpp.js";
 import { CpmiScorer } from "../server/engine/cpmi/scorer.js";
 import { cpmiConfigFrom } from "../server/engine/engineOptions.js";
-import { BestOfN, BON_VARIANTS, bonBaselines, bonVariant, type BonInputRecord } from "../server/engine/bon/bestOfN.js";
+import { BestOfN, BON_VARIANTS, bonBaselines, bonVariant, needsPair, type BonInputRecord } from "../server/engine/bon/bestOfN.js";
 import { defaultModelPath } from "../server/engine/backend/modelPath.js";
 
 const { values } = parseArgs({
@@ -27,7 +27,8 @@ interface Item extends BonInputRecord {
   candidates: { text: string; answer: string; is_correct: boolean }[];
 }
 const items = readFileSync(values.data, "utf8").split("\n").filter((l) => l.trim()).slice(0, Number(values.records)).map((l) => JSON.parse(l) as Item);
-const variants = values.variants ? values.variants.split(",").map(bonVariant) : BON_VARIANTS;
+// Implicit PRM's variants need the model pair: bench/implicit.sh measures them (results-implicit/).
+const variants = values.variants ? values.variants.split(",").map(bonVariant) : BON_VARIANTS.filter((v) => !needsPair(v));
 const modelPath = defaultModelPath();
 const config = cpmiConfigFrom({ samples: values.samples ? Number(values.samples) : undefined }, modelPath);
 const backend = await LlamaCppBackend.load({ modelPath, gpu: "off", threads: Number(values.threads), branches: Math.max(config.samplesPerPrefix, config.goldRollouts, config.negatives + 1), walkers: config.templates.length });
