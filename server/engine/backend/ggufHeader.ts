@@ -12,6 +12,7 @@
 //   n_tensors × { string name, u32 n_dims (≤ 4), n_dims × u64 dim, u32 ggml type, u64 offset },
 //   padding to the alignment, then the tensor data.
 
+import { closeSync, openSync, readSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { BackendError } from "./types.js";
 
@@ -193,4 +194,16 @@ export async function checkGgufFile(modelPath: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** Whether a file starts with the GGUF magic bytes: the cheap first test, before the header is read. */
+export function startsWithGgufMagic(file: string): boolean {
+  const head = Buffer.alloc(4);
+  const fd = openSync(file, "r");
+  try {
+    readSync(fd, head, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return head.readUInt32LE(0) === MAGIC;
 }

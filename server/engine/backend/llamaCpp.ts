@@ -1,4 +1,4 @@
-import { existsSync, openSync, readSync, closeSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import os from "node:os";
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import {
@@ -19,7 +19,7 @@ import { commonPrefixLength, LanePool } from "./shared.js";
 import { chatPromptOf, type ChatPrompt } from "./chatPrompt.js";
 import { TokensStartingWith } from "./boundaryTokens.js";
 import { SamplerMemory } from "./samplerMemory.js";
-import { checkGgufFile } from "./ggufHeader.js";
+import { checkGgufFile, startsWithGgufMagic } from "./ggufHeader.js";
 
 export type GpuSetting = "auto" | "off" | "cuda" | "vulkan" | "metal";
 
@@ -49,8 +49,6 @@ export interface LlamaCppOptions {
   signal?: AbortSignal;
 }
 
-const GGUF_MAGIC = "GGUF";
-
 /** Checks the file before llama.cpp sees it, so a wrong path or a non-GGUF file gets a message, not a crash. */
 function checkModelFile(modelPath: string): void {
   if (!existsSync(modelPath)) {
@@ -62,14 +60,7 @@ function checkModelFile(modelPath: string): void {
   }
   const stat = statSync(modelPath);
   if (!stat.isFile()) throw new BackendError(`model path is not a file: ${modelPath}`, "model-invalid");
-  const head = Buffer.alloc(4);
-  const fd = openSync(modelPath, "r");
-  try {
-    readSync(fd, head, 0, 4, 0);
-  } finally {
-    closeSync(fd);
-  }
-  if (head.toString("latin1") !== GGUF_MAGIC) {
+  if (!startsWithGgufMagic(modelPath)) {
     throw new BackendError(
       `not a GGUF model file: ${modelPath} (it does not start with the GGUF magic bytes). ` +
         `Convert the model with llama.cpp's convert_hf_to_gguf.py or download a .gguf build.`,

@@ -6,8 +6,9 @@
 // and a file that does not match it is deleted, never left where a model is looked for.
 
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, openSync, readSync, closeSync, statSync, unlinkSync } from "node:fs";
+import { createReadStream, existsSync, statSync, unlinkSync } from "node:fs";
 import { defaultModelsDir, huggingFaceEndpoint, isModelSource } from "./modelCache.js";
+import { startsWithGgufMagic } from "../backend/ggufHeader.js";
 
 export interface PullProgress {
   downloaded: number;
@@ -177,17 +178,6 @@ async function fileSha256(file: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest("hex");
-}
-
-function startsWithGgufMagic(file: string): boolean {
-  const head = Buffer.alloc(4);
-  const fd = openSync(file, "r");
-  try {
-    readSync(fd, head, 0, 4, 0);
-  } finally {
-    closeSync(fd);
-  }
-  return head.toString("latin1") === "GGUF";
 }
 
 function errorText(err: unknown): string {
