@@ -143,23 +143,25 @@ export interface TokenCost {
 const ANSWER_PROBE = " 1234567.";
 
 /**
- * Log-probabilities and samples by content. Scorers of one model may share it (the editor's fast and
- * full quality): a key names the template, prefix and answer, so what one computed the other reuses.
+ * Log-probabilities, samples and the model's own answers by content. Scorers of one model may share
+ * it (the editor's fast and full quality): a key names the template, prefix and answer (for a model
+ * answer, everything modelAnswer reads), so what one computed the other reuses.
  */
 export interface ScoreMemo {
   lp: Map<string, number>;
   samples: Map<string, string[]>;
+  gold: Map<string, Promise<GoldAnswer>>;
 }
 
 export function newScoreMemo(): ScoreMemo {
-  return { lp: new Map(), samples: new Map() };
+  return { lp: new Map(), samples: new Map(), gold: new Map() };
 }
 
 export class CpmiScorer {
   private readonly lpCache: Map<string, number>;
   private readonly sampleCache: Map<string, string[]>;
   /** The model's own answer per problem (and candidates' answers): files re-checked while their author types, and records of one problem, share it. */
-  private readonly goldCache = new Map<string, Promise<GoldAnswer>>();
+  private readonly goldCache: Map<string, Promise<GoldAnswer>>;
   /** Bounds the memo so a long editing session or a large dataset cannot grow memory without end. */
   private static readonly CACHE_LIMIT = 200_000;
 
@@ -170,6 +172,7 @@ export class CpmiScorer {
   ) {
     this.lpCache = memo.lp;
     this.sampleCache = memo.samples;
+    this.goldCache = memo.gold;
   }
 
   async score(request: ScoreRequest): Promise<SolutionScore> {
@@ -322,10 +325,13 @@ export class CpmiScorer {
 
   /**
    * The gold answer to use when none is given: the model's own (modelAnswer.ts), memoised by problem,
-   * candidates' answers and method. A draw that fails or is aborted is not kept.
+   * candidates' answers, method and the settings modelAnswer reads (so the fast and full scorers,
+   * which share the memo and the first template, draw it once). A draw that fails or is aborted is not kept.
    */
   goldFor(problem: string, answers: readonly (string | undefined)[] = [], options: ModelAnswerOptions = {}): Promise<GoldAnswer> {
-    const key = hash(JSON.stringify([problem, answers, options.method ?? "rollouts", options.samples ?? 0]));
+    const { templates, temperature, seed, sampleMaxTokens, goldRollouts } = this.config;
+    const reads = [templates[0]!.name, temperature, seed, sampleMaxTokens, goldRollouts];
+    const key = hash(JSON.stringify([problem, answers, options.method ?? "rollouts", options.samples ?? 0, reads]));
     let pending = this.goldCache.get(key);
     if (!pending) {
       if (this.goldCache.size >= 10_000) this.goldCache.delete(this.goldCache.keys().next().value as string);
