@@ -104,12 +104,15 @@ lsp_latency() { # issue 11: editor latency, fast and full quality, peak RSS, lab
   record lsp-latency-qwen2-0.5b node --import tsx bench/lspLatency.ts --model "${STANDIN:-/tmp/qwen2-0.5b.gguf}" --file bench/fixtures/gsm8k-six-steps.md --threads 2 --spawn --qualities --label 5 --no-typing
   record lsp-latency-demo node --import tsx bench/lspLatency.ts --file bench/fixtures/gsm8k-six-steps.md --threads 2 --spawn --qualities --label 5 --no-typing
 }
+threads_oversubscribed() { # README: two jobs side by side, all cores each against a share each (STEPLENS_THREADS)
+  record threads-oversubscribed bash bench/oversubscribed.sh
+}
 timings() { # the speed checks that left the test suite (bench/timings.ts)
   record timings node --import tsx bench/timings.ts
 }
 
 COUNTS=(vsix_sizes openai_fixture llama_server_agreement llama_server_test cpmi_variants reference_parity lsp_label_auc calibrations label_history segment bon_variants pool_kill)
-TIMINGS=(bench_default bench_200 bench_threads serve_load llama_server_agreement_times llama_server_build doctor timings lsp_latency)
+TIMINGS=(bench_default bench_200 bench_threads serve_load llama_server_agreement_times llama_server_build doctor timings lsp_latency threads_oversubscribed)
 
 [ $# -gt 0 ] || { echo "usage: bash bench/reproduce.sh counts|timings|all|STEP... (steps: ${COUNTS[*]} ${TIMINGS[*]})" >&2; exit 2; }
 npm run build >&2

@@ -17,6 +17,7 @@ import type { DoctorReport } from "../server/cli/commands/doctor.js";
 import { CLI, DEMO_MODEL, REPO, runCli, SHARED } from "./helpers.js";
 import { TestClient } from "./lsp-client.js";
 import { engineKey, resolveSettings } from "../server/lsp/settings.js";
+import { serverThreads } from "../server/lsp/engineHost.js";
 import { startInProcess } from "./serveHelpers.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "steplens-doctor-"));
@@ -80,6 +81,33 @@ describe("steplens doctor", () => {
     }
     const text = await doctor(["--model", DEMO_MODEL, "--gpu", "off"]);
     assert.match(text.stdout, /speed +reading \d+ tokens\/s \(a \d+-token prompt\), writing [\d.]+ tokens\/s \(\d+ sampled\) on 1 CPU thread/);
+  });
+
+  test("$STEPLENS_THREADS sets the thread count when --threads is not given; a malformed value is refused by name", async () => {
+    const two = await runCli(["doctor", "--model", DEMO_MODEL, "--gpu", "off", "--json"], { STEPLENS_THREADS: "2" });
+    assert.equal(two.code, 0, two.stdout + two.stderr);
+    assert.equal((JSON.parse(two.stdout) as DoctorReport).run!.threads, 2);
+    // The flag wins over the environment.
+    const flag = await runCli(["doctor", "--model", DEMO_MODEL, "--gpu", "off", "--json", "--threads", "1"], { STEPLENS_THREADS: "2" });
+    assert.equal((JSON.parse(flag.stdout) as DoctorReport).run!.threads, 1);
+    for (const cmd of [["doctor", "--gpu", "off"], ["score", "examples/shopping.md"]]) {
+      const bad = await runCli(cmd, { STEPLENS_THREADS: "two" });
+      assert.equal(bad.code, 1, `${cmd[0]}: ${bad.stderr}`);
+      assert.match(bad.stderr, /STEPLENS_THREADS must be a positive whole number of CPU threads, got "two"/);
+    }
+    // The language server takes half the cores unless $STEPLENS_THREADS says otherwise.
+    const saved = process.env.STEPLENS_THREADS;
+    try {
+      process.env.STEPLENS_THREADS = "3";
+      assert.equal(serverThreads(), 3);
+      delete process.env.STEPLENS_THREADS;
+      assert.equal(serverThreads(), Math.max(1, Math.floor(os.availableParallelism() / 2)));
+      process.env.STEPLENS_THREADS = "0";
+      assert.equal(serverThreads(), undefined, "left to the model load, which refuses it by name");
+    } finally {
+      if (saved == null) delete process.env.STEPLENS_THREADS;
+      else process.env.STEPLENS_THREADS = saved;
+    }
   });
 
   test("a missing model file: exit 1, the path and what to do", async () => {

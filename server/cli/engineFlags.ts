@@ -35,7 +35,7 @@ export function addEngineFlags(cmd: Command, preset: FlagPreset = "scoring"): Co
   return cmd
     .option("-m, --model <path>", "GGUF model file, or a model pulled with `steplens pull` (hf:USER/REPO:QUANT) (default: ../shared/models/arith-demo-15m-f16.gguf, or $STEPLENS_MODEL)")
     .addOption(new Option("--gpu <mode>", "GPU use").choices(GPU_MODES).default("auto"))
-    .option("--threads <n>", "CPU threads (default: all cores)", parseIntStrict)
+    .option("--threads <n>", "CPU threads (default: $STEPLENS_THREADS, else all cores; give concurrent StepLens jobs a share each)", parseIntStrict)
     .option("--context <n>", "most context tokens per sequence (default: the model's training context; memory is taken as the texts need it)", parseIntStrict)
     .option("-t, --templates <names>", "answer-cue templates: default, reference, chat, or comma-separated names (see `steplens templates`)", d.templates)
     .option("--prompt-format <format>", "auto, chat or raw: prompts in the model's own chat template (chat), as raw completion text (raw), or chat when the GGUF has a chat template (auto)", byRule("promptFormat"), "auto")

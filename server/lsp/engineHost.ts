@@ -14,6 +14,7 @@ import path from "node:path";
 import { DEFAULT_SETTINGS, type RemoteStatus, type ServerState, type ServerStatus, type StatusProblem, type StepLensSettings } from "../../protocol/index.js";
 import { createEngine, type Engine, type EngineOptions } from "../engine/engineOptions.js";
 import { BackendError } from "../engine/backend/types.js";
+import { threadsFromEnv } from "../engine/backend/threads.js";
 import { defaultModelPath } from "../engine/backend/modelPath.js";
 import { methodsOf, pairLoadProblem } from "./pairSettings.js";
 import { classifyRemoteFailure, isServerBackend, missingUrlMessage, retryDelayMs, unauthorizedMessage, unreachableMessage, type RemoteFailure } from "./remoteState.js";
@@ -40,9 +41,15 @@ export function modelPathOf(settings: StepLensSettings): string {
  * Half the cores: the server shares the machine with the editor (and whatever the user builds), and
  * llama.cpp's spinning threads slow down many times over when another busy process takes a core
  * they count on (measured 17x on 2 shared cores: 128 s with 2 threads, 7.5 s with 1).
+ * $STEPLENS_THREADS overrides it, as it does for every StepLens process.
  */
-export function serverThreads(): number {
-  return Math.max(1, Math.floor(os.availableParallelism() / 2));
+export function serverThreads(): number | undefined {
+  try {
+    return threadsFromEnv() ?? Math.max(1, Math.floor(os.availableParallelism() / 2));
+  } catch {
+    // Left to the model load, which refuses a malformed $STEPLENS_THREADS by name where the user sees it.
+    return undefined;
+  }
 }
 
 /** The model's name as scores and hovers show it: the GGUF file here, the served model's name remotely. */

@@ -1,5 +1,4 @@
 import { existsSync, statSync } from "node:fs";
-import os from "node:os";
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
 import {
   BackendError,
@@ -20,6 +19,7 @@ import { chatPromptOf, type ChatPrompt } from "./chatPrompt.js";
 import { TokensStartingWith } from "./boundaryTokens.js";
 import { SamplerMemory } from "./samplerMemory.js";
 import { checkGgufFile, startsWithGgufMagic } from "./ggufHeader.js";
+import { resolveThreads } from "./threads.js";
 
 export type GpuSetting = "auto" | "off" | "cuda" | "vulkan" | "metal";
 
@@ -29,8 +29,8 @@ export interface LlamaCppOptions {
   gpu?: GpuSetting;
   /** Layers to offload to the GPU: "auto" (llama.cpp fits what the free VRAM holds) or a count; 0 = CPU only. */
   gpuLayers?: number | "auto";
-  /** CPU threads. Defaults to os.availableParallelism(): node-llama-cpp's own default (4) oversubscribes
-   * 2-core machines and was measured 20-100x slower there. */
+  /** CPU threads. Defaults to $STEPLENS_THREADS, else os.availableParallelism(): node-llama-cpp's own
+   * default (4) oversubscribes 2-core machines and was measured 20-100x slower there (threads.ts). */
   threads?: number;
   /** Most tokens per sequence; defaults to the model's training context. The context starts at
    * `initialContextSize` and grows to what the documents need (LlamaCppBackend.grow). */
@@ -135,7 +135,7 @@ export class LlamaCppBackend implements Backend {
   static async load(options: LlamaCppOptions): Promise<LlamaCppBackend> {
     checkModelFile(options.modelPath);
     await checkGgufFile(options.modelPath);
-    const threads = Math.max(1, options.threads ?? os.availableParallelism());
+    const threads = resolveThreads(options.threads);
     const gpu = options.gpu ?? "auto";
     let llama: Llama;
     try {
