@@ -47,17 +47,23 @@ export interface HubFaults {
 export class Hub {
   readonly requests: HubRequest[] = [];
   private currentFaults: HubFaults = {};
-  /** Setting new faults also forgets an earlier stall, so that waitForStall waits for a new one. */
+  /** Setting new faults also forgets an earlier stall and cut, so that waitForStall waits for a new one. */
   get faults(): HubFaults {
     return this.currentFaults;
   }
   set faults(faults: HubFaults) {
     this.currentFaults = faults;
+    this.cut = false;
+    this.cutAt = undefined;
     this.stalled = false;
     this.held = false;
   }
-  /** Body bytes the storage sent in ranged transfers. */
+  /** Body bytes the storage handed to its sockets in ranged transfers (ipull's parallel transfers
+   * overlap and are abandoned part-way, so this counts more than the file even without a fault). */
   bytesSent = 0;
+  /** Where faults.cutAfter cut a transfer: the file bytes [start, end) went out before the cut, and
+   * requests[requestIndex] was the request it cut. */
+  cutAt: { start: number; end: number; requestIndex: number } | undefined;
   private stalledWaiters: (() => void)[] = [];
   private stalled = false;
   /** A transfer is silent at faults.stallAt. */
@@ -125,7 +131,7 @@ export class Hub {
       if (req.method === "HEAD") return res.end();
       // A GET without a range is how ipull first reads the size (it stops reading after the headers):
       // only ranged transfers count as the download.
-      hub.stream(res, bytes.subarray(start, end + 1), range != null, start);
+      hub.stream(res, bytes.subarray(start, end + 1), range != null, start, hub.requests.length - 1);
     });
     server.on("connection", (s) => {
       hub.sockets.add(s);
@@ -156,13 +162,14 @@ export class Hub {
     for (const w of this.stalledWaiters.splice(0)) w();
   }
 
-  private stream(res: http.ServerResponse, body: Buffer, counted: boolean, start: number): void {
+  private stream(res: http.ServerResponse, body: Buffer, counted: boolean, start: number, requestIndex: number): void {
     const { cutAfter, stallAfter, stallAt } = this.faults;
     const align = this.faults.stallAlign ?? 5 * 1024 * 1024;
     let cutAt = body.length;
     if (counted && cutAfter != null && !this.cut && cutAfter < body.length) {
       this.cut = true;
       cutAt = cutAfter;
+      this.cutAt = { start, end: start + cutAfter, requestIndex };
     }
     let offset = 0;
     const pump = (): void => {
