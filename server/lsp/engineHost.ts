@@ -40,7 +40,8 @@ export function modelPathOf(settings: StepLensSettings): string {
 /**
  * Half the cores: the server shares the machine with the editor (and whatever the user builds), and
  * llama.cpp's spinning threads slow down many times over when another busy process takes a core
- * they count on (measured 17x on 2 shared cores: 128 s with 2 threads, 7.5 s with 1).
+ * they count on (two labels side by side on 2 cores: 145 s with 2 threads each, 7 s with 1;
+ * bench/results/threads-oversubscribed).
  * $STEPLENS_THREADS overrides it, as it does for every StepLens process.
  */
 export function serverThreads(): number | undefined {

@@ -30,7 +30,8 @@ export interface LlamaCppOptions {
   /** Layers to offload to the GPU: "auto" (llama.cpp fits what the free VRAM holds) or a count; 0 = CPU only. */
   gpuLayers?: number | "auto";
   /** CPU threads. Defaults to $STEPLENS_THREADS, else os.availableParallelism(): node-llama-cpp's own
-   * default (4) oversubscribes 2-core machines and was measured 20-100x slower there (threads.ts). */
+   * default (4) oversubscribes 2-core machines, and oversubscribed llama.cpp threads run many times
+   * slower (threads.ts). */
   threads?: number;
   /** Most tokens per sequence; defaults to the model's training context. The context starts at
    * `initialContextSize` and grows to what the documents need (LlamaCppBackend.grow). */
