@@ -8,7 +8,7 @@ import type { ParsedDocument } from "../engine/parse/types.js";
 import { BestOfN } from "../engine/bon/bestOfN.js";
 import { readSolutionFile } from "../engine/parse/readSolutionFile.js";
 import { capSteps, displayName, parseText } from "./documents.js";
-import { readableFile } from "./fileAccess.js";
+import { openedInside, readableFile } from "./fileAccess.js";
 import { wireGold, wireRange } from "./wire.js";
 
 export interface OpenText {
@@ -32,7 +32,8 @@ const PREVIEW_LINES = 3;
 async function load(uri: string, input: BestOfNInput): Promise<{ parsed: ParsedDocument; source: string }> {
   const open = input.openText(uri);
   if (open) return { parsed: parseText(uri, open.text, open.languageId), source: open.text };
-  const source = await readSolutionFile(await readableFile(uri, input.workspaceFolders));
+  const file = await readableFile(uri, input.workspaceFolders);
+  const source = await readSolutionFile(file, { checkOpened: openedInside(file, input.workspaceFolders) });
   return { parsed: parseText(uri, source), source };
 }
 

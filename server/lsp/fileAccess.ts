@@ -3,7 +3,7 @@
 // whatever is named would hand any file this process can read (/etc/shadow, ~/.ssh) to whoever
 // speaks to the server (issue 10 item 8). Documents the client opened never come from disk.
 
-import { realpath } from "node:fs/promises";
+import { lstat, readlink, realpath, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -50,7 +50,43 @@ export async function readableFile(uri: string, folders: readonly string[]): Pro
   if (file === undefined) throw new Error(uri.startsWith("file:") ? NOT_IN_WORKSPACE : NOT_OPEN);
   if (!folders.some((f) => inside(f, file))) throw new Error(NOT_IN_WORKSPACE);
   const real = await realpath(file).catch(() => file);
-  const realFolders = await Promise.all(folders.map((f) => realpath(f).catch(() => f)));
-  if (!realFolders.some((f) => inside(f, real))) throw new Error(NOT_IN_WORKSPACE);
+  if (!(await realFolders(folders)).some((f) => inside(f, real))) throw new Error(NOT_IN_WORKSPACE);
   return real;
+}
+
+async function realFolders(folders: readonly string[]): Promise<string[]> {
+  return await Promise.all(folders.map((f) => realpath(f).catch(() => f)));
+}
+
+/** Where the kernel says an open file is (Linux's /proc/self/fd); undefined elsewhere. */
+async function openedPath(handle: FileHandle): Promise<string | undefined> {
+  if (process.platform !== "linux") return undefined;
+  try {
+    return (await readlink(`/proc/self/fd/${handle.fd}`)).replace(/ \(deleted\)$/, "");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The check of what was opened, for readSolutionFile's checkOpened; `file` is what readableFile
+ * returned. readableFile resolves links and then the path is opened: a folder or file swapped for a
+ * link in between would open a file outside the workspace. So the open file itself is checked: on
+ * Linux by the path the kernel holds for it; elsewhere the path is resolved again and must name the
+ * same file (device and inode, read with lstat so that a link swapped in by now is not followed).
+ */
+export function openedInside(file: string, folders: readonly string[], options: { kernelPath?: boolean } = {}): (handle: FileHandle) => Promise<void> {
+  return async (handle) => {
+    const roots = await realFolders(folders);
+    // kernelPath false: the check other systems get, for the tests to run on Linux.
+    const opened = options.kernelPath === false ? undefined : await openedPath(handle);
+    if (opened !== undefined) {
+      if (!roots.some((f) => inside(f, opened))) throw new Error(NOT_IN_WORKSPACE);
+      return;
+    }
+    const [held, now] = await Promise.all([handle.stat(), realpath(file).catch(() => undefined)]);
+    if (now === undefined || !roots.some((f) => inside(f, now))) throw new Error(NOT_IN_WORKSPACE);
+    const there = await lstat(now).catch(() => undefined);
+    if (!there || there.dev !== held.dev || there.ino !== held.ino) throw new Error(NOT_IN_WORKSPACE);
+  };
 }

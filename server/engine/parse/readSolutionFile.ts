@@ -85,6 +85,12 @@ async function readCapped(handle: FileHandle, limit: number): Promise<Buffer> {
 export interface ReadSolutionOptions {
   /** Refuse files larger than this many bytes (default MAX_SOLUTION_BYTES). */
   maxBytes?: number;
+  /**
+   * Called with the opened file before a byte is read; what it throws is thrown as it is. A caller that
+   * checked the path first (the language server's workspace check) checks here what was opened, since
+   * the path can lead elsewhere by the time it is opened.
+   */
+  checkOpened?: (handle: FileHandle) => Promise<void>;
 }
 
 /** Reads a solution file as UTF-8 text, refusing with a clear message what cannot be a solution. */
@@ -109,11 +115,15 @@ export async function readSolutionFile(file: string, options: ReadSolutionOption
   }
   let buf: Buffer;
   try {
-    if (!(await handle.stat()).isFile()) throw notAFile(file);
-    buf = await readCapped(handle, maxBytes);
-  } catch (err) {
-    if (err instanceof SolutionFileError) throw err;
-    throw cannotRead(file, err);
+    const info = await handle.stat().catch((err: unknown) => {
+      throw cannotRead(file, err);
+    });
+    if (!info.isFile()) throw notAFile(file);
+    // Its refusal is the caller's own words: thrown as it is.
+    await options.checkOpened?.(handle);
+    buf = await readCapped(handle, maxBytes).catch((err: unknown) => {
+      throw cannotRead(file, err);
+    });
   } finally {
     await handle.close();
   }
