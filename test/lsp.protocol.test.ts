@@ -190,6 +190,30 @@ describe("language server over its protocol, demo model", () => {
     // The first file may already be running when the lens request arrives; the others wait.
     for (const o of others.slice(1)) assert.ok(at(visible) < at(o.uri), `visible.md scored before ${path.basename(o.uri)}: ${order.map((u) => path.basename(u)).join(", ")}`);
   });
+
+  test("a background check already running stops for the file in view, and runs again right after it (item 13)", async () => {
+    await client.waitFor<ServerStatus>("steplens/status", (s) => s.state === "ready");
+    // A long solution in the background: 24 steps (as many as the demo model's context holds), seconds to check.
+    const steps = Array.from({ length: 24 }, (_, i) => `Step ${i + 1}: ${i + 3} + ${i + 4} = ${2 * i + 7}.`);
+    const long = { uri: fileUri(path.join(tmp, "background-long.md")), text: `---\nanswer: 29\n---\nQuestion: What is 14 + 15?\nAnswer: Let's think step by step.\n${steps.join("\n")}\nThe answer is 29.\n` };
+    client.open(long.uri, long.text);
+    // Its check is running: it began.
+    type Progress = { token: string | number; value: { kind: string; message?: string } };
+    const begun = await client.waitFor<Progress>("$/progress", (p) => p.value.kind === "begin" && p.value.message === "Scoring background-long.md");
+    const visible = fileUri(path.join(tmp, "in-view.md"));
+    client.open(visible, variant(7));
+    await client.request<CodeLens[]>("textDocument/codeLens", { textDocument: { uri: visible } });
+    const ended = client.notifications<Progress>("$/progress", (p) => p.token === begun.token && p.value.kind === "end");
+    assert.equal(ended.length, 0, "the background check was still running when the lens was asked for (else this test proves nothing)");
+    await client.waitFor<DocumentScores>("steplens/scores", scoresFor(visible));
+    const longScores = await client.waitFor<DocumentScores>("steplens/scores", scoresFor(long.uri));
+    const order = client.log.filter((e) => e.method === "steplens/scores").map((e) => (e.params as DocumentScores).uri);
+    assert.ok(order.indexOf(visible) < order.indexOf(long.uri), `in-view.md scored before background-long.md: ${order.map((u) => path.basename(u)).join(", ")}`);
+    // The background file was checked twice (stopped, then again), and its scores are complete.
+    assert.equal(progressBegins(client, "background-long.md"), 2);
+    assert.equal(longScores.solutions[0]!.steps.length, 24);
+    assert.ok(longScores.solutions[0]!.steps.every((st) => st.softLabel != null && Number.isFinite(st.softLabel)), JSON.stringify(longScores.solutions[0]!.steps.map((st) => [st.softLabel, st.verdict])));
+  });
 });
 
 describe("commands a client implements itself (item 12)", () => {

@@ -8,7 +8,10 @@
 // The queue starts paused: nothing runs before the first settings are read and the model load has
 // begun, or a check started then would be cancelled by that load and run again. Whatever the user is
 // looking at goes first: a document the client asks about (code lens, hover, scoreDocument) moves
-// to the front, so it does not wait behind checks of files opened before it.
+// to the front, so it does not wait behind checks of files opened before it, nor behind the check of
+// a file in the background that is running: that one stops and runs again right after. Stopping it
+// loses little: the scorer's memo keeps every log-probability and sample it computed, by content,
+// and the second run reads them back.
 
 import type { DocumentScores } from "../../protocol/index.js";
 
@@ -25,7 +28,9 @@ export class CheckQueue {
   private readonly queue: string[] = [];
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly idleWaiters = new Map<string, (() => void)[]>();
-  private current: { uri: string; controller: AbortController } | undefined;
+  private current: { uri: string; controller: AbortController; preempted?: boolean } | undefined;
+  /** The file last asked about: when its check is queued later (after its debounce), it goes first. */
+  private inView: string | undefined;
   private pumping = false;
   private paused = true;
 
@@ -57,15 +62,26 @@ export class CheckQueue {
   }
 
   /**
-   * The client shows `uri` (it asked for its lenses or a hover): a check queued for it runs next.
-   * A check of another file already running goes on; restarting it would waste its work.
+   * The client shows `uri` (it asked for its lenses or a hover): a check queued for it runs next, and
+   * one of another file that nobody asked for, running now, stops to run again after it.
    */
   prioritize(uri: string): void {
+    this.inView = uri;
     const at = this.queue.indexOf(uri);
+    if (at < 0) return;
     if (at > 0) {
       this.queue.splice(at, 1);
       this.queue.unshift(uri);
     }
+    this.preemptFor(uri);
+  }
+
+  /** Stops the running check for `uri`'s sake when it is another file's background check. */
+  private preemptFor(uri: string): void {
+    const running = this.current;
+    if (!running || running.uri === uri || running.preempted || this.waiters.has(running.uri)) return;
+    running.preempted = true;
+    running.controller.abort();
   }
 
   /** The text changed: a check running on the old text is wasted work. */
@@ -91,6 +107,8 @@ export class CheckQueue {
     this.clearTimer(uri);
     const at = this.queue.indexOf(uri);
     if (at >= 0) this.queue.splice(at, 1);
+    // A check stopped for another file would otherwise be queued again.
+    if (this.current?.uri === uri) this.current.preempted = false;
     this.supersede(uri);
     this.settle(uri, (w) => w.resolve(undefined));
     if (this.current?.uri !== uri) this.notifyIdle(uri);
@@ -139,7 +157,12 @@ export class CheckQueue {
   }
 
   private enqueue(uri: string): void {
-    if (!this.queue.includes(uri)) this.queue.push(uri);
+    if (!this.queue.includes(uri)) {
+      if (uri === this.inView) {
+        this.queue.unshift(uri);
+        this.preemptFor(uri);
+      } else this.queue.push(uri);
+    }
     void this.pump();
   }
 
@@ -156,13 +179,14 @@ export class CheckQueue {
       while (this.queue.length > 0) {
         const uri = this.queue.shift()!;
         const controller = new AbortController();
-        this.current = { uri, controller };
+        const current: { uri: string; controller: AbortController; preempted?: boolean } = { uri, controller };
+        this.current = current;
         try {
           const scores = await this.runner(uri, controller.signal, this.waiters.has(uri));
-          if (controller.signal.aborted) this.retryForWaiters(uri);
+          if (controller.signal.aborted) this.retry(current);
           else this.settle(uri, (w) => w.resolve(scores));
         } catch (err) {
-          if (controller.signal.aborted) this.retryForWaiters(uri);
+          if (controller.signal.aborted) this.retry(current);
           else {
             this.onError(uri, err);
             this.settle(uri, (w) => w.reject(err));
@@ -177,8 +201,13 @@ export class CheckQueue {
     }
   }
 
-  /** A superseded check still owes its requesters an answer: run again on the newer text. */
-  private retryForWaiters(uri: string): void {
-    if (this.waiters.has(uri) && !this.queue.includes(uri)) this.queue.push(uri);
+  /**
+   * An aborted check. Superseded: it still owes its requesters an answer, on the newer text. Stopped
+   * for the file in view: it runs again right after that file (whose check is first in the queue).
+   */
+  private retry(check: { uri: string; preempted?: boolean }): void {
+    if (this.queue.includes(check.uri)) return;
+    if (check.preempted) this.queue.splice(Math.min(1, this.queue.length), 0, check.uri);
+    else if (this.waiters.has(check.uri)) this.queue.push(check.uri);
   }
 }
