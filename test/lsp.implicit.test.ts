@@ -4,13 +4,14 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { DiagnosticSeverity, type Hover, type MarkupContent, type PublishDiagnosticsParams } from "vscode-languageserver/node";
-import type { DocumentScores, ServerStatus } from "../protocol/index.js";
+import type { BestOfNResult, DocumentScores, LabelDatasetResult, ServerStatus } from "../protocol/index.js";
 import { lineMarks } from "../client/buckets.js";
 import { signed } from "../server/lsp/diagnostics.js";
-import { CLI, DEMO_MODEL, REPO, SHARED, runCli } from "./helpers.js";
+import { CLI, DEMO_MODEL, REPO, SHARED, readJsonlFile, runCli } from "./helpers.js";
 import { fileUri, TestClient } from "./lsp-client.js";
 import { startChild, type ChildServer } from "./serveHelpers.js";
 
@@ -101,6 +102,57 @@ describe("steplens.method implicit", () => {
     const message = d.message as string;
     assert.match(message, /^Step 2 is \d+(\.\d)?× less likely under the Implicit PRM policy than under its reference, most of all "8" −1\.94/);
     assert.doesNotMatch(message, /answer/, "Implicit PRM reads no answer; the message does not talk of one");
+  });
+});
+
+describe("Pick Best of N and Label Dataset with steplens.method implicit", () => {
+  const CANDIDATES = path.join(REPO, "examples/candidates.md");
+  const PAIR = ["--method", "implicit", "--model", POLICY, "--reference-model", DEMO_MODEL, "--gpu", "off", "--threads", "1"];
+  let client: TestClient;
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "steplens-lsp-implicit-"));
+  before(async () => {
+    client = await TestClient.inProcess({ configuration: { modelPath: POLICY, referenceModelPath: DEMO_MODEL, method: "implicit", gpu: "off", check: { frequency: "manual" } } });
+  });
+  after(async () => {
+    await client.close();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test("steplens/bestOfN ranks the candidates by Implicit PRM, as `steplens score --method implicit` scores them", async () => {
+    const run = await runCli(["score", CANDIDATES, "--json", ...PAIR]);
+    assert.equal(run.code, 0, run.stderr);
+    const cli = (JSON.parse(run.stdout) as { solutions: { score: number; method: string }[] }).solutions;
+    assert.ok(cli.every((s) => s.method === "implicit"));
+    // The file as the user has it open (Pick Best of N compares what the editor shows).
+    client.open(fileUri(CANDIDATES), readFileSync(CANDIDATES, "utf8"));
+    const result = await client.request<BestOfNResult>("steplens/bestOfN", { uris: [fileUri(CANDIDATES)] });
+    assert.equal(result.candidates.length, cli.length, result.warnings.join("\n"));
+    result.candidates.forEach((c, k) => assert.ok(Math.abs(c.score! - cli[k]!.score) < 1e-6, `candidate ${k + 1}: ${c.score} in the editor, ${cli[k]!.score} from the CLI`));
+    const best = cli.map((s) => s.score).indexOf(Math.max(...cli.map((s) => s.score)));
+    assert.equal(result.best, best);
+  });
+
+  test("steplens/labelDataset writes Implicit PRM's rewards and q, as `steplens label --method implicit` does", async () => {
+    const input = path.join(tmp, "three.jsonl");
+    writeFileSync(input, readFileSync(path.join(SHARED, "data/arith-processbench-dev.jsonl"), "utf8").split("\n").filter(Boolean).slice(0, 3).join("\n") + "\n");
+    const fromCli = path.join(tmp, "cli.jsonl");
+    const run = await runCli(["label", input, "-o", fromCli, ...PAIR]);
+    assert.equal(run.code, 0, run.stderr);
+    const output = path.join(tmp, "editor.jsonl");
+    const result = await client.request<LabelDatasetResult>("steplens/labelDataset", { input, output });
+    assert.equal(result.records, 3);
+    type Labeled = { id: string; method: string; implicit: number[]; q: number[]; beta: number; cpmi?: number[] };
+    const want = readJsonlFile<Labeled>(fromCli);
+    const got = readJsonlFile<Labeled>(output);
+    assert.deepEqual(got.map((r) => r.id), want.map((r) => r.id));
+    got.forEach((rec, k) => {
+      assert.equal(rec.method, "implicit");
+      assert.equal(rec.beta, 0.05);
+      assert.equal(rec.cpmi, undefined, "no CPMI ran");
+      assert.equal(rec.implicit.length, want[k]!.implicit.length);
+      rec.implicit.forEach((x, i) => assert.ok(Math.abs(x - want[k]!.implicit[i]!) < 1e-6, `${rec.id} step ${i + 1}: ${x} vs ${want[k]!.implicit[i]}`));
+      rec.q.forEach((x, i) => assert.ok(Math.abs(x - want[k]!.q[i]!) < 1e-6));
+    });
   });
 });
 
