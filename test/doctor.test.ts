@@ -83,13 +83,9 @@ describe("steplens doctor", () => {
     assert.match(text.stdout, /speed +reading \d+ tokens\/s \(a \d+-token prompt\), writing [\d.]+ tokens\/s \(\d+ sampled\) on 1 CPU thread/);
   });
 
-  test("$STEPLENS_THREADS sets the thread count when --threads is not given; a malformed value is refused by name", async () => {
-    const two = await runCli(["doctor", "--model", DEMO_MODEL, "--gpu", "off", "--json"], { STEPLENS_THREADS: "2" });
-    assert.equal(two.code, 0, two.stdout + two.stderr);
-    assert.equal((JSON.parse(two.stdout) as DoctorReport).run!.threads, 2);
-    // The flag wins over the environment.
-    const flag = await runCli(["doctor", "--model", DEMO_MODEL, "--gpu", "off", "--json", "--threads", "1"], { STEPLENS_THREADS: "2" });
-    assert.equal((JSON.parse(flag.stdout) as DoctorReport).run!.threads, 1);
+  test("a malformed $STEPLENS_THREADS is refused by name; the language server takes half the cores unless it says otherwise", async () => {
+    // That a good value reaches llama.cpp is backend.test's "uses $STEPLENS_THREADS" (npm test sets 1);
+    // a doctor run with 2 here would oversubscribe the cores the other test file runs on.
     for (const cmd of [["doctor", "--gpu", "off"], ["score", "examples/shopping.md"]]) {
       const bad = await runCli(cmd, { STEPLENS_THREADS: "two" });
       assert.equal(bad.code, 1, `${cmd[0]}: ${bad.stderr}`);
