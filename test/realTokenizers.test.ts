@@ -141,20 +141,25 @@ for (const spec of MODELS) {
       }
     });
 
-    test("answers are scored on the joined string's tokens, merged boundaries healed, for every template and answer", async () => {
+    test("answers are scored on the joined string's tokens, merged boundaries healed, for every template (every answer where the cue ends in a brace)", async () => {
       const merged: string[] = [];
       const diffs: { what: string; diff: number }[] = [];
       const session = await backend.openSession();
       try {
         for (const t of templates) {
           const prefix = prefixText(t, PROBLEM, STEPS, 2) + t.cue;
-          const continuations = ANSWERS.map(t.continuation);
+          // The reference reads llama.cpp's whole distribution at each answer token (152k entries on
+          // Qwen2.5): the boxed cues, where answers merge with the cue's "{", get every answer; the
+          // others, which end in a word or a space, a plain number, a sign and a fraction (their worst
+          // case: chat-answer-is " \frac{3}{4}.").
+          const answers = /\{$/.test(t.cue) ? ANSWERS : ANSWERS.filter((a) => ["24", "-3", "\\frac{3}{4}"].includes(a));
+          const continuations = answers.map(t.continuation);
           const got = await session.scoreContinuations(prefix, continuations);
           for (const [k, c] of continuations.entries()) {
             const d = backend.describePrompt(prefix, c);
             // The scored tokens spell the answer (plus a prompt tail merged into its first token) and nothing else.
             assert.equal(d.answerText, (d.mergedTail ?? "") + c, `${t.name} ${JSON.stringify(c)}`);
-            if (d.mergedTail != null) merged.push(`${t.name} ${ANSWERS[k]} (${JSON.stringify(d.mergedTail)}+)`);
+            if (d.mergedTail != null) merged.push(`${t.name} ${answers[k]} (${JSON.stringify(d.mergedTail)}+)`);
             const want = await reference(model, seq, vocab, prefix, c, spec.bos);
             diffs.push({ what: `${t.name} ${JSON.stringify(c)}`, diff: Math.abs(got[k]!.meanLogprob - want) });
           }
