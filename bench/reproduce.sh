@@ -93,9 +93,11 @@ llama_server_agreement_times() { # docs/openai-compatible.md: wall time local vs
   npm run build:llama-server
   record llama-server-agreement-times node --import tsx bench/llamaServerAgreement.ts --records 40
 }
-llama_server_build() { # README / docs: how long building llama-server takes (removes the cached build first)
-  rm -rf "$HOME/.cache/steplens-llama-server"
-  record llama-server-build /usr/bin/time -v node scripts/build-llama-server.mjs
+llama_server_build() { # README / docs: how long building llama-server takes (into an empty cache folder; the one in use stays)
+  local cache
+  cache=$(mktemp -d)
+  record llama-server-build env STEPLENS_LLAMA_SERVER_CACHE="$cache" /usr/bin/time -v node scripts/build-llama-server.mjs
+  rm -rf "$cache"
 }
 doctor() { # docs/scale.md: steplens doctor on the demo model
   record doctor node dist/cli.mjs doctor
