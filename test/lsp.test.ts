@@ -14,7 +14,7 @@ import { wireRange } from "../server/lsp/wire.js";
 import { resolveSettings } from "../server/lsp/settings.js";
 import { capSteps, MAX_STEPS_PER_CHECK } from "../server/lsp/documents.js";
 import { DEFAULT_SETTINGS } from "../protocol/index.js";
-import { CLI, DATA, DEMO_MODEL, REPO } from "./helpers.js";
+import { CLI, DATA, DEMO_MODEL, REPO, runCli } from "./helpers.js";
 import { fileUri, TestClient } from "./lsp-client.js";
 
 const WRONG = path.join(REPO, "examples/wrong-step.md");
@@ -89,6 +89,14 @@ describe("language server on the demo model", () => {
     assert.match(md, /rank \d(st|nd|rd|th) of 4 · verdict \*\*(wrong|weak)\*\*/);
     assert.match(md, /Gold answer 24 \(front matter\)/);
     assert.match(md, /arith-demo-15m-f16\.gguf on CPU/);
+    // What the model reads for the step: the text `steplens score --explain-prompt 2` prints for the template (issue 11 item 1).
+    const explained = await runCli(["score", WRONG, "--explain-prompt", "2", "--gpu", "off"]);
+    assert.equal(explained.code, 0, explained.stderr);
+    const block = explained.stdout.split(`── template ${t0.template} (raw) ──\n`)[1]!.split("\n── ")[0]!;
+    assert.ok(md.includes(`What the model reads (template ${t0.template}, raw text), the scored answer between ⟦ ⟧:`), md);
+    assert.ok(md.includes("```text\n" + block + "\n```"), `the prompt as --explain-prompt prints it:\n${block}\nin\n${md}`);
+    assert.match(block, /The mugs cost 2 \* 7 = 18 dollars\.\n.*⟦ ?24\S*\s*⟧$/s, "step 2 is the last step read; the gold answer is scored");
+    assert.match(md, /BOS <s> first · \d+ prompt tokens · answer tokens/);
     const off = await client.request<Hover | null>("textDocument/hover", { textDocument: { uri: wrongUri }, position: { line: 1, character: 0 } });
     assert.equal(off, null, "no hover outside the steps");
 

@@ -255,6 +255,44 @@ describe("hostile bodies, hang-ups and the log (issue 10 item 9)", () => {
     assert.doesNotMatch(line, /\n|\bat .*:\d+:\d+/, "no stack trace");
   });
 
+  test("an oversized body the client is still uploading gets its 413, not a reset; one past the drain limit is cut", async () => {
+    // 2.3 MB against the 1 MiB limit, five at once, as bench/serveLoad.ts sends them.
+    const body = JSON.stringify({ problem: "x", text: "Step 1: 1 + 1 = 2.\n".repeat(120_000) });
+    const got = await Promise.all(
+      Array.from({ length: 5 }, async () => {
+        const r = await fetch(`${s.url}/v1/score`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body });
+        return { status: r.status, code: ((await r.json()) as { error: { code: string } }).error.code };
+      }),
+    );
+    assert.deepEqual(got, Array.from({ length: 5 }, () => ({ status: 413, code: "body-too-large" })));
+    // 100 MB declared: answered 413 at once and the connection closed long before that much is sent.
+    const { port } = new URL(s.url);
+    const { head, sent } = await new Promise<{ head: string; sent: number }>((resolve, reject) => {
+      const sock = net.connect(Number(port), "127.0.0.1");
+      let head = "";
+      let sent = 0;
+      let open = true;
+      sock.on("data", (d: Buffer) => (head += d.toString()));
+      sock.on("close", () => {
+        open = false;
+        resolve({ head, sent });
+      });
+      sock.on("error", () => {}); // the reset of a cut upload; "close" follows
+      const upload = async (): Promise<void> => {
+        sock.write(`POST /v1/score HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: ${100 * 1024 * 1024}\r\n\r\n`);
+        const chunk = Buffer.alloc(1024 * 1024, 32);
+        while (open && sent < 100 * 1024 * 1024) {
+          sent += chunk.length;
+          if (!sock.write(chunk)) await new Promise((r) => sock.once("drain", r).once("close", r));
+        }
+        if (open) reject(new Error("the whole 100 MB went through: the upload was not cut"));
+      };
+      sock.on("connect", () => void upload().catch(reject));
+    });
+    assert.match(head, /^HTTP\/1\.1 413 /);
+    assert.ok(sent < 100 * 1024 * 1024, `${sent} bytes sent before the cut`);
+  });
+
   test("a token sent in the query string is refused and never written to the log", async () => {
     const secret = "query-secret-1b9f2c7d6e";
     const r = await raw(s.url, `/v1/model?token=${secret}&x=1`);

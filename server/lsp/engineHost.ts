@@ -162,6 +162,11 @@ export class EngineHost {
     this.events = typeof events === "function" ? { onStatus: events } : events;
   }
 
+  /** The loaded engine for quick reads that compute nothing (a hover's prompt text); undefined while one loads. */
+  get current(): Engine | undefined {
+    return this.loading ? undefined : this.engine;
+  }
+
   status(): ServerStatus {
     const s: ServerStatus = { state: this.state, busy: this.users };
     if (this.remote) {

@@ -42,6 +42,7 @@ export function markdownToPlainText(markdown: string): string {
       blocks.push(alignTable(rows ?? [], rightAligned).join("\n"));
       rows = undefined;
     } else if (t.type === "inline") blocks.push(inlineText(t));
+    else if (t.type === "fence" || t.type === "code_block") blocks.push(t.content.replace(/\n$/, ""));
   }
   return blocks.join("\n\n");
 }

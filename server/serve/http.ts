@@ -25,10 +25,24 @@ export class ClientGone extends Error {
 }
 
 /**
- * Reads the whole body, refusing (413) as soon as it grows past `limit` bytes. The rest of an
- * oversized body is drained, not cut: destroying the socket mid-upload would make the client see a
- * connection reset instead of the 413 that says what to do. A client that hangs up mid-body is
- * ClientGone, not a server error.
+ * How much of a refused body is read to its end and thrown away. A client still uploading when the
+ * connection closes sees a reset, not the 413 (or 403, 415) that says what to do: a body up to this
+ * size is drained and the connection kept, a larger one (or one of unknown size) is cut.
+ */
+export function drainLimit(limit: number): number {
+  return Math.max(16 * 1024 * 1024, 4 * limit);
+}
+
+/** Whether a refused request's body is drained (see drainLimit) rather than cut with the connection. */
+export function drainable(req: IncomingMessage, limit: number): boolean {
+  const declared = Number(req.headers["content-length"]);
+  return req.headers["content-length"] != null && Number.isFinite(declared) && declared <= drainLimit(limit);
+}
+
+/**
+ * Reads the whole body, refusing (413) as soon as it grows past `limit` bytes; the rest is drained
+ * up to drainLimit, then the connection is cut. A client that hangs up mid-body is ClientGone, not
+ * a server error.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -41,8 +55,11 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
     let size = 0;
     let refused = false;
     req.on("data", (chunk: Buffer) => {
-      if (refused) return;
       size += chunk.length;
+      if (refused) {
+        if (size > drainLimit(limit)) req.socket.destroy();
+        return;
+      }
       if (size > limit) {
         refused = true;
         chunks.length = 0;

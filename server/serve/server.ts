@@ -10,7 +10,7 @@ import { OptionError, type Engine } from "../engine/engineOptions.js";
 import { REMOTE_API_VERSION, type RemoteModelInfo } from "../engine/backend/remote.js";
 import { VERSION } from "../version.js";
 import { authorized } from "./auth.js";
-import { ClientGone, HttpError, readJson, sendError, sendJson, urlForLog } from "./http.js";
+import { ClientGone, drainable, HttpError, readJson, sendError, sendJson, urlForLog } from "./http.js";
 import { applyCors, checkContentType, checkRequester, normalizeOrigin, type RequestPolicy } from "./requestGuard.js";
 import { JobCancelled, JobQueue, shuttingDown } from "./jobQueue.js";
 import { DEFAULT_LIMITS, type ServeLimits } from "./limits.js";
@@ -178,8 +178,10 @@ export async function startServer(engine: Engine, options: ServeOptions): Promis
         return;
       }
       if (e.status >= 500 && e.status !== 503) log(`error on ${what}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      // A body the server refused unread may still be arriving; close the connection after the answer instead of reading on.
-      if (e.status === 413 || e.status === 415 || e.status === 403) e.headers.connection = "close";
+      // A body the server refused unread may still be arriving: one of a known, bounded size is read
+      // to its end so the client gets this answer (a closed connection would reach it as a reset);
+      // any other is cut, the connection closed after the answer.
+      if ((e.status === 413 || e.status === 415 || e.status === 403) && !drainable(req, limits.maxBodyBytes)) e.headers.connection = "close";
       if (res.headersSent) res.end();
       else sendError(res, e);
     });

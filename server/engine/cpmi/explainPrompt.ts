@@ -1,5 +1,5 @@
 // The exact text the model reads for one step: what `steplens score --explain-prompt N` prints and
-// what the editor's hover details will show. A step's reward compares the answers' log-probabilities
+// what the editor's hover shows (lsp/promptHover.ts). A step's reward compares the answers' log-probabilities
 // after this prompt with those after the same prompt without the step.
 
 import type { Backend } from "../backend/types.js";

@@ -10,6 +10,7 @@ import { codeLenses } from "../lenses.js";
 import { markdownToPlainText } from "../plainText.js";
 import { executeCommand } from "./commands.js";
 import { stepKey, wireRange } from "../wire.js";
+import { promptHoverLines } from "../promptHover.js";
 
 function contains(range: WireRange, p: Position): boolean {
   const afterStart = p.line > range.start.line || (p.line === range.start.line && p.character >= range.start.character);
@@ -52,7 +53,17 @@ export function registerFeatures(ctx: ServerContext): void {
     queue.prioritize(params.textDocument.uri);
     const found = stepAt(ctx, params.textDocument.uri, params.position);
     if (!found) return null;
-    const markdown = stepHover(found.step, found.solution, found.scores);
+    let markdown = stepHover(found.step, found.solution, found.scores);
+    const engine = ctx.host.current;
+    const parsed = ctx.parsedNow(params.textDocument.uri);
+    if (engine && parsed) {
+      try {
+        markdown += "\n" + promptHoverLines(engine, parsed, found.solution, found.step, found.scores).join("\n");
+      } catch (err) {
+        // The numbers above stand without it: a hover must not fail over its details.
+        ctx.connection.console.warn(`StepLens: the prompt text for the hover failed: ${(err as Error).message}`);
+      }
+    }
     const contents = ctx.caps.hoverMarkdown ? { kind: "markdown" as const, value: markdown } : { kind: "plaintext" as const, value: markdownToPlainText(markdown) };
     return { contents, range: found.step.range };
   });
