@@ -291,7 +291,7 @@ describe("refused uploads, against a server in its own process", () => {
       }),
     );
     assert.deepEqual(got, Array.from({ length: 5 }, () => ({ status: 413, code: "body-too-large" })));
-    // 100 MB declared: answered 413 at once and the connection closed long before that much is sent.
+    // 100 MB declared: past the drain limit, so the connection is closed long before that much is sent.
     const { port } = new URL(server.url);
     const { head, sent } = await new Promise<{ head: string; sent: number }>((resolve, reject) => {
       const sock = net.connect(Number(port), "127.0.0.1");
@@ -315,7 +315,9 @@ describe("refused uploads, against a server in its own process", () => {
       };
       sock.on("connect", () => void upload().catch(reject));
     });
-    assert.match(head, /^HTTP\/1\.1 413 /);
+    // The 413 goes out first, but a client still sending when the connection closes may get a reset
+    // that discards it: the price of not reading 100 MB for nothing.
+    assert.ok(head === "" || /^HTTP\/1\.1 413 /.test(head), head);
     assert.ok(sent < 100 * 1024 * 1024, `${sent} bytes sent before the cut`);
   });
 });
