@@ -30,21 +30,13 @@ describe("llama.cpp backend on the demo model", () => {
   test("uses $STEPLENS_THREADS, else every available core by default (node-llama-cpp's own default oversubscribes small machines)", () => {
     // npm test sets STEPLENS_THREADS=1 (test files run two at a time); a run of this file alone has none.
     assert.equal(backend.info.threads, process.env.STEPLENS_THREADS ? Number(process.env.STEPLENS_THREADS) : os.availableParallelism());
-    const saved = process.env.STEPLENS_THREADS;
-    try {
-      delete process.env.STEPLENS_THREADS;
-      assert.equal(resolveThreads(undefined), os.availableParallelism());
-      assert.equal(resolveThreads(3), 3, "--threads wins");
-      process.env.STEPLENS_THREADS = "2";
-      assert.equal(resolveThreads(undefined), 2);
-      assert.equal(resolveThreads(1), 1);
-      for (const bad of ["0", "-1", "1.5", "two", "99999"]) {
-        process.env.STEPLENS_THREADS = bad;
-        assert.throws(() => resolveThreads(undefined), /STEPLENS_THREADS must be a positive whole number/, bad);
-      }
-    } finally {
-      if (saved == null) delete process.env.STEPLENS_THREADS;
-      else process.env.STEPLENS_THREADS = saved;
+    const all = os.availableParallelism();
+    assert.equal(resolveThreads(undefined, all, {}), all);
+    assert.equal(resolveThreads(3, all, {}), 3, "--threads wins");
+    assert.equal(resolveThreads(undefined, all, { STEPLENS_THREADS: "2" }), 2);
+    assert.equal(resolveThreads(1, all, { STEPLENS_THREADS: "2" }), 1);
+    for (const bad of ["0", "-1", "1.5", "two", "99999"]) {
+      assert.throws(() => resolveThreads(undefined, all, { STEPLENS_THREADS: bad }), /STEPLENS_THREADS must be a positive whole number/, bad);
     }
     assert.equal(backend.info.device, "cpu");
     assert.equal(backend.info.contextSize, 512);

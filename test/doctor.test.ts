@@ -92,18 +92,9 @@ describe("steplens doctor", () => {
       assert.match(bad.stderr, /STEPLENS_THREADS must be a positive whole number of CPU threads, got "two"/);
     }
     // The language server takes half the cores unless $STEPLENS_THREADS says otherwise.
-    const saved = process.env.STEPLENS_THREADS;
-    try {
-      process.env.STEPLENS_THREADS = "3";
-      assert.equal(serverThreads(), 3);
-      delete process.env.STEPLENS_THREADS;
-      assert.equal(serverThreads(), Math.max(1, Math.floor(os.availableParallelism() / 2)));
-      process.env.STEPLENS_THREADS = "0";
-      assert.equal(serverThreads(), undefined, "left to the model load, which refuses it by name");
-    } finally {
-      if (saved == null) delete process.env.STEPLENS_THREADS;
-      else process.env.STEPLENS_THREADS = saved;
-    }
+    assert.equal(serverThreads({ STEPLENS_THREADS: "3" }), 3);
+    assert.equal(serverThreads({}), Math.max(1, Math.floor(os.availableParallelism() / 2)));
+    assert.equal(serverThreads({ STEPLENS_THREADS: "0" }), undefined, "left to the model load, which refuses it by name");
   });
 
   test("a missing model file: exit 1, the path and what to do", async () => {

@@ -18,6 +18,13 @@ import type { DocumentScores } from "../../protocol/index.js";
 /** Scores one document. `forced`: score even if the current version was already scored. */
 export type CheckRunner = (uri: string, signal: AbortSignal, forced: boolean) => Promise<DocumentScores | undefined>;
 
+/** The check running now; `preempted` once it was stopped for the file in view. */
+interface RunningCheck {
+  uri: string;
+  controller: AbortController;
+  preempted?: boolean;
+}
+
 interface Waiter {
   resolve: (scores: DocumentScores | undefined) => void;
   reject: (err: unknown) => void;
@@ -28,7 +35,7 @@ export class CheckQueue {
   private readonly queue: string[] = [];
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly idleWaiters = new Map<string, (() => void)[]>();
-  private current: { uri: string; controller: AbortController; preempted?: boolean } | undefined;
+  private current: RunningCheck | undefined;
   /** The file last asked about: when its check is queued later (after its debounce), it goes first. */
   private inView: string | undefined;
   private pumping = false;
@@ -179,7 +186,7 @@ export class CheckQueue {
       while (this.queue.length > 0) {
         const uri = this.queue.shift()!;
         const controller = new AbortController();
-        const current: { uri: string; controller: AbortController; preempted?: boolean } = { uri, controller };
+        const current: RunningCheck = { uri, controller };
         this.current = current;
         try {
           const scores = await this.runner(uri, controller.signal, this.waiters.has(uri));
@@ -205,7 +212,7 @@ export class CheckQueue {
    * An aborted check. Superseded: it still owes its requesters an answer, on the newer text. Stopped
    * for the file in view: it runs again right after that file (whose check is first in the queue).
    */
-  private retry(check: { uri: string; preempted?: boolean }): void {
+  private retry(check: RunningCheck): void {
     if (this.queue.includes(check.uri)) return;
     if (check.preempted) this.queue.splice(Math.min(1, this.queue.length), 0, check.uri);
     else if (this.waiters.has(check.uri)) this.queue.push(check.uri);

@@ -14,7 +14,7 @@ import path from "node:path";
 import { DEFAULT_SETTINGS, type RemoteStatus, type ServerState, type ServerStatus, type StatusProblem, type StepLensSettings } from "../../protocol/index.js";
 import { createEngine, type Engine, type EngineOptions } from "../engine/engineOptions.js";
 import { BackendError } from "../engine/backend/types.js";
-import { threadsFromEnv } from "../engine/backend/threads.js";
+import { resolveThreads } from "../engine/backend/threads.js";
 import { defaultModelPath } from "../engine/backend/modelPath.js";
 import { methodsOf, pairLoadProblem } from "./pairSettings.js";
 import { classifyRemoteFailure, isServerBackend, missingUrlMessage, retryDelayMs, unauthorizedMessage, unreachableMessage, type RemoteFailure } from "./remoteState.js";
@@ -44,9 +44,9 @@ export function modelPathOf(settings: StepLensSettings): string {
  * bench/results/threads-oversubscribed).
  * $STEPLENS_THREADS overrides it, as it does for every StepLens process.
  */
-export function serverThreads(): number | undefined {
+export function serverThreads(env: NodeJS.ProcessEnv = process.env): number | undefined {
   try {
-    return threadsFromEnv() ?? Math.max(1, Math.floor(os.availableParallelism() / 2));
+    return resolveThreads(undefined, Math.floor(os.availableParallelism() / 2), env);
   } catch {
     // Left to the model load, which refuses a malformed $STEPLENS_THREADS by name where the user sees it.
     return undefined;

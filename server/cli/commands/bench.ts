@@ -23,7 +23,7 @@ import { stripStepPrefix } from "../../engine/parse/index.js";
 import { sameAnswer } from "../../engine/cpmi/negatives.js";
 import { addEngineFlags, addImplicitFlags, engineOptionsFrom, parseFloatStrict, parseIntStrict, type EngineFlagValues } from "../engineFlags.js";
 import { fail, report } from "../report.js";
-import { threadsFromEnv } from "../../engine/backend/threads.js";
+import { resolveThreads } from "../../engine/backend/threads.js";
 
 interface BenchFlags extends EngineFlagValues {
   data: string;
@@ -109,7 +109,7 @@ async function runBench(flags: BenchFlags): Promise<void> {
   const pair = wantsPair ? { policyPath: flags.policyModel!, referencePath: engine.referenceModelPath ?? modelPath, beta } : undefined;
   // One thread unless asked: llama.cpp's worker threads spin while they wait, and on a machine whose
   // cores other processes also use, two threads per process were measured 20x slower than one.
-  const threads = flags.threads ?? threadsFromEnv() ?? 1;
+  const threads = resolveThreads(flags.threads, 1);
   const dataFile = flags.data ?? SHARED_DATA("arith-processbench-dev.jsonl");
   const records: BenchRecord[] = readLines<DevRow>(dataFile, flags.records).map((r) => ({
     id: String(r.id),

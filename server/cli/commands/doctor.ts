@@ -14,7 +14,7 @@ import type { GpuSetting } from "../../engine/backend/llamaCpp.js";
 import type { Backend } from "../../engine/backend/types.js";
 import { addEngineFlags, engineOptionsFrom, type EngineFlagValues } from "../engineFlags.js";
 import { VERSION } from "../../version.js";
-import { threadsFromEnv } from "../../engine/backend/threads.js";
+import { resolveThreads } from "../../engine/backend/threads.js";
 
 interface DoctorFlags extends EngineFlagValues {
   json?: boolean;
@@ -147,7 +147,7 @@ export async function runDoctor(flags: DoctorFlags): Promise<DoctorReport> {
   if (modelPath) report.model = await inspectModel(modelPath, problems);
 
   if (flags.run && backend === "local" && report.model?.exists && !report.model.error) {
-    report.run = await tryLocal(options.gpu ?? "auto", options.gpuLayers, options.threads ?? threadsFromEnv() ?? 1, modelPath!, options.contextSize);
+    report.run = await tryLocal(options.gpu ?? "auto", options.gpuLayers, resolveThreads(options.threads, 1), modelPath!, options.contextSize);
     // A GPU setting this machine cannot use is already a problem, with the same message.
     if (!report.run.ok && !problems.some((x) => x.check === "gpu")) problems.push({ check: "run", message: report.run.error ?? "the model did not run" });
   }

@@ -7,7 +7,7 @@ import os from "node:os";
 import { BackendError } from "./types.js";
 
 /** $STEPLENS_THREADS as a count; undefined when unset. A value that is not a positive integer is refused by name. */
-export function threadsFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+function threadsFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const raw = env.STEPLENS_THREADS?.trim();
   if (!raw) return undefined;
   if (!/^[1-9]\d{0,3}$/.test(raw)) {
@@ -16,7 +16,7 @@ export function threadsFromEnv(env: NodeJS.ProcessEnv = process.env): number | u
   return Number(raw);
 }
 
-/** --threads if given, else $STEPLENS_THREADS, else `fallback` (all cores for a job, half for the language server). */
-export function resolveThreads(given: number | undefined, fallback: number = os.availableParallelism()): number {
-  return Math.max(1, given ?? threadsFromEnv() ?? fallback);
+/** --threads if given, else $STEPLENS_THREADS, else `fallback` (all cores for a job, one for bench and doctor, half for the language server). */
+export function resolveThreads(given: number | undefined, fallback: number = os.availableParallelism(), env: NodeJS.ProcessEnv = process.env): number {
+  return Math.max(1, given ?? threadsFromEnv(env) ?? fallback);
 }
