@@ -8,7 +8,7 @@ cores=$(node -p 'require("os").availableParallelism()')
 share=$(( cores / 2 > 0 ? cores / 2 : 1 ))
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-node -e 'const f=require("fs");f.writeFileSync(process.argv[1], f.readFileSync("../shared/data/arith-processbench-dev.reference.jsonl","utf8").trim().split("\n").slice(0,20).map(l=>{const {cpmi,gold_lp,...r}=JSON.parse(l);return JSON.stringify(r)}).join("\n")+"\n")' "$tmp/slice.jsonl"
+node bench/referenceSlice.mjs "$tmp/slice.jsonl" 20
 pair() { # pair LABEL THREADS
   local start end
   start=$(date +%s.%N)

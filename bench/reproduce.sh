@@ -45,7 +45,7 @@ cpmi_variants() { # bench/README.md: cpmi_s1 / cpmi_s0 against MC, q-a-hashes ag
 reference_parity() { # the AUC test/cli.test.ts bounds: 20 reference records, reference templates, their own negatives
   local tmp
   tmp=$(mktemp -d)
-  node -e 'const f=require("fs");f.writeFileSync(process.argv[1], f.readFileSync("../shared/data/arith-processbench-dev.reference.jsonl","utf8").trim().split("\n").slice(0,20).map(l=>{const {cpmi,gold_lp,...r}=JSON.parse(l);return JSON.stringify(r)}).join("\n")+"\n")' "$tmp/slice.jsonl"
+  node bench/referenceSlice.mjs "$tmp/slice.jsonl" 20
   record reference-parity-auc bash -c "node dist/cli.mjs label $tmp/slice.jsonl -o $tmp/out.jsonl --templates reference --use-negatives negatives >&2 && node dist/cli.mjs eval $tmp/out.jsonl --json"
 }
 lsp_label_auc() { # the AUC test/lsp.test.ts bounds: steplens/labelDataset on 5 dev records with the editor's scoring settings
