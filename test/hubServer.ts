@@ -53,7 +53,6 @@ export class Hub {
   }
   set faults(faults: HubFaults) {
     this.currentFaults = faults;
-    this.cut = false;
     this.cutAt = undefined;
     this.stalled = false;
     this.held = false;
@@ -69,7 +68,6 @@ export class Hub {
   /** A transfer is silent at faults.stallAt. */
   private held = false;
   private readonly sockets = new Set<import("node:net").Socket>();
-  private cut = false;
 
   private server: http.Server | undefined;
   /** http://127.0.0.1:PORT, once started. */
@@ -166,8 +164,7 @@ export class Hub {
     const { cutAfter, stallAfter, stallAt } = this.faults;
     const align = this.faults.stallAlign ?? 5 * 1024 * 1024;
     let cutAt = body.length;
-    if (counted && cutAfter != null && !this.cut && cutAfter < body.length) {
-      this.cut = true;
+    if (counted && cutAfter != null && this.cutAt === undefined && cutAfter < body.length) {
       cutAt = cutAfter;
       this.cutAt = { start, end: start + cutAfter, requestIndex };
     }
