@@ -11,7 +11,9 @@ import { DEMO_MODEL, REPO } from "./helpers.js";
 import { TestClient } from "./lsp-client.js";
 
 const text = readFileSync(path.join(REPO, "examples/wrong-step.md"), "utf8");
-const scoredAt = (uri: string, version: number, quality: string) => (p: DocumentScores) => p.uri === uri && p.version === version && p.quality === quality && p.solutions.length > 0 && !p.solutions.some((x) => x.stale === true);
+/** A check's own scores: not the edit's stale view of the last check (issue 12 item 6). */
+const fresh = (p: DocumentScores): boolean => p.solutions.length > 0 && !p.solutions.some((x) => x.stale === true);
+const scoredAt = (uri: string, version: number, quality: string) => (p: DocumentScores) => p.uri === uri && p.version === version && p.quality === quality && fresh(p);
 
 describe("steplens.check.quality over the protocol", () => {
   let client: TestClient;
@@ -33,7 +35,7 @@ describe("steplens.check.quality over the protocol", () => {
     const full = await client.waitFor<DocumentScores>("steplens/scores", scoredAt(uri, 2, "full"));
     assert.equal(fast.tokens!.generated, 0, "fast quality generates no token");
     assert.ok(full.tokens!.generated > 0, "the upgrade samples negatives");
-    const order = client.notifications<DocumentScores>("steplens/scores", (p) => p.uri === uri && p.version === 2 && p.solutions.length > 0 && !p.solutions.some((x) => x.stale === true)).map((p) => p.quality);
+    const order = client.notifications<DocumentScores>("steplens/scores", (p) => p.uri === uri && p.version === 2 && fresh(p)).map((p) => p.quality);
     // (The edit's stale view, the last check's scores marked stale, is sent before both: issue 12 item 6.)
     assert.deepEqual(order, ["fast", "full"], "fast first, then the upgrade, once each");
     assert.ok(fast.solutions[0]!.steps.every((s) => s.reward != null && Number.isFinite(s.reward)));
@@ -55,7 +57,7 @@ describe("steplens.check.quality over the protocol", () => {
         assert.equal(edited.tokens!.generated > 0, quality === "full");
         const asked = await own.request<DocumentScores>("steplens/scoreDocument", { uri });
         assert.equal(asked.quality, quality);
-        const qualities = new Set(own.notifications<DocumentScores>("steplens/scores", (p) => p.uri === uri && p.solutions.length > 0 && !p.solutions.some((x) => x.stale === true)).map((p) => p.quality));
+        const qualities = new Set(own.notifications<DocumentScores>("steplens/scores", (p) => p.uri === uri && fresh(p)).map((p) => p.quality));
         assert.deepEqual([...qualities], [quality]);
       } finally {
         await own.close();
