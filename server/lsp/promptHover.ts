@@ -31,10 +31,11 @@ export function promptHoverLines(engine: Engine, parsed: ParsedDocument, solutio
   const e = explainPrompt(engine.backend, [first], parsed.problem, steps, step.index + 1, scores.gold?.value ?? "{answer}");
   const p = e.prompts[0]!;
   const whole = `${p.prompt}⟦${p.answer}⟧`;
-  const shown = whole.length > PROMPT_HOVER_CHARS ? `…${whole.slice(whole.length - PROMPT_HOVER_CHARS)}` : whole;
+  const cut = whole.length > PROMPT_HOVER_CHARS;
+  const shown = cut ? `…${whole.slice(whole.length - PROMPT_HOVER_CHARS)}` : whole;
   const lines = [
     "",
-    `What the model reads (template ${p.template}, ${p.format === "chat" ? `the model's chat template${e.chatSource ? `: ${e.chatSource}` : ""}` : "raw text"}), the scored answer between ⟦ ⟧${whole.length > PROMPT_HOVER_CHARS ? `; its last ${PROMPT_HOVER_CHARS} of ${whole.length} characters` : ""}:`,
+    `What the model reads (template ${p.template}, ${p.format === "chat" ? `the model's chat template${e.chatSource ? `: ${e.chatSource}` : ""}` : "raw text"}), the scored answer between ⟦ ⟧${cut ? `; its last ${PROMPT_HOVER_CHARS} of ${whole.length} characters` : ""}:`,
     "",
     fence(shown),
     "",
